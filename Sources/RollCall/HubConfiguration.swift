@@ -1,0 +1,72 @@
+/// Everything a hub needs to run, parsed once from flags and environment.
+public struct HubConfiguration: Sendable {
+    public var host: String
+    public var port: Int
+    public var serverID: String
+    public var jwtSecret: String
+    public var orphanWindow: Duration
+    public var heartbeatInterval: Duration
+    public var purgeInterval: Duration
+    public var offlineGrace: Duration
+    public var retention: Duration
+    /// Most events one registry transaction takes; 1 turns grouping off.
+    public var maxBatch: Int
+    public var maxMessageBytes: Int
+    /// Longest user agent kept in a connection row.
+    public var maxUserAgentLength: Int
+    /// How often the hub pings an idle socket; a peer silent for as long again is dropped.
+    public var pingInterval: Duration
+    /// Bad frames one connection may send before it is closed with 1008.
+    public var maxBadFrames: Int
+
+    public init(
+        host: String = "127.0.0.1",
+        port: Int = 8080,
+        serverID: String,
+        jwtSecret: String,
+        orphanWindow: Duration = .seconds(60),
+        heartbeatInterval: Duration = .seconds(10),
+        purgeInterval: Duration? = nil,
+        offlineGrace: Duration = .seconds(3),
+        retention: Duration = .seconds(30 * 86_400),
+        maxBatch: Int = 500,
+        maxMessageBytes: Int = 64 * 1024,
+        maxUserAgentLength: Int = 512,
+        pingInterval: Duration = .seconds(30),
+        maxBadFrames: Int = 20
+    ) {
+        self.host = host
+        self.port = port
+        self.serverID = serverID
+        self.jwtSecret = jwtSecret
+        self.orphanWindow = orphanWindow
+        self.heartbeatInterval = heartbeatInterval
+        self.purgeInterval = purgeInterval ?? orphanWindow / 4
+        self.offlineGrace = offlineGrace
+        self.retention = retention
+        self.maxBatch = maxBatch
+        self.maxMessageBytes = maxMessageBytes
+        self.maxUserAgentLength = maxUserAgentLength
+        self.pingInterval = pingInterval
+        self.maxBadFrames = maxBadFrames
+    }
+
+    public struct Invalid: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    /// Checks the values against each other; the message says which option to change.
+    public func validate() throws(Invalid) {
+        if serverID.isEmpty || serverID.utf8.count > 200 {
+            throw Invalid(description: "--server-id must be 1 to 200 bytes long")
+        }
+        if !(0...65535).contains(port) { throw Invalid(description: "--port must be between 0 and 65535") }
+        if maxBatch < 1 { throw Invalid(description: "--max-batch must be at least 1") }
+        if maxMessageBytes < 1 { throw Invalid(description: "--max-message-bytes must be at least 1") }
+        if heartbeatInterval <= .zero { throw Invalid(description: "--heartbeat-interval must be above zero") }
+        if purgeInterval <= .zero { throw Invalid(description: "--purge-interval must be above zero") }
+        if orphanWindow <= heartbeatInterval {
+            throw Invalid(description: "--orphan-window (\(DurationText.format(orphanWindow))) must exceed --heartbeat-interval (\(DurationText.format(heartbeatInterval))), or live hubs would be purged")
+        }
+    }
+}

@@ -1,0 +1,77 @@
+import Foundation
+
+/// The `code` of an `error` frame or an HTTP error body.
+public enum ErrorCode: String, Sendable, Codable {
+    case badRequest = "bad_request"
+    case unauthorized
+    case forbidden
+    case notFound = "not_found"
+    case tooLarge = "too_large"
+    case rateLimited = "rate_limited"
+    case unavailable
+}
+
+/// A frame the hub sends to a client (DESIGN.md §7).
+public enum ServerFrame: Sendable, Equatable {
+    case welcome(connectionID: ConnectionID, userID: String, serverID: String, heartbeatMilliseconds: Int, resumed: Bool)
+    case pong(id: RequestID?)
+    case error(id: RequestID?, code: ErrorCode, message: String)
+    case ack(id: RequestID?, accepted: Bool)
+    case snapshot(id: RequestID?, users: [UserPresence])
+    case presence(PresenceTransition)
+
+    /// The frame as one line of JSON text.
+    public func json() -> String {
+        // Encoding these plain values cannot fail; a failure would be a programming error.
+        let data = try! RollCallJSON.encoder.encode(Wire(self))
+        return String(decoding: data, as: UTF8.self)
+    }
+}
+
+/// The flat JSON shape of every server frame.
+private struct Wire: Encodable {
+    let frame: ServerFrame
+
+    init(_ frame: ServerFrame) { self.frame = frame }
+
+    enum Key: String, CodingKey {
+        case type, id, code, message, accepted, users, resumed, online, connections, at, version
+        case connectionID = "connection_id", userID = "user_id", serverID = "server_id", heartbeat = "heartbeat_ms"
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: Key.self)
+        switch frame {
+        case .welcome(let connectionID, let userID, let serverID, let heartbeat, let resumed):
+            try c.encode("welcome", forKey: .type)
+            try c.encode(connectionID, forKey: .connectionID)
+            try c.encode(userID, forKey: .userID)
+            try c.encode(serverID, forKey: .serverID)
+            try c.encode(heartbeat, forKey: .heartbeat)
+            if resumed { try c.encode(true, forKey: .resumed) }
+        case .pong(let id):
+            try c.encode("pong", forKey: .type)
+            try c.encodeIfPresent(id, forKey: .id)
+        case .error(let id, let code, let message):
+            try c.encode("error", forKey: .type)
+            try c.encodeIfPresent(id, forKey: .id)
+            try c.encode(code, forKey: .code)
+            try c.encode(message, forKey: .message)
+        case .ack(let id, let accepted):
+            try c.encode("ack", forKey: .type)
+            try c.encodeIfPresent(id, forKey: .id)
+            try c.encode(accepted, forKey: .accepted)
+        case .snapshot(let id, let users):
+            try c.encode("snapshot", forKey: .type)
+            try c.encodeIfPresent(id, forKey: .id)
+            try c.encode(users, forKey: .users)
+        case .presence(let transition):
+            try c.encode("presence", forKey: .type)
+            try c.encode(transition.userID, forKey: .userID)
+            try c.encode(transition.online, forKey: .online)
+            try c.encode(transition.connections, forKey: .connections)
+            try c.encode(transition.at, forKey: .at)
+            try c.encode(transition.version, forKey: .version)
+        }
+    }
+}

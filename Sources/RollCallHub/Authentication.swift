@@ -1,0 +1,68 @@
+import Hummingbird
+import NIOHTTP1
+import RollCall
+
+/// Where a request carries its token: `Authorization: Bearer …`, else `?access_token=` (browsers).
+enum BearerToken {
+    static func find(authorization: String?, query: String?) -> String? {
+        if let authorization, authorization.lowercased().hasPrefix("bearer ") {
+            return String(authorization.dropFirst(7)).trimmingCharacters(in: .whitespaces)
+        }
+        guard let query else { return nil }
+        for pair in query.split(separator: "&") where pair.hasPrefix("access_token=") {
+            let value = pair.dropFirst("access_token=".count)
+            return String(value).removingPercentEncoding ?? String(value)
+        }
+        return nil
+    }
+}
+
+extension TokenAuthority {
+    /// The identity behind a request's token, or a 401 saying what is wrong with it.
+    func identity(authorization: String?, query: String?) async throws(APIError) -> Identity {
+        guard let token = BearerToken.find(authorization: authorization, query: query), !token.isEmpty else {
+            throw .unauthorized("missing token: send Authorization: Bearer <jwt> or ?access_token=<jwt>")
+        }
+        do {
+            return try await verify(token)
+        } catch {
+            throw .unauthorized(error.description)
+        }
+    }
+
+    /// The upgrade check that runs before HummingbirdWebSocket sees the handshake.
+    func admit(_ head: HTTPRequestHead) async -> APIError? {
+        let query = head.uri.firstIndex(of: "?").map { String(head.uri[head.uri.index(after: $0)...]) }
+        do {
+            _ = try await identity(authorization: head.headers["authorization"].first, query: query)
+            return nil
+        } catch {
+            return error
+        }
+    }
+}
+
+/// Requires a valid token and puts its identity in the context.
+struct AuthenticationMiddleware: RouterMiddleware {
+    let authority: TokenAuthority
+
+    func handle(_ request: Request, context: HubRequestContext, next: (Request, HubRequestContext) async throws -> Response) async throws -> Response {
+        var context = context
+        context.identity = try await authority.identity(authorization: request.headers[.authorization], query: request.uri.query)
+        return try await next(request, context)
+    }
+}
+
+extension HubRequestContext {
+    /// The authenticated identity; routes behind `AuthenticationMiddleware` always have one.
+    func requireIdentity() throws -> Identity {
+        guard let identity else { throw APIError.unauthorized("missing token") }
+        return identity
+    }
+
+    func requireAdmin() throws -> Identity {
+        let identity = try requireIdentity()
+        guard identity.isAdmin else { throw APIError.forbidden("this needs an admin token") }
+        return identity
+    }
+}

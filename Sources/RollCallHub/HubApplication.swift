@@ -1,0 +1,75 @@
+import Foundation
+import Hummingbird
+import HummingbirdWebSocket
+import Logging
+import PostgresNIO
+import RollCall
+import RollCallPostgres
+
+/// Builds a hub: the one function production and tests both call.
+public enum HubApplication {
+    /// A hub ready to `run()` (or `runService()`), with the handle tests use to look inside.
+    public static func build(
+        configuration: HubConfiguration,
+        database: DatabaseLocation,
+        logger: Logger,
+        onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) async throws -> some ApplicationProtocol {
+        try configuration.validate()
+        let logger = logger.with(metadata: "server_id", "\(configuration.serverID)")
+
+        let client = PostgresClient(configuration: database.clientConfiguration, backgroundLogger: logger)
+        let writer = RegistryWriter(serverID: configuration.serverID, client: client, maxBatch: configuration.maxBatch, logger: logger)
+        let metrics = HubMetrics()
+        writer.onCommit { metrics.record($0) }
+        let hub = HubState(
+            configuration: configuration,
+            writer: writer,
+            reader: RegistryReader(client: client, logger: logger),
+            authority: try await TokenAuthority(secret: configuration.jwtSecret),
+            sockets: LiveSockets(),
+            metrics: metrics)
+        let lifecycle = HubLifecycle(
+            hub: hub, registration: ServerRegistration(client: client, serverID: configuration.serverID, logger: logger), logger: logger)
+
+        let router = Router(context: HubRequestContext.self)
+        router.middlewares.add(JSONErrorMiddleware())
+        HubRoutes(hub: hub).add(to: router)
+
+        let authority = hub.authority
+        var app = Application(
+            router: router,
+            server: .gatedWebSocketUpgrade(
+                router: router,
+                configuration: .init(
+                    http1: .init(idleTimeout: .seconds(60)),
+                    ws: .init(maxFrameSize: configuration.maxMessageBytes, autoPing: .enabled(timePeriod: configuration.pingInterval))),
+                admission: { head in
+                    let refusal = await authority.admit(head)
+                    if refusal != nil { metrics.connectionsRefused.increment() }
+                    return refusal
+                }),
+            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "RollCall"),
+            onServerRunning: { channel in
+                let port = channel.localAddress?.port ?? configuration.port
+                logger.info("hub listening", metadata: ["host": "\(configuration.host)", "port": "\(port)"])
+                await onServerRunning(port)
+            },
+            logger: logger)
+        // Shutdown runs in reverse: server, then lifecycle (closes and stopped_at), then writer, then pool.
+        app.addServices(client, writer, lifecycle)
+        app.beforeServerStarts {
+            try await Migrator(client: client, logger: logger).migrate(Migration.bundled())
+            try await lifecycle.prepare(host: ProcessInfo.processInfo.hostName)
+        }
+        return app
+    }
+}
+
+extension Logger {
+    func with(metadata key: String, _ value: Logger.MetadataValue) -> Logger {
+        var copy = self
+        copy[metadataKey: key] = value
+        return copy
+    }
+}

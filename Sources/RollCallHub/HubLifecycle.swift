@@ -1,0 +1,37 @@
+import Logging
+import RollCall
+import RollCallPostgres
+import ServiceLifecycle
+
+/// The hub's own row and its open rows across a run: before the server accepts, it registers and
+/// closes what a previous run with the same `server_id` left open; at shutdown, after the sockets
+/// are closed, it closes whatever is still open and marks the hub stopped.
+struct HubLifecycle: Service {
+    let hub: HubState
+    let registration: ServerRegistration
+    let logger: Logger
+
+    static let version = "0.1.0"
+
+    /// Runs before the server starts accepting (Hummingbird's `beforeServerStarts`).
+    func prepare(host: String) async throws {
+        try await registration.register(version: Self.version, host: host)
+        let stale = try await hub.writer.closeAll(of: hub.configuration.serverID, reason: .serverRestart)
+        if stale > 0 {
+            logger.notice("closed rows left open by a previous run", metadata: ["rows": "\(stale)", "close_reason": "server_restart"])
+        }
+    }
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        // The server has stopped and its sockets have queued their closes by now.
+        await hub.writer.drained()
+        do {
+            let leftover = try await hub.writer.closeAll(of: hub.configuration.serverID, reason: .serverShutdown)
+            try await registration.markStopped()
+            logger.info("hub stopped", metadata: ["rows_closed_at_shutdown": "\(leftover)"])
+        } catch {
+            logger.error("could not record the shutdown", metadata: ["error": "\(error)"])
+        }
+    }
+}

@@ -1,0 +1,37 @@
+import Prometheus
+import RollCallPostgres
+
+/// This hub's Prometheus figures; one registry per hub, so several hubs share a test process.
+final class HubMetrics: Sendable {
+    let registry = PrometheusCollectorRegistry()
+    let connectionsOpen: Gauge
+    let connectionsOpened: Counter
+    let connectionsRefused: Counter
+    let registryTransactions: Counter
+    let registryRequests: Counter
+    let transitionsPublished: Counter
+    let framesRejected: Counter
+
+    init() {
+        func name(_ subsystem: String, _ metric: String, _ unit: String, _ help: String) -> MetricNameDescriptor {
+            MetricNameDescriptor(namespace: "rollcall", subsystem: subsystem, metricName: metric, unitName: unit, helpText: help)
+        }
+        connectionsOpen = registry.makeGauge(descriptor: name("connections", "open", "", "WebSocket connections this hub holds"))
+        connectionsOpened = registry.makeCounter(descriptor: name("connections", "opened", "total", "Connections welcomed"))
+        connectionsRefused = registry.makeCounter(
+            descriptor: name("connections", "refused", "total", "Upgrades refused: bad token, database unavailable"))
+        registryTransactions = registry.makeCounter(
+            descriptor: name("registry", "transactions", "total", "Transactions committed by the registry writer"))
+        registryRequests = registry.makeCounter(
+            descriptor: name("registry", "requests", "total", "Opens and closes written by the registry writer"))
+        transitionsPublished = registry.makeCounter(
+            descriptor: name("presence", "transitions", "total", "Presence transitions this hub's writer decided"))
+        framesRejected = registry.makeCounter(descriptor: name("frames", "rejected", "total", "Client frames answered with an error"))
+    }
+
+    func record(_ report: CommitReport) {
+        registryTransactions.increment()
+        registryRequests.increment(by: Int64(report.requests))
+        transitionsPublished.increment(by: Int64(report.transitions.count))
+    }
+}

@@ -1,0 +1,14 @@
+import Logging
+import PostgresNIO
+import RollCall
+import RollCallPostgres
+
+/// What every route and socket of one hub shares.
+public struct HubState: Sendable {
+    public let configuration: HubConfiguration
+    public let writer: RegistryWriter
+    public let reader: RegistryReader
+    let authority: TokenAuthority
+    let sockets: LiveSockets
+    let metrics: HubMetrics
+}

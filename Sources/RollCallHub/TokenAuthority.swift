@@ -1,0 +1,71 @@
+import Foundation
+import JWTKit
+import RollCall
+
+/// The claims of a RollCall token (DESIGN.md §7).
+struct TokenClaims: JWTPayload {
+    var sub: SubjectClaim
+    var exp: ExpirationClaim
+    var admin: Bool?
+    var watch: [String]?
+
+    func verify(using algorithm: some JWTAlgorithm) async throws {
+        try exp.verifyNotExpired()
+    }
+}
+
+/// Why a token was refused; the message is safe to show (it never echoes the token).
+public struct TokenRejected: Error, CustomStringConvertible, Equatable {
+    public let description: String
+}
+
+/// Verifies and mints HS256 tokens with the hub's secret.
+public struct TokenAuthority: Sendable {
+    /// jwt-kit traps in debug builds on shorter HMAC keys; we refuse them with a message instead.
+    public static let minimumSecretBytes = 32
+    /// Longest user id a token may carry.
+    public static let maximumUserIDBytes = 256
+
+    private let keys: JWTKeyCollection
+
+    public struct WeakSecret: Error, CustomStringConvertible {
+        public let length: Int
+        public var description: String {
+            "the JWT secret is \(length) bytes long; HS256 needs at least \(TokenAuthority.minimumSecretBytes) (e.g. `openssl rand -hex 32`)"
+        }
+    }
+
+    public init(secret: String) async throws(WeakSecret) {
+        let length = secret.utf8.count
+        guard length >= Self.minimumSecretBytes else { throw WeakSecret(length: length) }
+        keys = JWTKeyCollection()
+        await keys.add(hmac: HMACKey(from: secret), digestAlgorithm: .sha256)
+    }
+
+    /// The identity a token proves, or why it proves none.
+    public func verify(_ token: String) async throws(TokenRejected) -> Identity {
+        let claims: TokenClaims
+        do {
+            claims = try await keys.verify(token, as: TokenClaims.self)
+        } catch let error as JWTError where error.errorType == .claimVerificationFailure {
+            throw TokenRejected(description: "token expired")
+        } catch {
+            throw TokenRejected(description: "token is malformed or not signed with this hub's secret")
+        }
+        let user = claims.sub.value
+        guard !user.isEmpty, user.utf8.count <= Self.maximumUserIDBytes else {
+            throw TokenRejected(description: "token subject must be 1 to \(Self.maximumUserIDBytes) bytes")
+        }
+        return Identity(userID: user, isAdmin: claims.admin ?? false, watchable: claims.watch.map(Set.init))
+    }
+
+    /// A signed token for `identity`, valid for `lifetime`.
+    public func mint(_ identity: Identity, lifetime: Duration) async throws -> String {
+        let claims = TokenClaims(
+            sub: .init(value: identity.userID),
+            exp: .init(value: Date().addingTimeInterval(lifetime.timeInterval)),
+            admin: identity.isAdmin ? true : nil,
+            watch: identity.watchable.map { $0.sorted() })
+        return try await keys.sign(claims)
+    }
+}

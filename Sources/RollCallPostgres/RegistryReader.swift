@@ -1,0 +1,96 @@
+import Foundation
+import Logging
+import PostgresNIO
+import RollCall
+
+/// The questions a hub answers from the registry: presence, connection rows, servers.
+public struct RegistryReader: Sendable {
+    let client: PostgresClient
+    let logger: Logger
+
+    public init(client: PostgresClient, logger: Logger) {
+        self.client = client
+        self.logger = logger
+    }
+
+    /// Presence of each user, in the order asked; users never seen are offline at version 0.
+    public func presence(of users: [String]) async throws -> [UserPresence] {
+        guard !users.isEmpty else { return [] }
+        let rows = try await client.query(
+            """
+            SELECT user_id, online, connections, online_since, last_seen_at, version
+            FROM rollcall.users WHERE user_id = ANY(\(users)::text[])
+            """, logger: logger)
+        var known: [String: UserPresence] = [:]
+        for try await row in rows.decode((String, Bool, Int, Date?, Date?, Int64).self) {
+            known[row.0] = UserPresence(userID: row.0, online: row.1, connections: row.2, onlineSince: row.3, lastSeenAt: row.4, version: row.5)
+        }
+        return users.map { known[$0] ?? .unknown($0) }
+    }
+
+    /// Online users ordered by id, after `cursor` (the last id of the previous page).
+    public func onlineUsers(after cursor: String?, limit: Int) async throws -> [UserPresence] {
+        let rows = try await client.query(
+            """
+            SELECT user_id, online, connections, online_since, last_seen_at, version
+            FROM rollcall.users WHERE online AND (\(cursor)::text IS NULL OR user_id > \(cursor))
+            ORDER BY user_id LIMIT \(limit)
+            """, logger: logger)
+        var users: [UserPresence] = []
+        for try await row in rows.decode((String, Bool, Int, Date?, Date?, Int64).self) {
+            users.append(UserPresence(userID: row.0, online: row.1, connections: row.2, onlineSince: row.3, lastSeenAt: row.4, version: row.5))
+        }
+        return users
+    }
+
+    /// A user's connection rows, newest first: the open ones, or with `includeClosed` their history too.
+    public func connections(of user: String, includeClosed: Bool, limit: Int = 1000) async throws -> [ConnectionRecord] {
+        let rows = try await client.query(
+            """
+            SELECT connection_id, user_id, server_id, user_agent, host(remote_addr), created_at, connected, disconnected_at, close_reason
+            FROM rollcall.connections WHERE user_id = \(user) AND (connected OR \(includeClosed))
+            ORDER BY created_at DESC, connection_id LIMIT \(limit)
+            """, logger: logger)
+        return try await Self.records(rows)
+    }
+
+    /// Rows by id (tests and tools ask for exactly the rows they made).
+    public func connection(_ id: ConnectionID) async throws -> ConnectionRecord? {
+        let rows = try await client.query(
+            """
+            SELECT connection_id, user_id, server_id, user_agent, host(remote_addr), created_at, connected, disconnected_at, close_reason
+            FROM rollcall.connections WHERE connection_id = \(id.uuid)
+            """, logger: logger)
+        return try await Self.records(rows).first
+    }
+
+    /// Every hub that ever registered, with its open connection count.
+    public func servers() async throws -> [ServerRecord] {
+        let rows = try await client.query(
+            """
+            SELECT s.server_id, s.started_at, s.heartbeat_at, s.stopped_at, s.version, s.host,
+                   (SELECT count(*) FROM rollcall.connections c WHERE c.server_id = s.server_id AND c.connected)::int
+            FROM rollcall.servers s ORDER BY s.server_id
+            """, logger: logger)
+        var servers: [ServerRecord] = []
+        for try await row in rows.decode((String, Date, Date, Date?, String, String, Int).self) {
+            servers.append(ServerRecord(serverID: row.0, startedAt: row.1, heartbeatAt: row.2, stoppedAt: row.3, version: row.4, host: row.5, openConnections: row.6))
+        }
+        return servers
+    }
+
+    /// Whether the database answers at all.
+    public func ping() async throws {
+        try await client.query("SELECT 1", logger: logger)
+    }
+
+    private static func records(_ rows: PostgresRowSequence) async throws -> [ConnectionRecord] {
+        var records: [ConnectionRecord] = []
+        for try await row in rows.decode((UUID, String, String, String?, String?, Date, Bool, Date?, String?).self) {
+            records.append(ConnectionRecord(
+                connectionID: ConnectionID(row.0), userID: row.1, serverID: row.2, userAgent: row.3, remoteAddress: row.4,
+                createdAt: row.5, connected: row.6, disconnectedAt: row.7, closeReason: row.8.flatMap(CloseReason.init(rawValue:))))
+        }
+        return records
+    }
+}

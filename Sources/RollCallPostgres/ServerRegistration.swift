@@ -1,0 +1,37 @@
+import Logging
+import PostgresNIO
+
+/// A hub's own row in `rollcall.servers`.
+public struct ServerRegistration: Sendable {
+    let client: PostgresClient
+    let serverID: String
+    let logger: Logger
+
+    public init(client: PostgresClient, serverID: String, logger: Logger) {
+        self.client = client
+        self.serverID = serverID
+        self.logger = logger
+    }
+
+    /// Marks the hub started (again): fresh start and heartbeat, not stopped.
+    public func register(version: String, host: String) async throws {
+        try await client.query(
+            """
+            INSERT INTO rollcall.servers (server_id, started_at, heartbeat_at, stopped_at, version, host)
+            VALUES (\(serverID), now(), now(), NULL, \(version), \(host))
+            ON CONFLICT (server_id) DO UPDATE SET
+                started_at = now(), heartbeat_at = now(), stopped_at = NULL, version = EXCLUDED.version, host = EXCLUDED.host
+            """, logger: logger)
+    }
+
+    /// Vouches for every open connection of this hub with one write.
+    public func heartbeat() async throws {
+        try await client.query(
+            "UPDATE rollcall.servers SET heartbeat_at = now() WHERE server_id = \(serverID)", logger: logger)
+    }
+
+    public func markStopped() async throws {
+        try await client.query(
+            "UPDATE rollcall.servers SET stopped_at = now(), heartbeat_at = now() WHERE server_id = \(serverID)", logger: logger)
+    }
+}

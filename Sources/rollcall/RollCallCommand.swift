@@ -1,0 +1,10 @@
+import ArgumentParser
+
+@main
+struct RollCallCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rollcall",
+        abstract: "A presence hub: who is online, on how many connections, on any of several servers.",
+        subcommands: [Serve.self, Migrate.self, Token.self, Psql.self, Connect.self],
+        defaultSubcommand: nil)
+}

@@ -1,0 +1,92 @@
+import ArgumentParser
+import Foundation
+import Hummingbird
+import Logging
+import RollCall
+import RollCallHub
+import RollCallPostgres
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run a hub.")
+
+    @OptionGroup var common: CommonOptions
+
+    @Option(help: "Address to listen on (env: ROLLCALL_HOST).")
+    var host: String = ProcessInfo.processInfo.environment["ROLLCALL_HOST"] ?? "127.0.0.1"
+
+    @Option(help: "Port to listen on; 0 picks a free one (env: ROLLCALL_PORT).")
+    var port: Int = environmentInt("ROLLCALL_PORT", default: 8080)
+
+    @Option(name: .customLong("server-id"), help: "This hub's name; keep it across restarts (env: ROLLCALL_SERVER_ID; default HOSTNAME:PORT).")
+    var serverIDOption: String?
+
+    @Option(help: "A hub silent this long is dead and its rows are purged (env: ROLLCALL_ORPHAN_WINDOW).")
+    var orphanWindow: Duration = environmentDuration("ROLLCALL_ORPHAN_WINDOW", default: .seconds(60))
+
+    @Option(help: "How often the hub vouches for its connections (env: ROLLCALL_HEARTBEAT_INTERVAL).")
+    var heartbeatInterval: Duration = environmentDuration("ROLLCALL_HEARTBEAT_INTERVAL", default: .seconds(10))
+
+    @Option(name: .customLong("purge-interval"), help: "How often the purge runs; default a quarter of the orphan window (env: ROLLCALL_PURGE_INTERVAL).")
+    var purgeIntervalOption: Duration?
+
+    @Option(help: "Wait before publishing a user offline (env: ROLLCALL_OFFLINE_GRACE).")
+    var offlineGrace: Duration = environmentDuration("ROLLCALL_OFFLINE_GRACE", default: .seconds(3))
+
+    @Option(help: "How long closed rows are kept (env: ROLLCALL_RETENTION).")
+    var retention: Duration = environmentDuration("ROLLCALL_RETENTION", default: .seconds(30 * 86_400))
+
+    @Option(help: "Most events in one registry transaction; 1 turns grouping off (env: ROLLCALL_MAX_BATCH).")
+    var maxBatch: Int = environmentInt("ROLLCALL_MAX_BATCH", default: 500)
+
+    @Option(help: "Largest frame or message body in bytes (env: ROLLCALL_MAX_MESSAGE_BYTES).")
+    var maxMessageBytes: Int = environmentInt("ROLLCALL_MAX_MESSAGE_BYTES", default: 64 * 1024)
+
+    @Option(help: "How often idle sockets are pinged; a peer silent as long again is dropped (env: ROLLCALL_PING_INTERVAL).")
+    var pingInterval: Duration = environmentDuration("ROLLCALL_PING_INTERVAL", default: .seconds(30))
+
+    var serverID: String? { serverIDOption ?? ProcessInfo.processInfo.environment["ROLLCALL_SERVER_ID"] }
+    var purgeInterval: Duration? {
+        purgeIntervalOption ?? ProcessInfo.processInfo.environment["ROLLCALL_PURGE_INTERVAL"].flatMap { try? DurationText.parse($0) }
+    }
+
+    func run() async throws {
+        let logger = common.makeLogger()
+        let secret = try common.resolveSecret(logger: logger)
+        let configuration = HubConfiguration(
+            host: host, port: port,
+            serverID: serverID ?? "\(ProcessInfo.processInfo.hostName):\(port)",
+            jwtSecret: secret,
+            orphanWindow: orphanWindow, heartbeatInterval: heartbeatInterval, purgeInterval: purgeInterval,
+            offlineGrace: offlineGrace, retention: retention, maxBatch: maxBatch, maxMessageBytes: maxMessageBytes,
+            pingInterval: pingInterval)
+        do {
+            try configuration.validate()
+        } catch {
+            throw CommandFailure(error.description)
+        }
+        try await common.withDatabase(logger: logger) { target in
+            logger.info("database", metadata: ["location": "\(target.location.redacted)"])
+            let dataDir = common.dataDir
+            let app = try await HubApplication.build(configuration: configuration, database: target.location, logger: logger) { port in
+                if common.usesEmbeddedDatabase, common.jwtSecret == nil {
+                    logger.notice("try it: swift run rollcall connect alice --data-dir \(dataDir) --url ws://\(host):\(port)")
+                }
+            }
+            try await app.runService()
+        }
+    }
+}
+
+struct Migrate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Apply the sql/ migrations, then exit.")
+
+    @OptionGroup var common: CommonOptions
+
+    func run() async throws {
+        let logger = common.makeLogger()
+        try await common.withDatabase(logger: logger) { target in
+            let applied = try await RegistryDatabase.migrate(target.location, logger: logger)
+            print(applied.isEmpty ? "schema is up to date" : "applied: \(applied.joined(separator: ", "))")
+        }
+    }
+}
