@@ -75,6 +75,22 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .target(
+            name: "RollCallTestSupport",
+            dependencies: [
+                "RollCall",
+                "RollCallPostgres",
+                "RollCallHub",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+            ],
+            path: "Tests/RollCallTestSupport",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "RollCallTests",
             dependencies: ["RollCall"],
@@ -82,15 +98,14 @@ let package = Package(
         ),
         .testTarget(
             name: "RollCallPostgresTests",
-            dependencies: ["RollCallPostgres"],
+            dependencies: ["RollCallPostgres", "RollCallTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "RollCallHubTests",
             dependencies: [
                 "RollCallHub",
-                .product(name: "HummingbirdTesting", package: "hummingbird"),
-                .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+                "RollCallTestSupport",
             ],
             swiftSettings: swiftSettings
         ),

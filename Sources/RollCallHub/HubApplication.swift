@@ -34,6 +34,7 @@ public enum HubApplication {
 
         let router = Router(context: HubRequestContext.self)
         router.middlewares.add(JSONErrorMiddleware())
+        router.middlewares.add(RefusedUpgradeMiddleware())
         HubRoutes(hub: hub).add(to: router)
 
         let authority = hub.authority
@@ -59,7 +60,7 @@ public enum HubApplication {
         // Shutdown runs in reverse: server, then lifecycle (closes and stopped_at), then writer, then pool.
         app.addServices(client, writer, lifecycle)
         app.beforeServerStarts {
-            try await Migrator(client: client, logger: logger).migrate(Migration.bundled())
+            try await Migrator(logger: logger).migrate(Migration.bundled(), using: client)
             try await lifecycle.prepare(host: ProcessInfo.processInfo.hostName)
         }
         return app

@@ -24,7 +24,7 @@ public struct TokenAuthority: Sendable {
     /// jwt-kit traps in debug builds on shorter HMAC keys; we refuse them with a message instead.
     public static let minimumSecretBytes = 32
     /// Longest user id a token may carry.
-    public static let maximumUserIDBytes = 256
+    public static let maximumUserIDBytes = 1024
 
     private let keys: JWTKeyCollection
 

@@ -12,11 +12,16 @@ import RollCall
 typealias UpgradeAdmission = @Sendable (HTTPRequestHead) async -> APIError?
 
 /// HummingbirdWebSocket answers every refused upgrade with a bare 400. This handler sits in front
-/// of the upgrade handler and answers refused handshakes itself (401 with a JSON body, 503, ...);
-/// admitted ones pass through untouched, and then the handler removes itself.
+/// of the upgrade handler and decides first: an admitted handshake passes untouched (and the
+/// handler removes itself); a refused one is turned into a plain HTTP request, without its
+/// `Upgrade` header and carrying the refusal in `RollCall-Refusal`, so the router answers it like
+/// any other failed request (401 or 503 with the JSON error body).
 final class UpgradeGate: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias InboundOut = HTTPServerRequestPart
+
+    /// Set only by the gate; a client's own copy is dropped.
+    static let refusalHeader = "RollCall-Refusal"
 
     private let admission: UpgradeAdmission
     /// Parts that arrived while the admission was being decided.
@@ -33,55 +38,68 @@ final class UpgradeGate: ChannelInboundHandler, RemovableChannelHandler {
             held.append(part)
             return
         }
-        guard case .head(let head) = part, Self.isWebSocketUpgrade(head) else {
-            // Plain HTTP: not ours. Once the first request is plain, no upgrade follows on this channel.
+        guard case .head(var head) = part else {
             context.fireChannelRead(data)
             return
         }
+        head.headers.remove(name: Self.refusalHeader)
+        guard Self.isWebSocketUpgrade(head) else {
+            context.fireChannelRead(wrapInboundOut(.head(head)))
+            return
+        }
         deciding = true
-        held = [part]
+        held = [.head(head)]
         let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
         let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
         let admission = self.admission
-        let decision = context.eventLoop.makeFutureWithTask { await admission(head) }
+        let admitted = head
+        let decision = context.eventLoop.makeFutureWithTask { await admission(admitted) }
         decision.whenSuccess { refusal in
             handler.value.decided(refusal, context: loopBound.value)
         }
     }
 
     private func decided(_ refusal: APIError?, context: ChannelHandlerContext) {
-        let parts = held
+        var parts = held
         held = []
         deciding = false
-        if let refusal {
-            refuse(refusal, context: context)
-            return
+        if let refusal, case .head(var head) = parts.first {
+            head.headers.remove(name: "upgrade")
+            head.headers.replaceOrAdd(name: "connection", value: "close")
+            head.headers.add(name: Self.refusalHeader, value: refusal.headerValue)
+            parts[0] = .head(head)
         }
         for part in parts { context.fireChannelRead(wrapInboundOut(part)) }
         context.fireChannelReadComplete()
-        context.pipeline.syncOperations.removeHandler(self, promise: nil)
-    }
-
-    private func refuse(_ error: APIError, context: ChannelHandlerContext) {
-        var body = context.channel.allocator.buffer(capacity: 128)
-        body.writeString(APIError.json(code: error.code, message: error.message))
-        var headers = HTTPHeaders()
-        headers.add(name: "Content-Type", value: "application/json; charset=utf-8")
-        headers.add(name: "Content-Length", value: String(body.readableBytes))
-        headers.add(name: "Connection", value: "close")
-        let head = HTTPResponseHead(
-            version: .http1_1, status: .init(statusCode: Int(error.status.code), reasonPhrase: error.status.reasonPhrase), headers: headers)
-        // Written below the upgrade handler, straight to the HTTP encoder.
-        context.write(NIOAny(HTTPServerResponsePart.head(head)), promise: nil)
-        context.write(NIOAny(HTTPServerResponsePart.body(.byteBuffer(body))), promise: nil)
-        let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
-        context.writeAndFlush(NIOAny(HTTPServerResponsePart.end(nil))).whenComplete { _ in
-            loopBound.value.close(promise: nil)
+        if refusal == nil {
+            // Past the handshake the channel carries WebSocket frames, which this handler must not see.
+            context.pipeline.syncOperations.removeHandler(self, promise: nil)
         }
     }
 
     static func isWebSocketUpgrade(_ head: HTTPRequestHead) -> Bool {
         head.headers["upgrade"].contains { $0.lowercased() == "websocket" }
+    }
+}
+
+/// Answers a handshake the `UpgradeGate` refused with the refusal it recorded.
+struct RefusedUpgradeMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        if let value = request.headers[HTTPField.Name(UpgradeGate.refusalHeader)!], let refusal = APIError(headerValue: value) {
+            throw refusal
+        }
+        return try await next(request, context)
+    }
+}
+
+extension APIError {
+    /// `status code message`, as the gate passes it to the router.
+    var headerValue: String { "\(status.code) \(code.rawValue) \(message)" }
+
+    init?(headerValue: String) {
+        let parts = headerValue.split(separator: " ", maxSplits: 2).map(String.init)
+        guard parts.count == 3, let status = Int(parts[0]), let code = ErrorCode(rawValue: parts[1]) else { return nil }
+        self.init(status: .init(code: status), code: code, message: parts[2])
     }
 }
 

@@ -43,27 +43,31 @@ public struct Migrator: Sendable {
     /// Key of the advisory lock that serialises migrating hubs.
     static let lockKey: Int64 = 0x726F_6C6C_6361_6C6C  // "rollcall"
 
-    let client: PostgresClient
     let logger: Logger
 
-    public init(client: PostgresClient, logger: Logger) {
-        self.client = client
+    public init(logger: Logger) {
         self.logger = logger
     }
 
-    /// Applies what is pending; returns the names applied by this call.
+    /// Applies what is pending on `connection`; returns the names applied by this call.
     @discardableResult
-    public func migrate(_ migrations: [Migration]) async throws -> [String] {
+    public func migrate(_ migrations: [Migration], on connection: PostgresConnection) async throws -> [String] {
+        try await connection.query("SELECT pg_advisory_lock(\(Self.lockKey))", logger: logger)
+        do {
+            let applied = try await apply(migrations, on: connection)
+            try await connection.query("SELECT pg_advisory_unlock(\(Self.lockKey))", logger: logger)
+            return applied
+        } catch {
+            _ = try? await connection.query("SELECT pg_advisory_unlock(\(Self.lockKey))", logger: logger)
+            throw error
+        }
+    }
+
+    /// Applies what is pending through a pooled connection.
+    @discardableResult
+    public func migrate(_ migrations: [Migration], using client: PostgresClient) async throws -> [String] {
         try await client.withConnection { connection in
-            try await connection.query("SELECT pg_advisory_lock(\(Self.lockKey))", logger: logger)
-            do {
-                let applied = try await apply(migrations, on: connection)
-                try await connection.query("SELECT pg_advisory_unlock(\(Self.lockKey))", logger: logger)
-                return applied
-            } catch {
-                _ = try? await connection.query("SELECT pg_advisory_unlock(\(Self.lockKey))", logger: logger)
-                throw error
-            }
+            try await migrate(migrations, on: connection)
         }
     }
 

@@ -40,6 +40,9 @@ public final class RegistryWriter: Service, Sendable {
     /// Transactions this writer committed: the figure that shows grouping.
     public var committedTransactions: Int { state.withLock { $0.committedTransactions } }
 
+    /// Requests waiting for the next transaction (the queue depth).
+    public var pendingRequests: Int { state.withLock { $0.pending.count } }
+
     // MARK: Requests
 
     /// Writes the row of a new connection; returns once it is committed (then the client may be welcomed).
@@ -90,26 +93,34 @@ public final class RegistryWriter: Service, Sendable {
 
     // MARK: Service
 
-    /// Commits batches until graceful shutdown, then what is still pending, then returns.
+    /// Commits batches until graceful shutdown (or cancellation), then what is still pending, then returns.
     public func run() async throws {
-        await withGracefulShutdownHandler {
-            while let batch = await nextBatch() {
-                await commit(batch)
-                state.withLock { $0.inFlight = false }
+        await withTaskCancellationHandler {
+            await withGracefulShutdownHandler {
+                while let batch = await nextBatch() {
+                    await commit(batch)
+                    state.withLock { $0.inFlight = false }
+                }
+            } onGracefulShutdown: {
+                self.requestStop()
             }
-        } onGracefulShutdown: {
-            let wakeUp = self.state.withLock { state in
-                state.stopping = true
-                defer { state.wakeUp = nil }
-                return state.wakeUp
-            }
-            wakeUp?.resume()
+        } onCancel: {
+            self.requestStop()
         }
         let waiters = state.withLock { state in
             defer { state.idleWaiters = [] }
             return state.idleWaiters
         }
         for waiter in waiters { waiter.resume() }
+    }
+
+    private func requestStop() {
+        let wakeUp = state.withLock { state in
+            state.stopping = true
+            defer { state.wakeUp = nil }
+            return state.wakeUp
+        }
+        wakeUp?.resume()
     }
 
     /// Waits for work; nil once stopping with nothing left to write.

@@ -1,0 +1,73 @@
+import Foundation
+import RollCall
+import RollCallHub
+import RollCallTestSupport
+import Testing
+
+@Suite("Authentication")
+struct AuthenticationTests {
+    static let upgradeHeaders = [
+        "Upgrade": "websocket", "Connection": "Upgrade",
+        "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Version": "13",
+    ]
+
+    enum BadToken: String, CaseIterable {
+        case missing, malformed, expired, wrongSignature, emptySubject
+    }
+
+    func token(_ kind: BadToken, hub: TestHub) async throws -> String? {
+        switch kind {
+        case .missing: return nil
+        case .malformed: return "not.a.jwt"
+        case .expired: return try await hub.token("alice", lifetime: .seconds(-60))
+        case .wrongSignature:
+            let other = try await TokenAuthority(secret: "another-secret-that-is-also-long-enough")
+            return try await other.mint(Identity(userID: "alice"), lifetime: .seconds(600))
+        case .emptySubject: return try await hub.token("")
+        }
+    }
+
+    @Test("a bad token is refused with 401 and a JSON error before any upgrade, and leaves no row", arguments: BadToken.allCases)
+    func refusedUpgrade(kind: BadToken) async throws {
+        try await withTestDatabase { database in
+            try await TestHub.run(database: database) { hub in
+                let token = try await token(kind, hub: hub)
+                let viaHeader = try await hub.get("/v1/ws", token: token, headers: Self.upgradeHeaders)
+                #expect(viaHeader.status == 401)
+                #expect(viaHeader.body.contains(#""code":"unauthorized""#))
+                let query = token.map { "?access_token=\($0)" } ?? ""
+                let viaQuery = try await hub.get("/v1/ws\(query)", headers: Self.upgradeHeaders)
+                #expect(viaQuery.status == 401)
+                if let token {
+                    #expect(!viaQuery.body.contains(token))
+                    await #expect(throws: (any Error).self) { _ = try await TestSocket.open(url: hub.webSocketURL, token: token) }
+                }
+                let api = try await hub.get("/v1/users/alice", token: token)
+                #expect(api.status == 401)
+                #expect(api.body.hasPrefix(#"{"error":{"code":"unauthorized""#))
+            }
+            #expect(try await sql(database, "SELECT count(*)::int FROM rollcall.connections", as: Int.self) == [0])
+            #expect(try await sql(database, "SELECT count(*)::int FROM rollcall.users", as: Int.self) == [0])
+        }
+    }
+
+    @Test("a browser's ?access_token= is accepted")
+    func queryToken() async throws {
+        try await withTestDatabase { database in
+            try await TestHub.run(database: database) { hub in
+                let token = try await hub.token("dora")
+                let response = try await hub.get("/v1/ws?access_token=\(token)", headers: Self.upgradeHeaders)
+                #expect(response.status == 101)
+            }
+        }
+    }
+
+    @Test("a secret shorter than 32 bytes is refused with a clear message, not a trap")
+    func weakSecret() async throws {
+        await #expect {
+            _ = try await TokenAuthority(secret: "short")
+        } throws: { error in
+            "\(error)".contains("at least 32")
+        }
+    }
+}

@@ -1,0 +1,96 @@
+import Foundation
+import RollCall
+import RollCallTestSupport
+import Testing
+
+@Suite("HTTP API")
+struct HTTPAPITests {
+    func object(_ body: String) throws -> [String: Any] {
+        try JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any] ?? [:]
+    }
+
+    @Test("health, readiness and unknown paths answer JSON")
+    func health() async throws {
+        try await withTestDatabase { database in
+            try await TestHub.run(database: database) { hub in
+                #expect(try await hub.get("/healthz").status == 200)
+                #expect(try await hub.get("/readyz").status == 200)
+                let missing = try await hub.get("/v1/nothing-here", token: try await hub.token("a"))
+                #expect(missing.status == 404)
+                #expect(try object(missing.body)["error"] != nil)
+            }
+        }
+    }
+
+    @Test("presence of a user and of several, within what the token may watch")
+    func presence() async throws {
+        try await withTestDatabase { database in
+            try await TestHub.run(database: database) { hub in
+                let socket = try await hub.connect("jill")
+                let token = try await hub.token("kim")
+                let jill = try object(try await hub.get("/v1/users/jill", token: token).body)
+                #expect(jill["online"] as? Bool == true)
+                #expect(jill["connections"] as? Int == 1)
+                #expect(jill["online_since"] is String)
+                let both = try object(try await hub.get("/v1/presence?users=jill,nobody", token: token).body)
+                let users = try #require(both["users"] as? [[String: Any]])
+                #expect(users.map { $0["user_id"] as? String } == ["jill", "nobody"])
+                #expect(users.map { $0["online"] as? Bool } == [true, false])
+
+                let limited = try await hub.token("kim", watch: ["lou"])
+                #expect(try await hub.get("/v1/users/jill", token: limited).status == 403)
+                #expect(try await hub.get("/v1/presence?users=lou,jill", token: limited).status == 403)
+                #expect(try await hub.get("/v1/presence?users=lou", token: limited).status == 200)
+                #expect(try await hub.get("/v1/presence", token: token).status == 400)
+                try await socket.close()
+            }
+        }
+    }
+
+    @Test("connection rows: self or admin; history with ?all=true")
+    func connections() async throws {
+        try await withTestDatabase { database in
+            try await TestHub.run(database: database) { hub in
+                let first = try await hub.connect("mia")
+                try await first.close()
+                let second = try await hub.connect("mia")
+                let own = try object(try await hub.get("/v1/users/mia/connections", token: try await hub.token("mia")).body)
+                #expect((own["connections"] as? [[String: Any]])?.count == 1)
+                let history = try object(try await hub.get("/v1/users/mia/connections?all=true", token: try await hub.token("ops", admin: true)).body)
+                let rows = try #require(history["connections"] as? [[String: Any]])
+                #expect(rows.count == 2)
+                #expect(rows.compactMap { $0["close_reason"] as? String } == ["client_closed"])
+                #expect(try await hub.get("/v1/users/mia/connections", token: try await hub.token("ned")).status == 403)
+                try await second.close()
+            }
+        }
+    }
+
+    @Test("admins page through online users by cursor and see every one exactly once")
+    func onlinePaging() async throws {
+        try await withTestDatabase { database in
+            try await TestHub.run(database: database) { hub in
+                var sockets: [TestSocket] = []
+                for index in 0..<23 { sockets.append(try await hub.connect(String(format: "p%02d", index))) }
+                try await sockets[5].close()
+                let admin = try await hub.token("ops", admin: true)
+                var seen: [String] = []
+                var cursor: String?
+                repeat {
+                    let query = "/v1/users?online=true&limit=5" + (cursor.map { "&cursor=\($0)" } ?? "")
+                    let page = try object(try await hub.get(query, token: admin).body)
+                    seen += (page["users"] as? [[String: Any]] ?? []).compactMap { $0["user_id"] as? String }
+                    cursor = page["next_cursor"] as? String
+                } while cursor != nil
+                #expect(seen == (0..<23).filter { $0 != 5 }.map { String(format: "p%02d", $0) })
+                #expect(try await hub.get("/v1/users?online=true", token: try await hub.token("p01")).status == 403)
+                let servers = try object(try await hub.get("/v1/servers", token: admin).body)
+                let list = try #require(servers["servers"] as? [[String: Any]])
+                #expect(list.count == 1)
+                #expect(list[0]["server_id"] as? String == hub.configuration.serverID)
+                #expect(list[0]["open_connections"] as? Int == 22)
+                for socket in sockets { try await socket.close() }
+            }
+        }
+    }
+}

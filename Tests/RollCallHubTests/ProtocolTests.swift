@@ -1,0 +1,81 @@
+import Foundation
+import RollCall
+import RollCallTestSupport
+import Testing
+
+@Suite("WebSocket protocol")
+struct ProtocolTests {
+    @Test("the welcome comes after the row is committed and names the row")
+    func welcome() async throws {
+        try await withTestDatabase { database in
+            try await TestHub.run(database: database) { hub in
+                let socket = try await TestSocket.open(url: hub.webSocketURL, token: try await hub.token("erin"))
+                let welcome = try await socket.next()
+                #expect(welcome["type"] as? String == "welcome")
+                #expect(welcome["user_id"] as? String == "erin")
+                #expect(welcome["server_id"] as? String == hub.configuration.serverID)
+                #expect((welcome["heartbeat_ms"] as? Int ?? 0) > 0)
+                let id = try #require(welcome["connection_id"] as? String)
+                let row = try await sql(
+                    database, "SELECT user_id, server_id, connected FROM rollcall.connections WHERE connection_id = \(UUID(uuidString: id)!)",
+                    as: (String, String, Bool).self)
+                #expect(row.count == 1 && row[0].0 == "erin" && row[0].1 == hub.configuration.serverID && row[0].2)
+                try await socket.close()
+            }
+        }
+    }
+
+    @Test(
+        "a bad frame gets bad_request and the socket keeps working",
+        arguments: ["{not json", #"{"type":"teleport","id":"t"}"#, #"{"id":"x"}"#, #"{"type":"subscribe"}"#, "[]", "42"])
+    func badFrames(frame: String) async throws {
+        try await withTestDatabase { database in
+            try await TestHub.run(database: database) { hub in
+                let socket = try await hub.connect("frank")
+                try await socket.send(frame)
+                let error = try await socket.next()
+                #expect(error["type"] as? String == "error")
+                #expect(error["code"] as? String == "bad_request")
+                #expect(!(error["message"] as? String ?? "").isEmpty)
+                #expect(try await socket.roundTrip())
+                try await socket.close()
+            }
+        }
+    }
+
+    @Test("a frame over the limit closes that socket with 1009 as protocol_error; other clients are unaffected")
+    func oversized() async throws {
+        try await withTestDatabase { database in
+            var configuration = TestHub.configuration()
+            configuration.maxMessageBytes = 4096
+            try await TestHub.run(configuration, database: database) { hub in
+                let bystander = try await hub.connect("gina")
+                let offender = try await hub.connect("hank")
+                try await offender.send(bytes: 10_000)
+                #expect(try await offender.waitUntilClosed() == 1009)
+                #expect(try await bystander.roundTrip())
+                try await eventually("offender's row closed") {
+                    try await sql(database, "SELECT close_reason FROM rollcall.connections WHERE user_id = 'hank' AND NOT connected", as: String.self)
+                        == ["protocol_error"]
+                }
+                try await bystander.close()
+            }
+        }
+    }
+
+    @Test("a flood of bad frames is rate limited, then closed with 1008")
+    func flood() async throws {
+        try await withTestDatabase { database in
+            var configuration = TestHub.configuration()
+            configuration.maxBadFrames = 5
+            try await TestHub.run(configuration, database: database) { hub in
+                let socket = try await hub.connect("ivan")
+                for _ in 0..<6 { try await socket.send("garbage") }
+                var codes: [String] = []
+                while let frame = try await socket.nextOrNil() { codes.append(frame["code"] as? String ?? "") }
+                #expect(codes == Array(repeating: "bad_request", count: 5) + ["rate_limited"])
+                #expect(try await socket.waitUntilClosed() == 1008)
+            }
+        }
+    }
+}

@@ -1,0 +1,51 @@
+import Foundation
+import PostgresNIO
+import RollCall
+import RollCallPostgres
+import RollCallTestSupport
+import Testing
+
+@Suite("Registry writer")
+struct RegistryWriterTests {
+    /// Queues `count` opens before the writer runs, then lets it run: how many transactions did they take?
+    func transactions(forOpens count: Int, maxBatch: Int, location: DatabaseLocation) async throws -> (transactions: Int, notifications: Int) {
+        let tap = PresenceTap()
+        return try await tap.listen(location) {
+            try await withTestClient(location) { client in
+                let writer = RegistryWriter(serverID: "hub-w", client: client, maxBatch: maxBatch, logger: testLogger)
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for index in 0..<count {
+                        group.addTask {
+                            _ = try await writer.open(NewConnection(userID: "user-\(index)", userAgent: nil, remoteAddress: "127.0.0.1"))
+                        }
+                    }
+                    try await eventually("all opens queued") { writer.pendingRequests == count }
+                    let running = Task { try await writer.run() }
+                    for _ in 0..<count { try await group.next() }
+                    running.cancel()
+                }
+                let rows = try await sql(location, "SELECT count(*)::int FROM rollcall.connections WHERE connected", as: Int.self)
+                #expect(rows == [count])
+                try await eventually("every transition heard") { tap.transitions.count == count }
+                return (writer.committedTransactions, tap.payloads.count)
+            }
+        }
+    }
+
+    @Test("opens that arrive together commit together")
+    func grouping() async throws {
+        try await withTestDatabase { location in
+            let grouped = try await transactions(forOpens: 100, maxBatch: 500, location: location)
+            #expect(grouped.transactions == 1)
+            #expect(grouped.notifications < 100)
+        }
+    }
+
+    @Test("--max-batch caps a transaction; 1 turns grouping off", arguments: [(30, 4), (1, 100)])
+    func capped(maxBatch: Int, expected: Int) async throws {
+        try await withTestDatabase { location in
+            let result = try await transactions(forOpens: 100, maxBatch: maxBatch, location: location)
+            #expect(result.transactions == expected)
+        }
+    }
+}

@@ -1,0 +1,42 @@
+import Foundation
+import PostgresNIO
+import RollCall
+import RollCallPostgres
+import Synchronization
+
+/// LISTENs on `rollcall_presence` like a hub would and keeps every transition it hears.
+public final class PresenceTap: Sendable {
+    private let heard = Mutex<[PresenceTransition]>([])
+    private let payloadSizes = Mutex<[Int]>([])
+
+    public init() {}
+
+    public var transitions: [PresenceTransition] { heard.withLock { $0 } }
+    public var payloads: [Int] { payloadSizes.withLock { $0 } }
+
+    public func transitions(of user: String) -> [PresenceTransition] {
+        transitions.filter { $0.userID == user }
+    }
+
+    /// Listens while `body` runs; LISTEN is in place before `body` starts, so nothing is missed.
+    /// A body that counts transitions waits for them with `eventually`: they arrive after commit.
+    public func listen<T: Sendable>(_ location: DatabaseLocation, while body: @Sendable () async throws -> T) async throws -> T {
+        try await DatabaseAdmin.withConnection(to: location, logger: testLogger) { connection in
+            try await connection.listen(on: "rollcall_presence") { notifications in
+              try await withThrowingTaskGroup(of: T?.self) { group in
+                group.addTask {
+                    for try await notification in notifications {
+                        self.payloadSizes.withLock { $0.append(notification.payload.utf8.count) }
+                        let batch = try PresenceNotification.decode(notification.payload)
+                        self.heard.withLock { $0.append(contentsOf: batch.events) }
+                    }
+                    return nil
+                }
+                let result = try await body()
+                group.cancelAll()
+                return result
+              }
+            }
+        }
+    }
+}

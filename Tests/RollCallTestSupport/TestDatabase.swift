@@ -1,0 +1,103 @@
+import Foundation
+import Logging
+import PostgresNIO
+import RollCallPostgres
+
+/// The one PostgreSQL cluster of a test run: the embedded cluster code itself, under `.build`,
+/// so tests exercise what `rollcall serve` runs. Each test gets a database of its own.
+public actor TestCluster {
+    public static let shared = TestCluster()
+
+    private var started: EmbeddedPostgres?
+
+    /// `.build/test-postgres` of this package, or `ROLLCALL_TEST_DATA_DIR`.
+    static var dataDirectory: URL {
+        if let directory = ProcessInfo.processInfo.environment["ROLLCALL_TEST_DATA_DIR"] {
+            return URL(fileURLWithPath: directory, isDirectory: true)
+        }
+        let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        return packageRoot.appendingPathComponent(".build/test-postgres", isDirectory: true)
+    }
+
+    public func cluster() throws -> EmbeddedPostgres {
+        if let started { return started }
+        try FileManager.default.createDirectory(at: Self.dataDirectory, withIntermediateDirectories: true)
+        let cluster = try EmbeddedPostgres(dataDirectory: Self.dataDirectory, logger: testLogger)
+        // Left running for the next test run; `.ci/run` stops it when the suite is done.
+        _ = try cluster.start()
+        started = cluster
+        return cluster
+    }
+}
+
+public let testLogger: Logger = {
+    var logger = Logger(label: "rollcall-test")
+    logger.logLevel = ProcessInfo.processInfo.environment["TEST_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .warning
+    return logger
+}()
+
+/// Runs `body` against a new, migrated database that is dropped afterwards.
+public func withTestDatabase<T: Sendable>(_ body: (DatabaseLocation) async throws -> T) async throws -> T {
+    let cluster = try await TestCluster.shared.cluster()
+    let name = "rollcall_test_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(16).lowercased()
+    let location = cluster.location(database: name)
+    try await DatabaseAdmin.createDatabaseIfMissing(name, at: location, logger: testLogger)
+    do {
+        _ = try await RegistryDatabase.migrate(location, logger: testLogger)
+        let result = try await body(location)
+        try await DatabaseAdmin.dropDatabase(name, at: location, logger: testLogger)
+        return result
+    } catch {
+        try? await DatabaseAdmin.dropDatabase(name, at: location, logger: testLogger)
+        throw error
+    }
+}
+
+/// Runs one query on its own connection and returns the rows: what a person with psql would see.
+public func sql<each Column: PostgresDecodable>(
+    _ location: DatabaseLocation, _ query: PostgresQuery, as type: (repeat each Column).Type
+) async throws -> [(repeat each Column)] {
+    let rows = try await DatabaseAdmin.withConnection(to: location, logger: testLogger) { connection in
+        try await connection.query(query, logger: testLogger).collect()
+    }
+    return try rows.map { try $0.decode(type) }
+}
+
+public func execute(_ location: DatabaseLocation, _ query: PostgresQuery) async throws {
+    try await DatabaseAdmin.withConnection(to: location, logger: testLogger) { connection in
+        try await connection.query(query, logger: testLogger)
+    }
+}
+
+/// Waits until `condition` holds, polling; fails after a generous deadline. Never a speed assertion.
+public func eventually(
+    timeout: Duration = .seconds(20), _ what: String = "condition",
+    _ condition: () async throws -> Bool
+) async throws {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if try await condition() { return }
+        try await Task.sleep(for: .milliseconds(50))
+    }
+    throw TimedOut(what: what)
+}
+
+public struct TimedOut: Error, CustomStringConvertible {
+    public let what: String
+    public var description: String { "timed out waiting for \(what)" }
+}
+
+/// Runs `body` with a connection pool that lives only as long as the call.
+public func withTestClient<Result: Sendable>(
+    _ location: DatabaseLocation, _ body: @Sendable (PostgresClient) async throws -> Result
+) async throws -> Result {
+    var quiet = testLogger
+    // The pool warns when leased before its run() task has started; here that is expected.
+    quiet.logLevel = .error
+    let client = PostgresClient(configuration: location.clientConfiguration, backgroundLogger: quiet)
+    return try await withThrowingTaskGroup(of: Void.self) { group in
+        group.addTask { await client.run() }
+        defer { group.cancelAll() }
+        return try await body(client)
+    }
+}

@@ -1,0 +1,79 @@
+import Foundation
+import Hummingbird
+import Logging
+import RollCall
+import RollCallHub
+import RollCallPostgres
+import ServiceLifecycle
+
+/// A hub built by `HubApplication.build`, exactly as `rollcall serve` builds it, on a free port.
+public struct TestHub: Sendable {
+    public let port: Int
+    public let configuration: HubConfiguration
+    public let database: DatabaseLocation
+    let authority: TokenAuthority
+
+    public static let secret = "test-secret-that-is-long-enough-for-hs256"
+
+    public static func configuration(serverID: String = "hub-\(UUID().uuidString.prefix(8))") -> HubConfiguration {
+        HubConfiguration(host: "127.0.0.1", port: 0, serverID: serverID, jwtSecret: secret)
+    }
+
+    /// Runs a hub while `body` runs, then shuts it down gracefully.
+    public static func run<T: Sendable>(
+        _ configuration: HubConfiguration? = nil,
+        database: DatabaseLocation,
+        _ body: @Sendable (TestHub) async throws -> T
+    ) async throws -> T {
+        let configuration = configuration ?? Self.configuration()
+        let (ports, portContinuation) = AsyncStream<Int>.makeStream()
+        let app = try await HubApplication.build(configuration: configuration, database: database, logger: testLogger) { port in
+            portContinuation.yield(port)
+        }
+        let group = ServiceGroup(services: [app], gracefulShutdownSignals: [], logger: testLogger)
+        let authority = try await TokenAuthority(secret: configuration.jwtSecret)
+        return try await withThrowingTaskGroup(of: T?.self) { tasks in
+            tasks.addTask {
+                try await group.run()
+                return nil
+            }
+            var iterator = ports.makeAsyncIterator()
+            guard let port = await iterator.next() else { throw TimedOut(what: "hub to listen") }
+            let hub = TestHub(port: port, configuration: configuration, database: database, authority: authority)
+            do {
+                let result = try await body(hub)
+                await group.triggerGracefulShutdown()
+                try await tasks.waitForAll()
+                return result
+            } catch {
+                await group.triggerGracefulShutdown()
+                try? await tasks.waitForAll()
+                throw error
+            }
+        }
+    }
+
+    public var webSocketURL: String { "ws://127.0.0.1:\(port)/v1/ws" }
+
+    public func token(_ user: String, admin: Bool = false, watch: Set<String>? = nil, lifetime: Duration = .seconds(600)) async throws -> String {
+        try await authority.mint(Identity(userID: user, isAdmin: admin, watchable: watch), lifetime: lifetime)
+    }
+
+    /// Opens a socket as `user` and waits for its welcome.
+    public func connect(_ user: String, userAgent: String = "rollcall-tests") async throws -> TestSocket {
+        let socket = try await TestSocket.open(url: webSocketURL, token: try await token(user), userAgent: userAgent)
+        let welcome = try await socket.next()
+        guard welcome["type"] as? String == "welcome" else { throw UnexpectedFrame(frame: welcome) }
+        return socket
+    }
+
+    /// An HTTP GET as a client would make it; returns status and body.
+    public func get(_ path: String, token: String? = nil, headers: [String: String] = [:]) async throws -> (status: Int, body: String) {
+        try await HTTP.request(port: port, method: "GET", path: path, token: token, headers: headers)
+    }
+}
+
+public struct UnexpectedFrame: Error, CustomStringConvertible {
+    public let description: String
+    public init(frame: [String: Any]) { description = "unexpected frame: \(frame)" }
+}

@@ -1,0 +1,28 @@
+import RollCall
+import Testing
+
+@Suite("Hub configuration")
+struct HubConfigurationTests {
+    @Test("the purge interval defaults to a quarter of the orphan window")
+    func purgeDefault() {
+        let configuration = HubConfiguration(serverID: "a", jwtSecret: "", orphanWindow: .seconds(60))
+        #expect(configuration.purgeInterval == .seconds(15))
+    }
+
+    @Test("a window no longer than the heartbeat is refused, naming both options")
+    func window() {
+        let configuration = HubConfiguration(serverID: "a", jwtSecret: "", orphanWindow: .seconds(10), heartbeatInterval: .seconds(10))
+        #expect {
+            try configuration.validate()
+        } throws: { error in
+            "\(error)".contains("--orphan-window") && "\(error)".contains("--heartbeat-interval")
+        }
+    }
+
+    @Test("batch size and server id are checked")
+    func other() {
+        #expect(throws: HubConfiguration.Invalid.self) { try HubConfiguration(serverID: "a", jwtSecret: "", maxBatch: 0).validate() }
+        #expect(throws: HubConfiguration.Invalid.self) { try HubConfiguration(serverID: "", jwtSecret: "").validate() }
+        #expect(throws: Never.self) { try HubConfiguration(serverID: "a", jwtSecret: "").validate() }
+    }
+}
