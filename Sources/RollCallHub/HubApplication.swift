@@ -8,13 +8,13 @@ import RollCallPostgres
 
 /// Builds a hub: the one function production and tests both call.
 public enum HubApplication {
-    /// A hub ready to `run()` (or `runService()`), with the handle tests use to look inside.
+    /// A hub ready to `run()` (or `runService()`).
     public static func build(
         configuration: HubConfiguration,
         database: DatabaseLocation,
         logger: Logger,
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
-    ) async throws -> some ApplicationProtocol {
+    ) async throws -> Hub {
         try configuration.validate()
         let logger = logger.with(metadata: "server_id", "\(configuration.serverID)")
 
@@ -63,7 +63,7 @@ public enum HubApplication {
             try await Migrator(logger: logger).migrate(Migration.bundled(), using: client)
             try await lifecycle.prepare(host: ProcessInfo.processInfo.hostName)
         }
-        return app
+        return Hub(application: app, drain: SocketDrain(sockets: hub.sockets, logger: logger), logger: logger)
     }
 }
 

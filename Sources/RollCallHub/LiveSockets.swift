@@ -1,32 +1,54 @@
+import HummingbirdWebSocket
 import RollCall
 import Synchronization
 
 /// The sockets this hub holds right now, by connection and by user.
 final class LiveSockets: Sendable {
+    private struct Socket {
+        let user: String
+        let outbound: WebSocketOutboundWriter
+    }
     private struct Index {
-        var users: [ConnectionID: String] = [:]
+        var sockets: [ConnectionID: Socket] = [:]
         var byUser: [String: Set<ConnectionID>] = [:]
+        var draining = false
     }
     private let index = Mutex(Index())
 
-    func add(_ id: ConnectionID, user: String) {
+    func add(_ id: ConnectionID, user: String, outbound: WebSocketOutboundWriter) {
         index.withLock {
-            $0.users[id] = user
+            $0.sockets[id] = Socket(user: user, outbound: outbound)
             $0.byUser[user, default: []].insert(id)
         }
     }
 
     func remove(_ id: ConnectionID) {
         index.withLock {
-            guard let user = $0.users.removeValue(forKey: id) else { return }
-            $0.byUser[user]?.remove(id)
-            if $0.byUser[user]?.isEmpty == true { $0.byUser[user] = nil }
+            guard let socket = $0.sockets.removeValue(forKey: id) else { return }
+            $0.byUser[socket.user]?.remove(id)
+            if $0.byUser[socket.user]?.isEmpty == true { $0.byUser[socket.user] = nil }
         }
     }
 
-    var count: Int { index.withLock { $0.users.count } }
+    var count: Int { index.withLock { $0.sockets.count } }
+
+    /// Whether the hub is closing its sockets because it shuts down.
+    var isDraining: Bool { index.withLock { $0.draining } }
 
     func connections(of user: String) -> Set<ConnectionID> {
         index.withLock { $0.byUser[user] ?? [] }
+    }
+
+    /// Closes every socket with 1001 (going away); their sessions record `server_shutdown`.
+    func drain() async {
+        let outbounds = index.withLock { index in
+            index.draining = true
+            return index.sockets.values.map(\.outbound)
+        }
+        await withTaskGroup(of: Void.self) { group in
+            for outbound in outbounds {
+                group.addTask { try? await outbound.close(.goingAway, reason: "server shutting down") }
+            }
+        }
     }
 }

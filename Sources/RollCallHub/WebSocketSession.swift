@@ -4,7 +4,6 @@ import Logging
 import NIOCore
 import RollCall
 import RollCallPostgres
-import ServiceLifecycle
 
 /// One client socket from welcome to close: its row is written before the welcome and closed,
 /// with the reason the socket showed, when it ends.
@@ -34,7 +33,7 @@ struct WebSocketSession {
             try? await outbound.close(.init(codeNumber: 1013), reason: "registry unavailable, try again")
             return
         }
-        hub.sockets.add(connection.connectionID, user: identity.userID)
+        hub.sockets.add(connection.connectionID, user: identity.userID, outbound: outbound)
         hub.metrics.connectionsOpened.increment()
         hub.metrics.connectionsOpen.increment()
         logger.info("connection opened", metadata: ["remote_addr": "\(remoteAddress ?? "-")"])
@@ -46,16 +45,11 @@ struct WebSocketSession {
                     connectionID: connection.connectionID, userID: identity.userID, serverID: hub.configuration.serverID,
                     heartbeatMilliseconds: Int(hub.configuration.pingInterval.milliseconds), resumed: false),
                 on: outbound)
-            explicitReason = try await cancelWhenGracefulShutdown {
-                try await receive(inbound: inbound, outbound: outbound, logger: logger)
-            }
+            explicitReason = try await receive(inbound: inbound, outbound: outbound, logger: logger)
         } catch {
             logger.debug("connection ended with an error", metadata: ["error": "\(error)"])
         }
-        if Task.isShuttingDownGracefully {
-            explicitReason = .serverShutdown
-            try? await outbound.close(.goingAway, reason: "server shutting down")
-        }
+        if hub.sockets.isDraining { explicitReason = .serverShutdown }
 
         let reason = explicitReason ?? Self.reason(from: evidence)
         hub.sockets.remove(connection.connectionID)

@@ -1,0 +1,23 @@
+import Hummingbird
+import Logging
+import ServiceLifecycle
+
+/// One `rollcall serve` process: the HTTP/WebSocket application and what must happen before it
+/// stops. At shutdown the socket drain runs first, then the application (server, lifecycle,
+/// writer, pool, in that order).
+public struct Hub: Service {
+    let application: any Service
+    let drain: SocketDrain
+    let logger: Logger
+
+    public func run() async throws {
+        try await ServiceGroup(services: [application, drain], logger: logger).run()
+    }
+
+    /// Runs until SIGTERM or SIGINT, then shuts down gracefully.
+    public func runService() async throws {
+        try await ServiceGroup(
+            configuration: .init(services: [self], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        ).run()
+    }
+}

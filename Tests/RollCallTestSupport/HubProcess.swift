@@ -1,0 +1,79 @@
+import Foundation
+import RollCallPostgres
+
+/// The built `rollcall` executable running as a real process, as operators run it.
+public final class HubProcess: Sendable {
+    public let pid: pid_t
+    public let logFile: URL
+    public let port: Int
+
+    /// `rollcall` beside the test bundle (swift build puts both in one folder).
+    static var executable: String {
+        let beside = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("rollcall").path
+        if FileManager.default.isExecutableFile(atPath: beside) { return beside }
+        let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        return packageRoot.appendingPathComponent(".build/debug/rollcall").path
+    }
+
+    /// Starts `rollcall serve` on `database` and waits until it listens.
+    public static func serve(database: DatabaseLocation, serverID: String, secret: String = TestHub.secret, extra: [String] = []) async throws -> HubProcess {
+        let logFile = FileManager.default.temporaryDirectory.appendingPathComponent("rollcall-\(serverID)-\(UUID().uuidString).log")
+        guard case .unixSocket(let directory, let socketPort) = database.endpoint else { throw TimedOut(what: "a unix-socket test database") }
+        let url = "postgres://\(database.username)@/\(database.database)?host=\(directory)&port=\(socketPort)"
+        let arguments = ["serve", "--port", "0", "--server-id", serverID, "--database-url", url, "--jwt-secret", secret, "--log-level", "info"] + extra
+        let pid = try spawn(executable, arguments, output: logFile)
+        let process = HubProcess(pid: pid, logFile: logFile, port: 0)
+        var port = 0
+        try await eventually(timeout: .seconds(60), "\(serverID) to listen") {
+            if let exit = process.exitStatus() { throw TimedOut(what: "hub exited with \(exit) before listening: \(process.log)") }
+            guard let line = process.log.split(separator: "\n").first(where: { $0.contains("hub listening") }),
+                  let range = line.range(of: "port=")
+            else { return false }
+            port = Int(line[range.upperBound...].prefix { $0.isNumber }) ?? 0
+            return port > 0
+        }
+        return HubProcess(pid: pid, logFile: logFile, port: port)
+    }
+
+    private init(pid: pid_t, logFile: URL, port: Int) {
+        self.pid = pid
+        self.logFile = logFile
+        self.port = port
+    }
+
+    public var log: String { (try? String(contentsOf: logFile, encoding: .utf8)) ?? "" }
+    public var webSocketURL: String { "ws://127.0.0.1:\(port)/v1/ws" }
+
+    public func signal(_ signal: Int32) { kill(pid, signal) }
+
+    /// The exit status once the process has ended (reaping it), else nil.
+    public func exitStatus() -> Int32? {
+        var status: Int32 = 0
+        guard waitpid(pid, &status, WNOHANG) == pid else { return nil }
+        return (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+    }
+
+    public func waitForExit(timeout: Duration = .seconds(30)) async throws -> Int32 {
+        var exit: Int32?
+        try await eventually(timeout: timeout, "hub process to exit") {
+            exit = exitStatus()
+            return exit != nil
+        }
+        return exit ?? -1
+    }
+
+    static func spawn(_ executable: String, _ arguments: [String], output: URL) throws -> pid_t {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, output.path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
+        defer { for pointer in argv { free(pointer) } }
+        var pid = pid_t()
+        let result = posix_spawn(&pid, executable, &actions, nil, argv, environ)
+        guard result == 0 else { throw TimedOut(what: "spawning \(executable): \(String(cString: strerror(result)))") }
+        return pid
+    }
+}
