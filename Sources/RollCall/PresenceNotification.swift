@@ -1,41 +1,79 @@
 import Foundation
 
-/// The payload of `NOTIFY rollcall_presence`: one hub's batch of transitions.
+/// The payload of `NOTIFY rollcall_presence`: one hub's batch of transitions, and the connection
+/// events of the same batch (for admin feeds).
 public struct PresenceNotification: Sendable, Equatable, Codable {
     public let server: String
     public let events: [PresenceTransition]
+    public let connections: [ConnectionEvent]
 
-    public init(server: String, events: [PresenceTransition]) {
+    public init(server: String, events: [PresenceTransition], connections: [ConnectionEvent] = []) {
         self.server = server
         self.events = events
+        self.connections = connections
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        server = try container.decode(String.self, forKey: .server)
+        events = try container.decodeIfPresent([PresenceTransition].self, forKey: .events) ?? []
+        connections = try container.decodeIfPresent([ConnectionEvent].self, forKey: .connections) ?? []
     }
 
     /// PostgreSQL refuses NOTIFY payloads of 8000 bytes or more.
     public static let payloadLimit = 7999
 
-    /// The transitions as JSON payloads, each under `limit` bytes, events kept in order.
-    public static func payloads(server: String, events: [PresenceTransition], limit: Int = payloadLimit) -> [String] {
-        let encoder = RollCallJSON.encoder
-        let head = #"{"events":["#
-        let tail = "],\"server\":" + String(decoding: try! encoder.encode(server), as: UTF8.self) + "}"
-        var payloads: [String] = []
-        var current = ""
-        for event in events {
-            let piece = String(decoding: try! encoder.encode(event), as: UTF8.self)
-            let separator = current.isEmpty ? "" : ","
-            if !current.isEmpty, head.utf8.count + current.utf8.count + separator.utf8.count + piece.utf8.count + tail.utf8.count > limit {
-                payloads.append(head + current + tail)
-                current = piece
-            } else {
-                current += separator + piece
-            }
-        }
-        if !current.isEmpty { payloads.append(head + current + tail) }
-        return payloads
+    /// The batch as JSON payloads, each under `limit` bytes, order kept.
+    public static func payloads(
+        server: String, events: [PresenceTransition], connections: [ConnectionEvent] = [], limit: Int = payloadLimit
+    ) -> [String] {
+        NotifyPayloads.pack(
+            fixed: [("server", RollCallJSON.string(server))],
+            arrays: [("events", events.map(RollCallJSON.string)), ("connections", connections.map(RollCallJSON.string))],
+            limit: limit)
     }
 
     public static func decode(_ payload: String) throws -> PresenceNotification {
         try RollCallJSON.decoder.decode(PresenceNotification.self, from: Data(payload.utf8))
+    }
+}
+
+/// Packs JSON pieces into as few objects under a byte limit as possible, keeping their order.
+public enum NotifyPayloads {
+    public static func pack(fixed: [(key: String, json: String)], arrays: [(key: String, pieces: [String])], limit: Int) -> [String] {
+        let fixedPart = fixed.map { "\"\($0.key)\":\($0.json)" }.joined(separator: ",")
+        var payloads: [String] = []
+        var current: [(key: String, pieces: [String])] = []
+        var size = 0
+
+        func render() -> String {
+            let parts = current.map { "\"\($0.key)\":[\($0.pieces.joined(separator: ","))]" } + (fixedPart.isEmpty ? [] : [fixedPart])
+            return "{" + parts.joined(separator: ",") + "}"
+        }
+        func reset() {
+            current = []
+            size = fixedPart.utf8.count + 2
+        }
+        reset()
+        for (key, pieces) in arrays {
+            for piece in pieces {
+                let opensArray = current.last?.key != key
+                let added = piece.utf8.count + (opensArray ? key.utf8.count + 6 : 1)
+                if size + added > limit, !current.isEmpty {
+                    payloads.append(render())
+                    reset()
+                }
+                if current.last?.key == key {
+                    current[current.count - 1].pieces.append(piece)
+                    size += piece.utf8.count + 1
+                } else {
+                    current.append((key, [piece]))
+                    size += piece.utf8.count + key.utf8.count + 6
+                }
+            }
+        }
+        if !current.isEmpty { payloads.append(render()) }
+        return payloads
     }
 }
 
@@ -62,6 +100,11 @@ public enum RollCallJSON {
         }
         return decoder
     }()
+
+    /// One value as JSON text; for RollCall's own plain values encoding cannot fail.
+    public static func string(_ value: some Encodable) -> String {
+        String(decoding: try! encoder.encode(value), as: UTF8.self)
+    }
 
     private static let style = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
 

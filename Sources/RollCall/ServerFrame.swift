@@ -19,6 +19,8 @@ public enum ServerFrame: Sendable, Equatable {
     case ack(id: RequestID?, accepted: Bool)
     case snapshot(id: RequestID?, users: [UserPresence])
     case presence(PresenceTransition)
+    case connection(ConnectionEvent)
+    case message(from: String, data: JSONValue, at: Date)
 
     /// The frame as one line of JSON text.
     public func json() -> String {
@@ -36,6 +38,7 @@ private struct Wire: Encodable {
 
     enum Key: String, CodingKey {
         case type, id, code, message, accepted, users, resumed, online, connections, at, version
+        case event, reason, from, data, userAgent = "user_agent"
         case connectionID = "connection_id", userID = "user_id", serverID = "server_id", heartbeat = "heartbeat_ms"
     }
 
@@ -72,6 +75,20 @@ private struct Wire: Encodable {
             try c.encode(transition.connections, forKey: .connections)
             try c.encode(transition.at, forKey: .at)
             try c.encode(transition.version, forKey: .version)
+        case .connection(let event):
+            try c.encode("connection", forKey: .type)
+            try c.encode(event.event, forKey: .event)
+            try c.encode(event.connectionID, forKey: .connectionID)
+            try c.encode(event.userID, forKey: .userID)
+            try c.encode(event.serverID, forKey: .serverID)
+            try c.encodeIfPresent(event.userAgent, forKey: .userAgent)
+            try c.encode(event.at, forKey: .at)
+            try c.encodeIfPresent(event.reason, forKey: .reason)
+        case .message(let from, let data, let at):
+            try c.encode("message", forKey: .type)
+            try c.encode(from, forKey: .from)
+            try c.encode(data, forKey: .data)
+            try c.encode(at, forKey: .at)
         }
     }
 }

@@ -19,7 +19,9 @@ public enum HubApplication {
         let logger = logger.with(metadata: "server_id", "\(configuration.serverID)")
 
         let client = PostgresClient(configuration: database.clientConfiguration, backgroundLogger: logger)
-        let writer = RegistryWriter(serverID: configuration.serverID, client: client, maxBatch: configuration.maxBatch, logger: logger)
+        let writer = RegistryWriter(
+            serverID: configuration.serverID, client: client, maxBatch: configuration.maxBatch,
+            offlineGrace: configuration.offlineGrace, logger: logger)
         let metrics = HubMetrics()
         writer.onCommit { metrics.record($0) }
         let hub = HubState(

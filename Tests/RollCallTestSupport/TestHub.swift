@@ -16,7 +16,8 @@ public struct TestHub: Sendable {
     public static let secret = "test-secret-that-is-long-enough-for-hs256"
 
     public static func configuration(serverID: String = "hub-\(UUID().uuidString.prefix(8))") -> HubConfiguration {
-        HubConfiguration(host: "127.0.0.1", port: 0, serverID: serverID, jwtSecret: secret)
+        // Grace zero: tests of the hub core see offline at once; grace tests set their own.
+        HubConfiguration(host: "127.0.0.1", port: 0, serverID: serverID, jwtSecret: secret, offlineGrace: .zero)
     }
 
     /// Runs a hub while `body` runs, then shuts it down gracefully.

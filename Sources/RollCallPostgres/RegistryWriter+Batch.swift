@@ -1,0 +1,192 @@
+import Foundation
+import Logging
+import PostgresNIO
+import RollCall
+
+extension RegistryWriter {
+    /// One batch, one transaction: rows, counters, grace, then the notifications.
+    func write(_ batch: [RegistryRequest]) async throws -> BatchOutcome {
+        try await client.withTransaction(logger: logger) { connection in
+            var outcome = BatchOutcome()
+            var delta: [String: Int] = [:]
+
+            let opens = batch.compactMap { if case .open(let c, _) = $0 { c } else { nil } }
+            if !opens.isEmpty {
+                let agents = Dictionary(opens.map { ($0.connectionID, $0.userAgent) }, uniquingKeysWith: { $1 })
+                let rows = try await connection.query(
+                    """
+                    INSERT INTO rollcall.connections (connection_id, user_id, server_id, user_agent, remote_addr)
+                    SELECT id, user_id, \(serverID), NULLIF(agent, ''), NULLIF(address, '')::inet
+                    FROM unnest(\(opens.map(\.connectionID.uuid))::uuid[], \(opens.map(\.userID))::text[],
+                                \(opens.map { $0.userAgent ?? "" })::text[], \(opens.map { $0.remoteAddress ?? "" })::text[])
+                         AS t(id, user_id, agent, address)
+                    ON CONFLICT (connection_id) DO NOTHING
+                    RETURNING connection_id, user_id, created_at
+                    """, logger: logger)
+                for try await (id, user, createdAt) in rows.decode((UUID, String, Date).self) {
+                    let connectionID = ConnectionID(id)
+                    outcome.openedAt[connectionID] = createdAt
+                    outcome.connectionEvents.append(ConnectionEvent(
+                        event: .opened, connectionID: connectionID, userID: user, serverID: serverID,
+                        userAgent: agents[connectionID] ?? nil, at: createdAt, reason: nil))
+                    delta[user, default: 0] += 1
+                }
+            }
+
+            let closes = batch.compactMap { if case .close(let id, let reason) = $0 { (id, reason) } else { nil } }
+            if !closes.isEmpty {
+                let rows = try await connection.query(
+                    """
+                    UPDATE rollcall.connections AS c
+                    SET connected = false, disconnected_at = now(), close_reason = t.reason
+                    FROM unnest(\(closes.map(\.0.uuid))::uuid[], \(closes.map(\.1.rawValue))::text[]) AS t(id, reason)
+                    WHERE c.connection_id = t.id AND c.connected
+                    RETURNING c.connection_id, c.user_id, c.server_id, c.user_agent, c.disconnected_at, c.close_reason
+                    """, logger: logger)
+                try await recordCloses(rows, into: &outcome, delta: &delta)
+            }
+
+            for request in batch {
+                guard case .closeServer(let server, let reason, _) = request else { continue }
+                let rows = try await connection.query(
+                    """
+                    UPDATE rollcall.connections
+                    SET connected = false, disconnected_at = now(), close_reason = \(reason.rawValue)
+                    WHERE server_id = \(server) AND connected
+                    RETURNING connection_id, user_id, server_id, user_agent, disconnected_at, close_reason
+                    """, logger: logger)
+                let before = outcome.connectionEvents.count
+                try await recordCloses(rows, into: &outcome, delta: &delta)
+                outcome.closedByServer["\(server)/\(reason.rawValue)", default: 0] += outcome.connectionEvents.count - before
+            }
+
+            let changes = try await applyCounters(delta, on: connection)
+            outcome.committedAt = changes.committedAt ?? outcome.committedAt
+            outcome.transitions = changes.transitions
+            outcome.graceStarted = changes.graceStarted
+
+            let graceDue: [String] = batch.flatMap { request -> [String] in
+                if case .finishGrace(let users) = request { users } else { [] }
+            }
+            if !graceDue.isEmpty {
+                outcome.transitions += try await finishGrace(Array(Set(graceDue)).sorted(), on: connection)
+            }
+
+            for payload in PresenceNotification.payloads(server: serverID, events: outcome.transitions, connections: outcome.connectionEvents) {
+                try await connection.query("SELECT pg_notify('rollcall_presence', \(payload))", logger: logger)
+            }
+            let messages = batch.compactMap { if case .message(let message, _) = $0 { message } else { nil } }
+            if !messages.isEmpty {
+                try await publish(messages, on: connection)
+            }
+            return outcome
+        }
+    }
+
+    private func recordCloses(_ rows: PostgresRowSequence, into outcome: inout BatchOutcome, delta: inout [String: Int]) async throws {
+        for try await (id, user, server, agent, at, reason) in rows.decode((UUID, String, String, String?, Date, String).self) {
+            outcome.connectionEvents.append(ConnectionEvent(
+                event: .closed, connectionID: ConnectionID(id), userID: user, serverID: server,
+                userAgent: agent, at: at, reason: CloseReason(rawValue: reason)))
+            delta[user, default: 0] -= 1
+        }
+    }
+
+    /// The counters, in two statements. The first makes sure every user has a row and locks the
+    /// rows in `user_id` order (so concurrent hubs cannot deadlock), returning each user's state
+    /// before this batch; the second applies the deltas. Whoever crossed zero made a transition.
+    /// Without grace, a user whose count reaches zero goes offline at once; with it, the user stays
+    /// online with `offline_pending_since` set until `finishGrace`.
+    private func applyCounters(_ delta: [String: Int], on connection: PostgresConnection) async throws
+        -> (transitions: [PresenceTransition], graceStarted: [String], committedAt: Date?)
+    {
+        let entries = delta.filter { $0.value != 0 }.sorted { $0.key < $1.key }
+        guard !entries.isEmpty else { return ([], [], nil) }
+        let users = entries.map(\.key)
+        var wasOnline: [String: Bool] = [:]
+        let locked = try await connection.query(
+            """
+            INSERT INTO rollcall.users AS u (user_id) SELECT unnest(\(users)::text[]) ORDER BY 1
+            ON CONFLICT (user_id) DO UPDATE SET user_id = u.user_id
+            RETURNING u.user_id, u.online
+            """, logger: logger)
+        for try await (user, online) in locked.decode((String, Bool).self) { wasOnline[user] = online }
+
+        let immediate = offlineGrace == .zero
+        let rows = try await connection.query(
+            """
+            UPDATE rollcall.users AS u SET
+                connections = u.connections + d.delta,
+                online = CASE WHEN u.connections + d.delta > 0 THEN true WHEN \(immediate) THEN false ELSE u.online END,
+                online_since = CASE
+                    WHEN u.connections + d.delta > 0 THEN CASE WHEN u.online THEN u.online_since ELSE now() END
+                    WHEN \(immediate) THEN NULL ELSE u.online_since END,
+                offline_pending_since = CASE WHEN u.connections + d.delta = 0 AND u.online AND NOT \(immediate) THEN now() END,
+                last_seen_at = now(),
+                version = u.version + CASE
+                    WHEN u.connections + d.delta > 0 AND NOT u.online THEN 1
+                    WHEN u.connections + d.delta = 0 AND u.online AND \(immediate) THEN 1
+                    ELSE 0 END
+            FROM unnest(\(users)::text[], \(entries.map { $0.value })::int[]) AS d(user_id, delta)
+            WHERE u.user_id = d.user_id
+            RETURNING u.user_id, u.connections, u.online, u.version, now()
+            """, logger: logger)
+        var transitions: [PresenceTransition] = []
+        var graceStarted: [String] = []
+        var committedAt: Date?
+        for try await (user, connections, online, version, now) in rows.decode((String, Int, Bool, Int64, Date).self) {
+            committedAt = now
+            if online != wasOnline[user, default: false] {
+                transitions.append(PresenceTransition(userID: user, online: online, version: version, at: now, connections: connections))
+            } else if online && connections == 0 {
+                graceStarted.append(user)
+            }
+        }
+        return (transitions.sorted { $0.userID < $1.userID }, graceStarted, committedAt)
+    }
+
+    /// Publishes offline for users whose grace ran out with no connection anywhere.
+    /// A connection opened meanwhile (on any hub) cleared `offline_pending_since`: no event.
+    private func finishGrace(_ users: [String], on connection: PostgresConnection) async throws -> [PresenceTransition] {
+        let rows = try await connection.query(
+            """
+            UPDATE rollcall.users SET online = false, online_since = NULL, offline_pending_since = NULL, version = version + 1
+            WHERE user_id = ANY(\(users)::text[]) AND online AND connections = 0
+              AND offline_pending_since <= now() - \(offlineGrace.milliseconds) * interval '1 millisecond'
+            RETURNING user_id, version, now()
+            """, logger: logger)
+        var transitions: [PresenceTransition] = []
+        for try await (user, version, now) in rows.decode((String, Int64, Date).self) {
+            transitions.append(PresenceTransition(userID: user, online: false, version: version, at: now, connections: 0))
+        }
+        return transitions.sorted { $0.userID < $1.userID }
+    }
+
+    /// Messages go out as one `NOTIFY rollcall_messages` per chunk; a message too large to
+    /// travel inline waits in `message_payloads` and the notification names its id.
+    private func publish(_ messages: [UserMessage], on connection: PostgresConnection) async throws {
+        var inline: [String] = []
+        var large: [(to: String, body: String)] = []
+        for message in messages {
+            let body = RollCallJSON.string(message)
+            if body.utf8.count <= MessageNotification.inlineLimit { inline.append(body) } else { large.append((message.to, body)) }
+        }
+        var stored: [MessageNotification.Reference] = []
+        if !large.isEmpty {
+            // Old payloads were read long ago by every hub that wanted them.
+            try await connection.query("DELETE FROM rollcall.message_payloads WHERE created_at < now() - interval '5 minutes'", logger: logger)
+            let rows = try await connection.query(
+                """
+                INSERT INTO rollcall.message_payloads (recipient, body)
+                SELECT * FROM unnest(\(large.map(\.to))::text[], \(large.map(\.body))::text[])
+                RETURNING id, recipient
+                """, logger: logger)
+            for try await (id, recipient) in rows.decode((Int64, String).self) {
+                stored.append(MessageNotification.Reference(id: id, to: recipient))
+            }
+        }
+        for payload in MessageNotification.payloads(messages: inline, stored: stored) {
+            try await connection.query("SELECT pg_notify('rollcall_messages', \(payload))", logger: logger)
+        }
+    }
+}
