@@ -24,13 +24,20 @@ public enum HubApplication {
             offlineGrace: configuration.offlineGrace, logger: logger)
         let metrics = HubMetrics()
         writer.onCommit { metrics.record($0) }
+        let reader = RegistryReader(client: client, logger: logger)
+        let sockets = LiveSockets()
+        let watchers = WatchIndex()
+        let fanout = PresenceFanout(watchers: watchers, sockets: sockets, reader: reader, logger: logger)
+        let listener = NotificationListener(location: database, logger: logger) { await fanout.handle($0) }
         let hub = HubState(
             configuration: configuration,
             writer: writer,
-            reader: RegistryReader(client: client, logger: logger),
+            reader: reader,
             authority: try await TokenAuthority(secret: configuration.jwtSecret),
-            sockets: LiveSockets(),
-            metrics: metrics)
+            sockets: sockets,
+            watchers: watchers,
+            metrics: metrics,
+            listening: { listener.isListening })
         let lifecycle = HubLifecycle(
             hub: hub, registration: ServerRegistration(client: client, serverID: configuration.serverID, logger: logger), logger: logger)
 
@@ -59,8 +66,8 @@ public enum HubApplication {
                 await onServerRunning(port)
             },
             logger: logger)
-        // Shutdown runs in reverse: server, then lifecycle (closes and stopped_at), then writer, then pool.
-        app.addServices(client, writer, lifecycle)
+        // Shutdown runs in reverse: server, then lifecycle (closes and stopped_at), listener, writer, pool.
+        app.addServices(client, writer, listener, lifecycle)
         app.beforeServerStarts {
             try await Migrator(logger: logger).migrate(Migration.bundled(), using: client)
             try await lifecycle.prepare(host: ProcessInfo.processInfo.hostName)

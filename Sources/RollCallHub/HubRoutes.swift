@@ -15,6 +15,7 @@ struct HubRoutes {
     func add(to router: Router<HubRequestContext>) {
         router.get("healthz") { _, _ in json(["status": "ok"]) }
         router.get("readyz") { _, _ in
+            guard hub.listening() else { throw APIError.unavailable("LISTEN is down: presence from other hubs is paused") }
             do {
                 try await hub.reader.ping()
                 return json(["status": "ready"])
@@ -36,6 +37,7 @@ struct HubRoutes {
                 hub: hub, identity: identity,
                 userAgent: wsContext.request.headers[.userAgent],
                 remoteAddress: context.remoteAddress?.ipAddress,
+                resuming: wsContext.request.uri.queryParameters.get("resume").flatMap(ConnectionID.init),
                 channel: context.channel)
             await session.run(inbound: inbound, outbound: outbound, logger: wsContext.logger)
         }
@@ -44,6 +46,28 @@ struct HubRoutes {
         api.get("users/:id/connections", use: connections)
         api.get("users", use: onlineUsers)
         api.get("servers", use: servers)
+        api.post("users/:id/messages", use: postMessage)
+    }
+
+    @Sendable func postMessage(_ request: Request, context: HubRequestContext) async throws -> Response {
+        let identity = try context.requireAdmin()
+        let user = try context.parameters.require("id")
+        let limit = hub.configuration.maxMessageBytes
+        let body: ByteBuffer
+        do {
+            body = try await request.body.collect(upTo: limit + 64)
+        } catch {
+            throw APIError(status: .contentTooLarge, code: .tooLarge, message: "the body is over \(limit) bytes")
+        }
+        struct Envelope: Decodable { let data: JSONValue }
+        guard let envelope = try? JSONDecoder().decode(Envelope.self, from: Data(buffer: body)) else {
+            throw APIError.badRequest("the body must be {\"data\": ...}")
+        }
+        guard RollCallJSON.string(envelope.data).utf8.count <= limit else {
+            throw APIError(status: .contentTooLarge, code: .tooLarge, message: "data is over \(limit) bytes")
+        }
+        try await hub.writer.send(UserMessage(to: user, from: identity.userID, data: envelope.data, at: Date()))
+        return json(["accepted": true], status: .accepted)
     }
 
     @Sendable func presence(_ request: Request, context: HubRequestContext) async throws -> Response {

@@ -10,5 +10,8 @@ public struct HubState: Sendable {
     public let reader: RegistryReader
     let authority: TokenAuthority
     let sockets: LiveSockets
+    let watchers: WatchIndex
     let metrics: HubMetrics
+    /// Whether the LISTEN connection is up (set once the listener exists).
+    let listening: @Sendable () -> Bool
 }

@@ -7,6 +7,7 @@ final class LiveSockets: Sendable {
     private struct Socket {
         let user: String
         let outbound: WebSocketOutboundWriter
+        let mailbox: Mailbox
     }
     private struct Index {
         var sockets: [ConnectionID: Socket] = [:]
@@ -15,9 +16,9 @@ final class LiveSockets: Sendable {
     }
     private let index = Mutex(Index())
 
-    func add(_ id: ConnectionID, user: String, outbound: WebSocketOutboundWriter) {
+    func add(_ id: ConnectionID, user: String, outbound: WebSocketOutboundWriter, mailbox: Mailbox) {
         index.withLock {
-            $0.sockets[id] = Socket(user: user, outbound: outbound)
+            $0.sockets[id] = Socket(user: user, outbound: outbound, mailbox: mailbox)
             $0.byUser[user, default: []].insert(id)
         }
     }
@@ -35,8 +36,15 @@ final class LiveSockets: Sendable {
     /// Whether the hub is closing its sockets because it shuts down.
     var isDraining: Bool { index.withLock { $0.draining } }
 
-    func connections(of user: String) -> Set<ConnectionID> {
-        index.withLock { $0.byUser[user] ?? [] }
+    /// Whether any socket of `user` is open here.
+    func holds(_ user: String) -> Bool { index.withLock { $0.byUser[user] != nil } }
+
+    /// Hands a message to every local socket of its recipient.
+    func deliver(_ message: UserMessage) {
+        let mailboxes = index.withLock { index in
+            (index.byUser[message.to] ?? []).compactMap { index.sockets[$0]?.mailbox }
+        }
+        for mailbox in mailboxes { mailbox.yield(.message(message)) }
     }
 
     /// Closes every socket with 1001 (going away); their sessions record `server_shutdown`.

@@ -6,12 +6,15 @@ import RollCall
 import RollCallPostgres
 
 /// One client socket from welcome to close: its row is written before the welcome and closed,
-/// with the reason the socket showed, when it ends.
+/// with the reason the socket showed, when it ends. Frames the client sends are handled in order;
+/// everything the socket receives goes through its mailbox, written by one task.
 struct WebSocketSession {
     let hub: HubState
     let identity: Identity
     let userAgent: String?
     let remoteAddress: String?
+    /// The connection this one resumes (`?resume=`), if any.
+    let resuming: ConnectionID?
     let channel: any Channel
 
     func run(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, logger: Logger) async {
@@ -24,100 +27,77 @@ struct WebSocketSession {
             .with(metadata: "user_id", "\(identity.userID)")
 
         let evidence = CloseEvidence()
+        let resumed: Bool
         do {
             try await evidence.watch(channel)
             _ = try await hub.writer.open(connection)
+            // The new row is open before the old one closes: the user never drops to zero.
+            resumed = try await closeResumed()
         } catch {
             logger.warning("connection refused: registry unavailable", metadata: ["error": "\(error)"])
             hub.metrics.connectionsRefused.increment()
             try? await outbound.close(.init(codeNumber: 1013), reason: "registry unavailable, try again")
             return
         }
-        hub.sockets.add(connection.connectionID, user: identity.userID, outbound: outbound)
+
+        let (mailbox, mailboxInput) = AsyncStream<SessionInput>.makeStream()
+        hub.sockets.add(connection.connectionID, user: identity.userID, outbound: outbound, mailbox: mailboxInput)
         hub.metrics.connectionsOpened.increment()
         hub.metrics.connectionsOpen.increment()
-        logger.info("connection opened", metadata: ["remote_addr": "\(remoteAddress ?? "-")"])
+        logger.info("connection opened", metadata: ["remote_addr": "\(remoteAddress ?? "-")", "resumed": "\(resumed)"])
+        mailboxInput.yield(.frame(.welcome(
+            connectionID: connection.connectionID, userID: identity.userID, serverID: hub.configuration.serverID,
+            heartbeatMilliseconds: Int(hub.configuration.pingInterval.milliseconds), resumed: resumed)))
 
+        let frames = FrameHandler(hub: hub, identity: identity, connectionID: connection.connectionID, mailbox: mailboxInput)
         var explicitReason: CloseReason?
-        do {
-            try await send(
-                .welcome(
-                    connectionID: connection.connectionID, userID: identity.userID, serverID: hub.configuration.serverID,
-                    heartbeatMilliseconds: Int(hub.configuration.pingInterval.milliseconds), resumed: false),
-                on: outbound)
-            explicitReason = try await receive(inbound: inbound, outbound: outbound, logger: logger)
-        } catch {
-            logger.debug("connection ended with an error", metadata: ["error": "\(error)"])
+        let watched = await withTaskGroup(of: Set<String>.self) { group in
+            group.addTask { await Self.write(mailbox, to: outbound) }
+            do {
+                explicitReason = try await frames.receive(inbound: inbound, logger: logger)
+            } catch {
+                logger.debug("connection ended with an error", metadata: ["error": "\(error)"])
+            }
+            mailboxInput.finish()
+            return await group.next() ?? []
         }
         if hub.sockets.isDraining { explicitReason = .serverShutdown }
 
         let reason = explicitReason ?? Self.reason(from: evidence)
+        hub.watchers.remove(connection.connectionID, watching: watched)
         hub.sockets.remove(connection.connectionID)
         hub.metrics.connectionsOpen.decrement()
         hub.writer.close(connection.connectionID, reason: reason)
         logger.info("connection closed", metadata: ["close_reason": "\(reason.rawValue)"])
     }
 
-    /// Reads frames until the socket ends; returns a reason when the hub itself ended it.
-    private func receive(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, logger: Logger) async throws -> CloseReason? {
-        var budget = FrameBudget(maxBadFrames: hub.configuration.maxBadFrames)
-        let clock = ContinuousClock()
-        let origin = clock.now
-        for try await message in inbound.messages(maxSize: hub.configuration.maxMessageBytes) {
-            let frame: ClientFrame
-            let verdict: FrameBudget.Verdict
-            var failure: ClientFrameError?
-            switch message {
-            case .text(let text):
-                do {
-                    frame = try ClientFrame.decode(text)
-                    verdict = budget.admit(at: clock.now - origin)
-                } catch {
-                    failure = error
-                    verdict = budget.admit(at: clock.now - origin, bad: true)
-                    frame = .ping(id: nil)
-                }
-            case .binary:
-                failure = ClientFrameError(id: nil, message: "frames must be JSON text")
-                verdict = budget.admit(at: clock.now - origin, bad: true)
-                frame = .ping(id: nil)
-            }
-            switch verdict {
-            case .disconnect:
-                hub.metrics.framesRejected.increment()
-                logger.notice("connection closed for flooding or bad frames")
-                try await send(.error(id: frame.id, code: .rateLimited, message: "too many bad or rapid frames"), on: outbound)
-                try await outbound.close(.policyViolation, reason: "rate limited")
-                return .protocolError
-            case .reject:
-                hub.metrics.framesRejected.increment()
-                try await send(.error(id: frame.id, code: .rateLimited, message: "slow down"), on: outbound)
-                continue
-            case .accept:
-                break
-            }
-            if let failure {
-                hub.metrics.framesRejected.increment()
-                try await send(.error(id: failure.id, code: .badRequest, message: failure.message), on: outbound)
-                continue
-            }
-            try await handle(frame, outbound: outbound)
-        }
-        return nil
+    /// Closes the row of the connection this one resumes, if it is this user's and still open.
+    private func closeResumed() async throws -> Bool {
+        guard let resuming, let old = try await hub.reader.connection(resuming), old.userID == identity.userID else { return false }
+        if old.connected { hub.writer.close(resuming, reason: .clientClosed) }
+        return true
     }
 
-    private func handle(_ frame: ClientFrame, outbound: WebSocketOutboundWriter) async throws {
-        switch frame {
-        case .ping(let id):
-            try await send(.pong(id: id), on: outbound)
-        case .subscribe(let id, _), .unsubscribe(let id, _), .send(let id, _, _):
-            // Subscriptions and messages across hubs come with the LISTEN/NOTIFY work.
-            try await send(.error(id: id, code: .unavailable, message: "not supported by this hub yet"), on: outbound)
+    /// The socket's one writer: frames in mailbox order, presence filtered by what it watches.
+    /// Returns the users it watched, so the index can forget them.
+    private static func write(_ mailbox: AsyncStream<SessionInput>, to outbound: WebSocketOutboundWriter) async -> Set<String> {
+        var subscriber = SubscriberState()
+        for await input in mailbox {
+            let frames: [ServerFrame]
+            switch input {
+            case .frame(let frame): frames = [frame]
+            case .subscriber(let input): frames = subscriber.handle(input)
+            case .message(let message): frames = [.message(from: message.from, data: message.data, at: message.at)]
+            case .close(let code, let reason):
+                try? await outbound.close(code, reason: reason)
+                frames = []
+            }
+            for frame in frames {
+                // A failed write means the socket is going; the reader side sees it end.
+                try? await outbound.write(.text(frame.json()))
+            }
         }
-    }
-
-    private func send(_ frame: ServerFrame, on outbound: WebSocketOutboundWriter) async throws {
-        try await outbound.write(.text(frame.json()))
+        return subscriber.watchedUsers
     }
 
     /// The reason a socket that the hub did not end on purpose closed.

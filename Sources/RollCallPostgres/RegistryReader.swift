@@ -21,10 +21,7 @@ public struct RegistryReader: Sendable {
             SELECT user_id, online, connections, online_since, last_seen_at, version
             FROM rollcall.users WHERE user_id = ANY(\(users)::text[])
             """, logger: logger)
-        var known: [String: UserPresence] = [:]
-        for try await row in rows.decode((String, Bool, Int, Date?, Date?, Int64).self) {
-            known[row.0] = UserPresence(userID: row.0, online: row.1, connections: row.2, onlineSince: row.3, lastSeenAt: row.4, version: row.5)
-        }
+        let known = Dictionary(try await Self.presences(rows).map { ($0.userID, $0) }, uniquingKeysWith: { $1 })
         return users.map { known[$0] ?? .unknown($0) }
     }
 
@@ -36,11 +33,7 @@ public struct RegistryReader: Sendable {
             FROM rollcall.users WHERE online AND (\(cursor)::text IS NULL OR user_id > \(cursor))
             ORDER BY user_id LIMIT \(limit)
             """, logger: logger)
-        var users: [UserPresence] = []
-        for try await row in rows.decode((String, Bool, Int, Date?, Date?, Int64).self) {
-            users.append(UserPresence(userID: row.0, online: row.1, connections: row.2, onlineSince: row.3, lastSeenAt: row.4, version: row.5))
-        }
-        return users
+        return try await Self.presences(rows)
     }
 
     /// A user's connection rows, newest first: the open ones, or with `includeClosed` their history too.
@@ -79,9 +72,34 @@ public struct RegistryReader: Sendable {
         return servers
     }
 
+    /// Users whose presence changed since `date` (a resync after a LISTEN outage).
+    public func changedUsers(since date: Date) async throws -> [UserPresence] {
+        let rows = try await client.query(
+            """
+            SELECT user_id, online, connections, online_since, last_seen_at, version
+            FROM rollcall.users WHERE last_seen_at >= \(date) ORDER BY user_id
+            """, logger: logger)
+        return try await Self.presences(rows)
+    }
+
+    /// The JSON of a message too large for NOTIFY.
+    public func storedMessage(_ id: Int64) async throws -> String? {
+        let rows = try await client.query("SELECT body FROM rollcall.message_payloads WHERE id = \(id)", logger: logger)
+        return try await rows.collect().first?.decode(String.self)
+    }
+
     /// Whether the database answers at all.
     public func ping() async throws {
         try await client.query("SELECT 1", logger: logger)
+    }
+
+    /// Rows of `user_id, online, connections, online_since, last_seen_at, version`.
+    private static func presences(_ rows: PostgresRowSequence) async throws -> [UserPresence] {
+        var users: [UserPresence] = []
+        for try await row in rows.decode((String, Bool, Int, Date?, Date?, Int64).self) {
+            users.append(UserPresence(userID: row.0, online: row.1, connections: row.2, onlineSince: row.3, lastSeenAt: row.4, version: row.5))
+        }
+        return users
     }
 
     private static func records(_ rows: PostgresRowSequence) async throws -> [ConnectionRecord] {

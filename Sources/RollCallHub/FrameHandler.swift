@@ -1,0 +1,128 @@
+import Foundation
+import HummingbirdWebSocket
+import Logging
+import RollCall
+import RollCallPostgres
+
+/// What a client's frames do: ping, subscriptions, messages. Answers go to the socket's mailbox.
+struct FrameHandler {
+    let hub: HubState
+    let identity: Identity
+    let connectionID: ConnectionID
+    let mailbox: Mailbox
+
+    /// Most users one `subscribe` may name, and one socket may watch.
+    static let maxUsersPerFrame = 1000
+    static let maxWatchedUsers = 10_000
+    /// Most online users an admin feed's snapshot lists.
+    static let maxSnapshotAll = 10_000
+
+    /// Reads frames until the socket ends; returns a reason when the hub itself ended it.
+    func receive(inbound: WebSocketInboundStream, logger: Logger) async throws -> CloseReason? {
+        var budget = FrameBudget(maxBadFrames: hub.configuration.maxBadFrames)
+        var watching = 0
+        let clock = ContinuousClock()
+        let origin = clock.now
+        for try await message in inbound.messages(maxSize: hub.configuration.maxMessageBytes) {
+            var frame: ClientFrame?
+            var failure: ClientFrameError?
+            switch message {
+            case .text(let text):
+                do { frame = try ClientFrame.decode(text) } catch { failure = error }
+            case .binary:
+                failure = ClientFrameError(id: nil, message: "frames must be JSON text")
+            }
+            let id = frame?.id ?? failure?.id
+            switch budget.admit(at: clock.now - origin, bad: failure != nil) {
+            case .disconnect:
+                hub.metrics.framesRejected.increment()
+                logger.notice("connection closed for flooding or bad frames")
+                mailbox.yield(.frame(.error(id: id, code: .rateLimited, message: "too many bad or rapid frames")))
+                mailbox.yield(.close(.policyViolation, reason: "rate limited"))
+                return .protocolError
+            case .reject:
+                hub.metrics.framesRejected.increment()
+                mailbox.yield(.frame(.error(id: id, code: .rateLimited, message: "slow down")))
+                continue
+            case .accept:
+                break
+            }
+            if let failure {
+                hub.metrics.framesRejected.increment()
+                mailbox.yield(.frame(.error(id: failure.id, code: .badRequest, message: failure.message)))
+                continue
+            }
+            if let frame { try await handle(frame, watching: &watching, logger: logger) }
+        }
+        return nil
+    }
+
+    private func handle(_ frame: ClientFrame, watching: inout Int, logger: Logger) async throws {
+        switch frame {
+        case .ping(let id):
+            mailbox.yield(.frame(.pong(id: id)))
+
+        case .subscribe(let id, .users(let users)):
+            let users = Array(Set(users)).sorted()
+            guard users.count <= Self.maxUsersPerFrame, watching + users.count <= Self.maxWatchedUsers else {
+                return refuse(id, .badRequest, "a socket may watch at most \(Self.maxWatchedUsers) users, \(Self.maxUsersPerFrame) per frame")
+            }
+            if let hidden = users.first(where: { !identity.mayWatch($0) }) {
+                return refuse(id, .forbidden, "this token may not watch \(hidden)")
+            }
+            // Registered before the snapshot is read: a transition in between waits for the snapshot.
+            mailbox.yield(.subscriber(.subscribing(users)))
+            hub.watchers.watch(users, by: connectionID, mailbox: mailbox)
+            watching += users.count
+            do {
+                mailbox.yield(.subscriber(.snapshot(id: id, try await hub.reader.presence(of: users))))
+            } catch {
+                hub.watchers.unwatch(users, by: connectionID)
+                mailbox.yield(.subscriber(.unsubscribe(users)))
+                refuse(id, .unavailable, "the registry could not answer; try again")
+            }
+
+        case .subscribe(let id, .all):
+            guard identity.isAdmin else { return refuse(id, .forbidden, "the all feed needs an admin token") }
+            mailbox.yield(.subscriber(.subscribingAll))
+            hub.watchers.watchAll(by: connectionID, mailbox: mailbox)
+            do {
+                let online = try await hub.reader.onlineUsers(after: nil, limit: Self.maxSnapshotAll)
+                mailbox.yield(.subscriber(.snapshotAll(id: id, online)))
+            } catch {
+                hub.watchers.unwatchAll(by: connectionID)
+                mailbox.yield(.subscriber(.unsubscribeAll))
+                refuse(id, .unavailable, "the registry could not answer; try again")
+            }
+
+        case .unsubscribe(let id, .users(let users)):
+            hub.watchers.unwatch(users, by: connectionID)
+            mailbox.yield(.subscriber(.unsubscribe(users)))
+            watching = max(0, watching - users.count)
+            mailbox.yield(.frame(.ack(id: id, accepted: true)))
+
+        case .unsubscribe(let id, .all):
+            hub.watchers.unwatchAll(by: connectionID)
+            mailbox.yield(.subscriber(.unsubscribeAll))
+            mailbox.yield(.frame(.ack(id: id, accepted: true)))
+
+        case .send(let id, let to, let data):
+            guard identity.mayWatch(to) else { return refuse(id, .forbidden, "this token may not message \(to)") }
+            guard RollCallJSON.string(data).utf8.count <= hub.configuration.maxMessageBytes else {
+                return refuse(id, .tooLarge, "data is over \(hub.configuration.maxMessageBytes) bytes")
+            }
+            do {
+                try await hub.writer.send(UserMessage(to: to, from: identity.userID, data: data, at: Date()))
+                mailbox.yield(.frame(.ack(id: id, accepted: true)))
+            } catch {
+                logger.warning("message not sent", metadata: ["error": "\(error)"])
+                refuse(id, .unavailable, "the registry could not take the message; try again")
+            }
+        }
+    }
+
+    private func refuse(_ id: RequestID?, _ code: ErrorCode, _ message: String) {
+        hub.metrics.framesRejected.increment()
+        mailbox.yield(.frame(.error(id: id, code: code, message: message)))
+    }
+}

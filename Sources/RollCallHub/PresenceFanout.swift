@@ -1,0 +1,55 @@
+import Foundation
+import Logging
+import RollCall
+import RollCallPostgres
+
+/// What the hub does with what its LISTEN connection hears: presence batches to watchers,
+/// messages to local sockets, and after an outage a re-read of everything its clients watch.
+struct PresenceFanout: Sendable {
+    let watchers: WatchIndex
+    let sockets: LiveSockets
+    let reader: RegistryReader
+    let logger: Logger
+
+    func handle(_ event: NotificationListener.Event) async {
+        switch event {
+        case .presence(let notification):
+            watchers.deliver(notification)
+        case .messages(let notification):
+            for message in notification.messages { sockets.deliver(message) }
+            for reference in notification.stored where sockets.holds(reference.to) {
+                await deliverStored(reference)
+            }
+        case .listening(let outageStart):
+            if let outageStart { await resync(since: outageStart) }
+        case .lost:
+            logger.warning("presence updates paused until LISTEN is back")
+        }
+    }
+
+    private func deliverStored(_ reference: MessageNotification.Reference) async {
+        do {
+            guard let body = try await reader.storedMessage(reference.id) else { return }
+            sockets.deliver(try RollCallJSON.decoder.decode(UserMessage.self, from: Data(body.utf8)))
+        } catch {
+            logger.warning("could not read a stored message", metadata: ["message_id": "\(reference.id)", "error": "\(error)"])
+        }
+    }
+
+    /// Notifications sent while LISTEN was down are gone: re-read the watched users, and for
+    /// admin feeds every user that changed since the outage began, and let each socket keep
+    /// what is newer than it knows.
+    private func resync(since outageStart: Date) async {
+        do {
+            var presences = try await reader.presence(of: watchers.watchedUsers)
+            if watchers.hasAllFeeds {
+                // A little before the outage, for clock differences between hub and database.
+                presences += try await reader.changedUsers(since: outageStart.addingTimeInterval(-5))
+            }
+            watchers.resync(presences)
+            logger.info("presence resynced after LISTEN outage", metadata: ["users": "\(presences.count)"])
+        } catch {
+            logger.warning("presence resync failed", metadata: ["error": "\(error)"])
+        }
+    }
+}

@@ -1,0 +1,103 @@
+import Foundation
+import Logging
+import PostgresNIO
+import RollCall
+import ServiceLifecycle
+import Synchronization
+
+/// LISTENs on `rollcall_presence` and `rollcall_messages` on a connection of its own.
+///
+/// PostgreSQL forgets notifications sent while nobody listens, so when the connection drops the
+/// listener reconnects with capped backoff, LISTENs again and reports `.listening` — the hub
+/// then re-reads what its clients watch, and nothing is silently missed.
+public final class NotificationListener: Service, Sendable {
+    public enum Event: Sendable {
+        /// LISTEN is in place (first time, or again after an outage that began at `outageStart`).
+        case listening(outageStart: Date?)
+        case lost
+        case presence(PresenceNotification)
+        case messages(MessageNotification)
+    }
+
+    static let presenceChannel = "rollcall_presence"
+    static let messageChannel = "rollcall_messages"
+
+    let location: DatabaseLocation
+    let logger: Logger
+    let handler: @Sendable (Event) async -> Void
+    private let listening = Atomic<Bool>(false)
+
+    public init(location: DatabaseLocation, logger: Logger, handler: @escaping @Sendable (Event) async -> Void) {
+        self.location = location
+        self.logger = logger
+        self.handler = handler
+    }
+
+    /// Whether LISTEN is in place right now (`/readyz`).
+    public var isListening: Bool { listening.load(ordering: .relaxed) }
+
+    public func run() async throws {
+        await cancelWhenGracefulShutdown { await self.listenUntilCancelled() }
+        listening.store(false, ordering: .relaxed)
+    }
+
+    private func listenUntilCancelled() async {
+        var failures = 0
+        var outageStart: Date?
+        while !Task.isCancelled {
+            do {
+                try await listenOnce(outageStart: outageStart) { failures = 0 }
+            } catch {
+                if Task.isCancelled { break }
+                logger.warning("LISTEN connection lost", metadata: ["error": "\(String(reflecting: error))", "attempt": "\(failures + 1)"])
+            }
+            if listening.exchange(false, ordering: .relaxed) {
+                outageStart = Date()
+                await handler(.lost)
+            }
+            outageStart = outageStart ?? Date()
+            failures += 1
+            // 100 ms, doubling, at most 5 s.
+            try? await Task.sleep(for: .milliseconds(min(5000, 100 << min(failures - 1, 6))))
+        }
+    }
+
+    private func listenOnce(outageStart: Date?, onListening: () -> Void) async throws {
+        try await DatabaseAdmin.withConnection(to: location, logger: logger) { connection in
+            try await connection.listen(on: Self.presenceChannel) { presence in
+                try await connection.listen(on: Self.messageChannel) { messages in
+                    listening.store(true, ordering: .relaxed)
+                    onListening()
+                    logger.info("listening for presence and messages")
+                    await handler(.listening(outageStart: outageStart))
+                    try await withThrowingTaskGroup(of: Void.self) { group in
+                        group.addTask {
+                            for try await notification in presence {
+                                await self.dispatch(notification.payload) { .presence(try PresenceNotification.decode($0)) }
+                            }
+                            throw ListenerEnded()
+                        }
+                        group.addTask {
+                            for try await notification in messages {
+                                await self.dispatch(notification.payload) { .messages(try MessageNotification.decode($0)) }
+                            }
+                            throw ListenerEnded()
+                        }
+                        try await group.next()
+                    }
+                }
+            }
+        }
+    }
+
+    private func dispatch(_ payload: String, decode: (String) throws -> Event) async {
+        do {
+            await handler(try decode(payload))
+        } catch {
+            // Someone else's NOTIFY on our channel; it must not stop the listener.
+            logger.warning("ignored an unreadable notification", metadata: ["bytes": "\(payload.utf8.count)"])
+        }
+    }
+
+    struct ListenerEnded: Error {}
+}
