@@ -11,6 +11,7 @@ public struct HubConfiguration: Sendable {
     public var retention: Duration
     /// Most events one registry transaction takes; 1 turns grouping off.
     public var maxBatch: Int
+    /// Largest `data` of a message; a frame may be larger by `frameOverhead` for its envelope.
     public var maxMessageBytes: Int
     /// Longest user agent kept in a connection row.
     public var maxUserAgentLength: Int
@@ -50,6 +51,12 @@ public struct HubConfiguration: Sendable {
         self.pingInterval = pingInterval
         self.maxBadFrames = maxBadFrames
     }
+
+    /// Room for a frame's envelope around its `data`.
+    public static let frameOverhead = 4096
+
+    /// Largest WebSocket frame accepted; above it the socket is closed with 1009.
+    public var maxFrameBytes: Int { maxMessageBytes + Self.frameOverhead }
 
     public struct Invalid: Error, CustomStringConvertible {
         public let description: String

@@ -23,7 +23,7 @@ struct FrameHandler {
         var watching = 0
         let clock = ContinuousClock()
         let origin = clock.now
-        for try await message in inbound.messages(maxSize: hub.configuration.maxMessageBytes) {
+        for try await message in inbound.messages(maxSize: hub.configuration.maxFrameBytes) {
             var frame: ClientFrame?
             var failure: ClientFrameError?
             switch message {

@@ -53,7 +53,7 @@ public enum HubApplication {
                 router: router,
                 configuration: .init(
                     http1: .init(idleTimeout: .seconds(60)),
-                    ws: .init(maxFrameSize: configuration.maxMessageBytes, autoPing: .enabled(timePeriod: configuration.pingInterval))),
+                    ws: .init(maxFrameSize: configuration.maxFrameBytes, autoPing: .enabled(timePeriod: configuration.pingInterval))),
                 admission: { head in
                     let refusal = await authority.admit(head)
                     if refusal != nil { metrics.connectionsRefused.increment() }

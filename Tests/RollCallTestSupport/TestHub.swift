@@ -61,11 +61,34 @@ public struct TestHub: Sendable {
     }
 
     /// Opens a socket as `user` and waits for its welcome.
-    public func connect(_ user: String, userAgent: String = "rollcall-tests") async throws -> TestSocket {
-        let socket = try await TestSocket.open(url: webSocketURL, token: try await token(user), userAgent: userAgent)
+    public func connect(_ user: String, userAgent: String = "rollcall-tests", admin: Bool = false) async throws -> TestSocket {
+        try await connectWelcomed(user, userAgent: userAgent, admin: admin).socket
+    }
+
+    /// Opens a socket and returns it with its welcome frame; `resume` names a connection to resume.
+    public func connectWelcomed(
+        _ user: String, userAgent: String = "rollcall-tests", admin: Bool = false, resume: String? = nil
+    ) async throws -> (socket: TestSocket, welcome: [String: Any]) {
+        let url = webSocketURL + (resume.map { "?resume=\($0)" } ?? "")
+        let socket = try await TestSocket.open(url: url, token: try await token(user, admin: admin), userAgent: userAgent)
         let welcome = try await socket.next()
         guard welcome["type"] as? String == "welcome" else { throw UnexpectedFrame(frame: welcome) }
-        return socket
+        return (socket, welcome)
+    }
+
+    /// A socket of `watcher` subscribed to `users`, past its snapshot (returned too).
+    public func watch(_ users: [String], as watcher: String = "watcher") async throws -> (socket: TestSocket, snapshot: [[String: Any]]) {
+        let socket = try await connect(watcher)
+        let list = users.map { "\"\($0)\"" }.joined(separator: ",")
+        try await socket.send(#"{"type":"subscribe","id":"w","users":[\#(list)]}"#)
+        let snapshot = try await socket.next()
+        guard snapshot["type"] as? String == "snapshot" else { throw UnexpectedFrame(frame: snapshot) }
+        return (socket, snapshot["users"] as? [[String: Any]] ?? [])
+    }
+
+    /// An HTTP POST of a JSON body; returns status and body.
+    public func post(_ path: String, token: String?, body: String) async throws -> (status: Int, body: String) {
+        try await HTTP.request(port: port, method: "POST", path: path, token: token, headers: [:], body: body)
     }
 
     /// An HTTP GET as a client would make it; returns status and body.

@@ -89,6 +89,16 @@ public final class TestSocket: Sendable {
         try await outbound.write(.text(String(repeating: "x", count: count)))
     }
 
+    /// Frames received until one satisfies `stop` (which is consumed and returned last).
+    public func frames(until stop: ([String: Any]) -> Bool, timeout: Duration = .seconds(20)) async throws -> [[String: Any]] {
+        var frames: [[String: Any]] = []
+        while true {
+            let frame = try await next(timeout: timeout)
+            frames.append(frame)
+            if stop(frame) { return frames }
+        }
+    }
+
     /// Sends `ping` and waits for the matching `pong`: proof the socket still works.
     public func roundTrip(id: String = UUID().uuidString) async throws -> Bool {
         try await send(#"{"type":"ping","id":"\#(id)"}"#)

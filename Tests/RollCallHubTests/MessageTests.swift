@@ -1,0 +1,94 @@
+import Foundation
+import RollCall
+import RollCallTestSupport
+import Testing
+
+@Suite("Messages to every tab")
+struct MessageTests {
+    static let payloads: [(String, String)] = [
+        ("unicode", #"{"text":"héllo 👋 漢字 \"quoted\""}"#),
+        ("nested", #"{"a":{"b":[1,2,{"c":null,"d":true}]},"n":-3.5}"#),
+        ("20 KB, through the table", #"{"blob":""# + String(repeating: "0123456789", count: 2000) + #""}"#),
+    ]
+
+    @Test("a message from alice on A reaches both of bob's tabs, on B and C", arguments: payloads)
+    func acrossHubs(name: String, data: String) async throws {
+        try await withTestDatabase { database in
+            try await MultiHubTests.withHubs(database, grace: .zero) { a, b, c in
+                let tabs = [try await b.connect("bob"), try await c.connect("bob")]
+                let alice = try await a.connect("alice")
+                try await alice.send(#"{"type":"send","id":"m1","to":"bob","data":\#(data)}"#)
+                let ack = try await alice.next()
+                #expect(ack["type"] as? String == "ack" && ack["id"] as? String == "m1" && ack["accepted"] as? Bool == true)
+                let expected = try JSONSerialization.jsonObject(with: Data(data.utf8)) as? NSDictionary
+                for tab in tabs {
+                    let message = try await tab.next()
+                    #expect(message["type"] as? String == "message")
+                    #expect(message["from"] as? String == "alice")
+                    #expect((message["data"] as? NSDictionary) == expected, "\(name)")
+                }
+                for socket in tabs + [alice] { try await socket.close() }
+            }
+            // Payloads that went through the table are cleaned up later, not lost now.
+            let stored = try await sql(database, "SELECT count(*)::int FROM rollcall.message_payloads", as: Int.self)
+            #expect(stored == [data.utf8.count > MessageNotification.inlineLimit ? 1 : 0])
+        }
+    }
+
+    @Test("an admin posts over HTTP; 202, and the tab gets it")
+    func overHTTP() async throws {
+        try await withTestDatabase { database in
+            try await TestHub.run(database: database) { hub in
+                let tab = try await hub.connect("cleo")
+                let admin = try await hub.token("ops", admin: true)
+                let posted = try await hub.post("/v1/users/cleo/messages", token: admin, body: #"{"data":{"kind":"kick-off"}}"#)
+                #expect(posted.status == 202)
+                let message = try await tab.next()
+                #expect(message["from"] as? String == "ops")
+                #expect((message["data"] as? [String: Any])?["kind"] as? String == "kick-off")
+                #expect(try await hub.post("/v1/users/cleo/messages", token: try await hub.token("cleo"), body: #"{"data":1}"#).status == 403)
+                #expect(try await hub.post("/v1/users/cleo/messages", token: admin, body: "nope").status == 400)
+                try await tab.close()
+            }
+        }
+    }
+
+    @Test("messages above --max-message-bytes are refused as too_large, over HTTP and over the socket")
+    func tooLarge() async throws {
+        try await withTestDatabase { database in
+            var configuration = TestHub.configuration()
+            configuration.maxMessageBytes = 1000
+            try await TestHub.run(configuration, database: database) { hub in
+                let big = #"{"data":""# + String(repeating: "x", count: 2000) + #""}"#
+                let posted = try await hub.post("/v1/users/dan/messages", token: try await hub.token("ops", admin: true), body: big)
+                #expect(posted.status == 413)
+                #expect(posted.body.contains(#""code":"too_large""#))
+                let sender = try await hub.connect("eli")
+                try await sender.send(#"{"type":"send","id":"big","to":"dan","data":"\#(String(repeating: "y", count: 2000))"}"#)
+                let refused = try await sender.next()
+                #expect(refused["code"] as? String == "too_large" && refused["id"] as? String == "big")
+                #expect(try await sender.roundTrip())
+                try await sender.close()
+            }
+        }
+    }
+
+    @Test("a sender that floods is rate limited, then disconnected with 1008")
+    func rateLimited() async throws {
+        try await withTestDatabase { database in
+            try await TestHub.run(database: database) { hub in
+                let flooder = try await hub.connect("fay")
+                for index in 0..<400 {
+                    try? await flooder.send(#"{"type":"send","id":\#(index),"to":"gus","data":1}"#)
+                }
+                var codes: [String] = []
+                while let frame = try await flooder.nextOrNil() {
+                    if let code = frame["code"] as? String { codes.append(code) }
+                }
+                #expect(codes.contains("rate_limited"))
+                #expect(try await flooder.waitUntilClosed() == 1008)
+                #expect(try await sql(database, "SELECT close_reason FROM rollcall.connections WHERE user_id = 'fay'", as: String.self) == ["protocol_error"])
+            }
+        }
+    }
+}

@@ -1,0 +1,229 @@
+import Foundation
+import RollCall
+import RollCallPostgres
+import RollCallTestSupport
+import Testing
+
+/// Three hubs on one database, as behind a load balancer.
+@Suite("Many hubs, one truth")
+struct MultiHubTests {
+    static func configuration(_ name: String, grace: Duration = .milliseconds(400)) -> HubConfiguration {
+        var configuration = TestHub.configuration(serverID: name)
+        configuration.offlineGrace = grace
+        return configuration
+    }
+
+    /// Runs hubs a, b and c on `database`.
+    static func withHubs<T: Sendable>(
+        _ database: DatabaseLocation, grace: Duration = .milliseconds(400),
+        _ body: @Sendable (TestHub, TestHub, TestHub) async throws -> T
+    ) async throws -> T {
+        try await TestHub.run(configuration("hub-a", grace: grace), database: database) { a in
+            try await TestHub.run(configuration("hub-b", grace: grace), database: database) { b in
+                try await TestHub.run(configuration("hub-c", grace: grace), database: database) { c in
+                    try await body(a, b, c)
+                }
+            }
+        }
+    }
+
+    static func isPresence(_ user: String) -> ([String: Any]) -> Bool {
+        { $0["type"] as? String == "presence" && $0["user_id"] as? String == user }
+    }
+
+    /// Presence frames among `frames`, as (user, online, version).
+    static func presence(_ frames: [[String: Any]]) -> [(String, Bool, Int)] {
+        frames.filter { $0["type"] as? String == "presence" }.map {
+            ($0["user_id"] as? String ?? "", $0["online"] as? Bool ?? false, $0["version"] as? Int ?? 0)
+        }
+    }
+
+    @Test("tabs on hubs A and B, watcher on C: one online, nothing when one tab closes, one offline after the last")
+    func tabsAcrossHubs() async throws {
+        try await withTestDatabase { database in
+            try await Self.withHubs(database) { a, b, c in
+                let (watcher, snapshot) = try await c.watch(["rita", "marker"])
+                #expect(snapshot.map { $0["online"] as? Bool } == [false, false])
+
+                let first = try await a.connect("rita")
+                let second = try await b.connect("rita")
+                let online = try await watcher.next()
+                #expect(online["type"] as? String == "presence" && online["online"] as? Bool == true && online["version"] as? Int == 1)
+
+                try await first.close()
+                // A marker transition committed after the close: everything before it has arrived.
+                let marker = try await b.connect("marker")
+                let beforeMarker = try await watcher.frames(until: Self.isPresence("marker"))
+                #expect(Self.presence(beforeMarker).map(\.0) == ["marker"])
+
+                try await second.close()
+                let offline = try await watcher.frames(until: Self.isPresence("rita"))
+                #expect(Self.presence(offline).map { [$0.1 ? 1 : 0, $0.2] } == [[0, 2]])
+                try await marker.close()
+                let afterwards = try await watcher.frames(until: Self.isPresence("marker"))
+                #expect(Self.presence(afterwards).map(\.0) == ["marker"])
+                try await watcher.close()
+            }
+        }
+    }
+
+    @Test("a reload within the grace publishes nothing; staying away publishes one offline")
+    func offlineGrace() async throws {
+        try await withTestDatabase { database in
+            try await Self.withHubs(database, grace: .seconds(1)) { a, b, c in
+                let (watcher, _) = try await c.watch(["sam", "marker"])
+                let tab = try await a.connect("sam")
+                #expect(Self.presence([try await watcher.next()]).map(\.1) == [true])
+
+                // Reload: the old socket closes on A, the new one opens on B within the grace.
+                try await tab.close()
+                let reloaded = try await b.connect("sam")
+                #expect(try await sql(database, "SELECT connections FROM rollcall.users WHERE user_id = 'sam'", as: Int.self) == [1])
+                try await Task.sleep(for: .milliseconds(1500))  // past the grace, on purpose: nothing may come
+                let marker = try await a.connect("marker")
+                let meanwhile = try await watcher.frames(until: Self.isPresence("marker"))
+                #expect(Self.presence(meanwhile).map(\.0) == ["marker"], "a reload must not reach watchers")
+
+                try await reloaded.close()
+                let offline = try await watcher.frames(until: Self.isPresence("sam"))
+                #expect(Self.presence(offline).map(\.1) == [false])
+                let sam = try await sql(database, "SELECT online, version FROM rollcall.users WHERE user_id = 'sam'", as: (Bool, Int64).self)
+                #expect(sam.count == 1 && sam[0].0 == false && sam[0].1 == 2)
+                try await marker.close()
+                try await watcher.close()
+            }
+        }
+    }
+
+    @Test("300 rapid connect/close cycles across two hubs: the watcher ends where the database is, versions only grow")
+    func rapidCycles() async throws {
+        try await withTestDatabase { database in
+            try await Self.withHubs(database, grace: .zero) { a, b, c in
+                let (watcher, _) = try await c.watch(["tess", "marker"])
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for hub in [a, b] {
+                        group.addTask {
+                            for _ in 0..<150 {
+                                let socket = try await hub.connect("tess")
+                                try await socket.close()
+                            }
+                        }
+                    }
+                    try await group.waitForAll()
+                }
+                let marker = try await a.connect("marker")
+                let frames = try await watcher.frames(until: Self.isPresence("marker"), timeout: .seconds(60))
+                let events = Self.presence(frames).filter { $0.0 == "tess" }
+                let database = try await sql(database, "SELECT online, version FROM rollcall.users WHERE user_id = 'tess'", as: (Bool, Int64).self)
+                #expect(!events.isEmpty)
+                #expect(zip(events, events.dropFirst()).allSatisfy { $0.2 < $1.2 }, "versions strictly increase")
+                #expect(events.last?.1 == database.first?.0 && Int64(events.last?.2 ?? 0) == database.first?.1)
+                try await marker.close()
+                try await watcher.close()
+            }
+        }
+    }
+
+    @Test("a watcher converges after its hub's LISTEN connection is killed while changes happen; /readyz says so")
+    func listenerKilled() async throws {
+        try await withTestDatabase { database in
+            try await Self.withHubs(database, grace: .zero) { a, b, _ in
+                let (watcher, _) = try await a.watch(["uma", "vic"])
+                let uma = try await b.connect("uma")
+                #expect(Self.presence([try await watcher.next()]).map(\.0) == ["uma"])
+
+                // Keep killing every LISTEN backend while presence changes on hub B.
+                let killer = Task {
+                    while !Task.isCancelled {
+                        try? await execute(database, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND query ILIKE 'LISTEN%'")
+                        try? await Task.sleep(for: .milliseconds(20))
+                    }
+                }
+                try await eventually("hub A to report the outage") { try await a.get("/readyz").status == 503 }
+                try await uma.close()
+                let vic = try await b.connect("vic")
+                killer.cancel()
+                _ = await killer.result
+
+                try await eventually("hub A ready again") { try await a.get("/readyz").status == 200 }
+                var seen: [String: (Bool, Int)] = [:]
+                while seen["uma"]?.0 != false || seen["vic"]?.0 != true {
+                    for event in Self.presence([try await watcher.next()]) { seen[event.0] = (event.1, event.2) }
+                }
+                let stored = try await sql(database, "SELECT user_id, online, version FROM rollcall.users WHERE user_id IN ('uma', 'vic') ORDER BY 1", as: (String, Bool, Int64).self)
+                #expect(stored.map { "\($0.0) \($0.1) \($0.2)" } == ["uma \(seen["uma"]!.0) \(seen["uma"]!.1)", "vic \(seen["vic"]!.0) \(seen["vic"]!.1)"])
+                try await vic.close()
+                try await watcher.close()
+            }
+        }
+    }
+
+    @Test("resuming a dropped connection is welcomed as resumed and makes no transition")
+    func resume() async throws {
+        try await withTestDatabase { database in
+            try await Self.withHubs(database, grace: .zero) { a, b, c in
+                let (watcher, _) = try await c.watch(["wes", "marker"])
+                let (first, welcome) = try await a.connectWelcomed("wes")
+                _ = try await watcher.next()
+                let id = try #require(welcome["connection_id"] as? String)
+                let (second, resumed) = try await b.connectWelcomed("wes", resume: id)
+                #expect(resumed["resumed"] as? Bool == true)
+                try await eventually("old row closed") {
+                    try await sql(database, "SELECT coalesce(close_reason, '') FROM rollcall.connections WHERE connection_id = \(UUID(uuidString: id)!)", as: String.self) == ["client_closed"]
+                }
+                let marker = try await a.connect("marker")
+                let frames = try await watcher.frames(until: Self.isPresence("marker"))
+                #expect(Self.presence(frames).map(\.0) == ["marker"])
+                #expect(try await sql(database, "SELECT connections FROM rollcall.users WHERE user_id = 'wes'", as: Int.self) == [1])
+                // Someone else's connection id resumes nothing.
+                let (other, notResumed) = try await c.connectWelcomed("xena", resume: (second, resumed).1["connection_id"] as? String)
+                #expect(notResumed["resumed"] == nil)
+                for socket in [first, second, other, marker, watcher] { try await socket.close() }
+            }
+        }
+    }
+
+    @Test("a token's watch list limits subscriptions; the all feed is for admins")
+    func forbidden() async throws {
+        try await withTestDatabase { database in
+            try await TestHub.run(database: database) { hub in
+                let limited = try await TestSocket.open(url: hub.webSocketURL, token: try await hub.token("yan", watch: ["zoe"]))
+                _ = try await limited.next()
+                try await limited.send(#"{"type":"subscribe","id":1,"users":["zoe","amy"]}"#)
+                let refused = try await limited.next()
+                #expect(refused["code"] as? String == "forbidden" && refused["id"] as? Int == 1)
+                try await limited.send(#"{"type":"subscribe","id":2,"all":true}"#)
+                #expect(try await limited.next()["code"] as? String == "forbidden")
+                try await limited.send(#"{"type":"subscribe","id":3,"users":["zoe"]}"#)
+                #expect(try await limited.next()["type"] as? String == "snapshot")
+                try await limited.close()
+            }
+        }
+    }
+
+    @Test("the admin feed sees transitions and connections opened and closed on other hubs")
+    func adminFeed() async throws {
+        try await withTestDatabase { database in
+            try await Self.withHubs(database, grace: .zero) { a, b, _ in
+                let early = try await b.connect("early")
+                let admin = try await a.connect("ops", admin: true)
+                try await admin.send(#"{"type":"subscribe","id":"all","all":true}"#)
+                let snapshot = try await admin.next()
+                #expect(snapshot["type"] as? String == "snapshot")
+                #expect((snapshot["users"] as? [[String: Any]])?.compactMap { $0["user_id"] as? String }.contains("early") == true)
+
+                let late = try await b.connect("late", userAgent: "Edge")
+                try await late.close()
+                let frames = try await admin.frames(until: { $0["type"] as? String == "connection" && $0["event"] as? String == "closed" && $0["user_id"] as? String == "late" })
+                let connections = frames.filter { $0["type"] as? String == "connection" && $0["user_id"] as? String == "late" }
+                #expect(connections.map { $0["event"] as? String } == ["opened", "closed"])
+                #expect(connections.first?["server_id"] as? String == "hub-b")
+                #expect(connections.first?["user_agent"] as? String == "Edge")
+                #expect(connections.last?["reason"] as? String == "client_closed")
+                #expect(Self.presence(frames).filter { $0.0 == "late" }.map(\.1) == [true, false])
+                try await early.close()
+                try await admin.close()
+            }
+        }
+    }
+}
