@@ -28,8 +28,20 @@ public struct DatabaseTarget: Sendable {
         return DatabaseTarget(location: location, embedded: cluster, startedCluster: started)
     }
 
-    /// Stops the embedded cluster if this process started it; a command never stops one it found running.
-    public func release() {
-        if startedCluster { embedded?.stop() }
+    /// Stops the embedded cluster if this process started it and nobody else uses it: a command
+    /// never stops one it found running, nor pulls it from under another hub on the same data dir.
+    public func release(logger: Logger) async {
+        guard startedCluster, let embedded else { return }
+        let others = try? await DatabaseAdmin.withConnection(to: location.with(database: "postgres"), logger: logger) { connection in
+            let rows = try await connection.query(
+                "SELECT count(*)::int FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()",
+                logger: logger)
+            return try await rows.collect().first?.decode(Int.self) ?? 0
+        }
+        if let others, others > 0 {
+            logger.notice("embedded PostgreSQL left running: other clients use it", metadata: ["clients": "\(others)"])
+            return
+        }
+        embedded.stop()
     }
 }

@@ -59,10 +59,10 @@ struct CommonOptions: ParsableArguments {
             let target = try await DatabaseTarget.resolve(url: databaseURL, dataDirectory: dataDirectory, logger: logger)
             do {
                 let result = try await body(target)
-                target.release()
+                await target.release(logger: logger)
                 return result
             } catch {
-                target.release()
+                await target.release(logger: logger)
                 throw error
             }
         } catch let error as PSQLError {

@@ -11,8 +11,21 @@ public final class HubProcess: Sendable {
     static var executable: String {
         let beside = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("rollcall").path
         if FileManager.default.isExecutableFile(atPath: beside) { return beside }
-        let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         return packageRoot.appendingPathComponent(".build/debug/rollcall").path
+    }
+
+    /// Runs `rollcall` with `arguments` to completion; returns its exit status and output.
+    public static func run(_ arguments: [String]) async throws -> (status: Int32, output: String) {
+        let output = FileManager.default.temporaryDirectory.appendingPathComponent("rollcall-run-\(UUID().uuidString).txt")
+        defer { try? FileManager.default.removeItem(at: output) }
+        let process = HubProcess(pid: try spawn(executable, arguments, output: output), logFile: output, port: 0)
+        let status = try await process.waitForExit()
+        return (status, process.log)
+    }
+
+    /// The package's root folder.
+    public static var packageRoot: URL {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     }
 
     /// Starts `rollcall serve` on `database` and waits until it listens.
