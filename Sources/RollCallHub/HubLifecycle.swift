@@ -24,6 +24,7 @@ struct HubLifecycle: Service {
 
     func run() async throws {
         try? await gracefulShutdown()
+        hub.writer.shutdownBegins()
         // The server has stopped and its sockets have queued their closes by now.
         await hub.writer.drained()
         do {

@@ -35,6 +35,8 @@ struct WebSocketSession {
             resumed = try await closeResumed()
         } catch {
             logger.warning("connection refused: registry unavailable", metadata: ["error": "\(error)"])
+            // An attempt that timed out may still have committed the row: close it (closes are idempotent).
+            hub.writer.close(connection.connectionID, reason: .timeout)
             hub.metrics.connectionsRefused.increment()
             try? await outbound.close(.init(codeNumber: 1013), reason: "registry unavailable, try again")
             return

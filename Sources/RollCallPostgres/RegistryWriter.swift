@@ -27,6 +27,8 @@ public final class RegistryWriter: Service, Sendable {
         var stopping = false
         var committedTransactions = 0
         var consecutiveFailures = 0
+        /// When graceful shutdown began: past `shutdownPatience` an unreachable database is given up on.
+        var stoppingSince: ContinuousClock.Instant?
         var observers: [@Sendable (CommitReport) -> Void] = []
         /// When each user's offline grace runs out, on this hub's clock.
         var graceDeadlines: [String: ContinuousClock.Instant] = [:]
@@ -134,9 +136,25 @@ public final class RegistryWriter: Service, Sendable {
         for waiter in waiters { waiter.resume() }
     }
 
+    /// The hub has begun to shut down: from now on an unreachable database is retried only for
+    /// `shutdownPatience`, so shutdown cannot hang on it.
+    public func shutdownBegins() {
+        state.withLock { $0.stoppingSince = $0.stoppingSince ?? .now }
+    }
+
+    /// Longest one attempt at a batch may take (waiting for a pooled connection included).
+    /// Every statement of a batch is idempotent, so an attempt that committed after all is harmless.
+    static let attemptLimit: Duration = .seconds(10)
+
+    /// How long a stopping writer keeps retrying an unreachable database. What it then gives up
+    /// is not lost for good: a restart with the same server_id, or another hub's orphan purge,
+    /// closes those rows.
+    static let shutdownPatience: Duration = .seconds(15)
+
     private func requestStop() {
         let wakeUp = state.withLock { state in
             state.stopping = true
+            state.stoppingSince = state.stoppingSince ?? .now
             defer { state.wakeUp = nil }
             return state.wakeUp
         }
@@ -182,7 +200,7 @@ public final class RegistryWriter: Service, Sendable {
         while true {
             attempt += 1
             do {
-                let outcome = try await write(batch)
+                let outcome = try await withDeadline(Self.attemptLimit) { try await self.write(batch) }
                 let observers = state.withLock { state in
                     state.committedTransactions += 1
                     state.consecutiveFailures = 0
@@ -212,9 +230,37 @@ public final class RegistryWriter: Service, Sendable {
                     }
                 }
                 guard !retained.isEmpty else { return }
+                if let since = state.withLock({ $0.stoppingSince }), ContinuousClock.now - since > Self.shutdownPatience {
+                    abandon(retained, error: error)
+                    return
+                }
                 state.withLock { $0.pending.insert(contentsOf: retained, at: 0) }
                 try? await Task.sleep(for: .milliseconds(min(5000, 100 << min(failures, 6))))
                 return
+            }
+        }
+    }
+
+    /// Shutting down with the database gone: give up what is queued, saying what and why.
+    private func abandon(_ batch: [RegistryRequest], error: any Error) {
+        let (queued, graces) = state.withLock { state in
+            defer {
+                state.pending = []
+                state.graceDeadlines = [:]
+            }
+            return (state.pending, state.graceDeadlines.count)
+        }
+        let requests = batch + queued
+        let closes = requests.filter { if case .close = $0 { true } else { false } }.count
+        logger.error(
+            "database unreachable at shutdown: giving up; a restart with this server_id or another hub's orphan purge closes these rows",
+            metadata: ["closes": "\(closes)", "requests": "\(requests.count)", "graces": "\(graces)"])
+        for request in requests {
+            switch request {
+            case .open(_, let continuation): continuation.resume(throwing: RegistryUnavailable(underlying: error))
+            case .message(_, let continuation): continuation.resume(throwing: RegistryUnavailable(underlying: error))
+            case .closeServer(_, _, let continuation): continuation.resume(throwing: RegistryUnavailable(underlying: error))
+            case .close, .finishGrace: break
             }
         }
     }
@@ -277,4 +323,22 @@ extension PSQLError {
 
     /// Deadlock or serialization failure: the batch is simply tried again.
     var isRetryableConflict: Bool { sqlState == "40P01" || sqlState == "40001" }
+}
+
+/// A batch attempt that took longer than `RegistryWriter.attemptLimit`.
+struct BatchTimedOut: Error, CustomStringConvertible {
+    var description: String { "the database did not answer in time" }
+}
+
+/// Runs `body`, cancelling it and throwing `BatchTimedOut` after `limit`.
+func withDeadline<T: Sendable>(_ limit: Duration, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+    try await withThrowingTaskGroup(of: T.self) { group in
+        group.addTask { try await body() }
+        group.addTask {
+            try await Task.sleep(for: limit)
+            throw BatchTimedOut()
+        }
+        defer { group.cancelAll() }
+        return try await group.next()!
+    }
 }
