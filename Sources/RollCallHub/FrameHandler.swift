@@ -111,12 +111,15 @@ struct FrameHandler {
             guard RollCallJSON.string(data).utf8.count <= hub.configuration.maxMessageBytes else {
                 return refuse(id, .tooLarge, "data is over \(hub.configuration.maxMessageBytes) bytes")
             }
+            let message = UserMessage(to: to, from: identity.userID, data: data, at: Date())
             do {
-                try await hub.writer.send(UserMessage(to: to, from: identity.userID, data: data, at: Date()))
+                try await hub.writer.send(message)
                 mailbox.yield(.frame(.ack(id: id, accepted: true)))
             } catch {
-                logger.warning("message not sent", metadata: ["error": "\(error)"])
-                refuse(id, .unavailable, "the registry could not take the message; try again")
+                // Without the database other hubs are out of reach; this hub's sockets are not.
+                logger.warning("message delivered on this hub only", metadata: ["error": "\(error)"])
+                hub.sockets.deliver(message)
+                refuse(id, .unavailable, "the database is unreachable: delivered only to connections on this hub")
             }
         }
     }

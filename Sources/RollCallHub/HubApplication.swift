@@ -29,6 +29,7 @@ public enum HubApplication {
         let watchers = WatchIndex()
         let fanout = PresenceFanout(watchers: watchers, sockets: sockets, reader: reader, logger: logger)
         let listener = NotificationListener(location: database, logger: logger) { await fanout.handle($0) }
+        let contact = DatabaseContact()
         let hub = HubState(
             configuration: configuration,
             writer: writer,
@@ -37,16 +38,18 @@ public enum HubApplication {
             sockets: sockets,
             watchers: watchers,
             metrics: metrics,
-            listening: { listener.isListening })
-        let lifecycle = HubLifecycle(
-            hub: hub, registration: ServerRegistration(client: client, serverID: configuration.serverID, logger: logger), logger: logger)
+            listening: { listener.isListening },
+            contact: contact)
+        let registration = ServerRegistration(client: client, serverID: configuration.serverID, logger: logger)
+        let lifecycle = HubLifecycle(hub: hub, registration: registration, logger: logger)
+        let heartbeat = HeartbeatService(hub: hub, registration: registration, contact: contact, logger: logger)
+        let purge = PurgeService(hub: hub, sweep: RetentionSweep(client: client, logger: logger), contact: contact, logger: logger)
 
         let router = Router(context: HubRequestContext.self)
         router.middlewares.add(JSONErrorMiddleware())
         router.middlewares.add(RefusedUpgradeMiddleware())
         HubRoutes(hub: hub).add(to: router)
 
-        let authority = hub.authority
         var app = Application(
             router: router,
             server: .gatedWebSocketUpgrade(
@@ -55,7 +58,10 @@ public enum HubApplication {
                     http1: .init(idleTimeout: .seconds(60)),
                     ws: .init(maxFrameSize: configuration.maxFrameBytes, autoPing: .enabled(timePeriod: configuration.pingInterval))),
                 admission: { head in
-                    let refusal = await authority.admit(head)
+                    var refusal = await hub.authority.admit(head)
+                    if refusal == nil, !hub.databaseAvailable {
+                        refusal = .unavailable("the database is unreachable; open sockets stay, new ones wait")
+                    }
                     if refusal != nil { metrics.connectionsRefused.increment() }
                     return refusal
                 }),
@@ -66,8 +72,9 @@ public enum HubApplication {
                 await onServerRunning(port)
             },
             logger: logger)
-        // Shutdown runs in reverse: server, then lifecycle (closes and stopped_at), listener, writer, pool.
-        app.addServices(client, writer, listener, lifecycle)
+        // Shutdown runs in reverse: server, then purge and heartbeat, lifecycle (closes and
+        // stopped_at), listener, writer, pool.
+        app.addServices(client, writer, listener, lifecycle, heartbeat, purge)
         app.beforeServerStarts {
             try await Migrator(logger: logger).migrate(Migration.bundled(), using: client)
             try await lifecycle.prepare(host: ProcessInfo.processInfo.hostName)

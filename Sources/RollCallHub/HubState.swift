@@ -14,4 +14,8 @@ public struct HubState: Sendable {
     let metrics: HubMetrics
     /// Whether the LISTEN connection is up (set once the listener exists).
     let listening: @Sendable () -> Bool
+    let contact: DatabaseContact
+
+    /// Whether the database takes writes: the heartbeat answers and the last batch went through.
+    var databaseAvailable: Bool { contact.isUp && !writer.isFailing }
 }

@@ -36,6 +36,9 @@ final class LiveSockets: Sendable {
     /// Whether the hub is closing its sockets because it shuts down.
     var isDraining: Bool { index.withLock { $0.draining } }
 
+    /// Every connection this hub holds.
+    var allConnections: [ConnectionID] { index.withLock { Array($0.sockets.keys) } }
+
     /// Whether any socket of `user` is open here.
     func holds(_ user: String) -> Bool { index.withLock { $0.byUser[user] != nil } }
 

@@ -60,7 +60,37 @@ extension RegistryWriter {
                 outcome.closedByServer["\(server)/\(reason.rawValue)", default: 0] += outcome.connectionEvents.count - before
             }
 
-            let changes = try await applyCounters(delta, on: connection)
+            let reopened = batch.flatMap { request -> [ConnectionID] in
+                if case .reopen(let ids) = request { ids } else { [] }
+            }
+            if !reopened.isEmpty {
+                let rows = try await connection.query(
+                    """
+                    UPDATE rollcall.connections SET connected = true, disconnected_at = NULL, close_reason = NULL
+                    WHERE connection_id = ANY(\(reopened.map(\.uuid))::uuid[]) AND server_id = \(serverID)
+                      AND NOT connected AND close_reason = 'orphaned'
+                    RETURNING connection_id, user_id, user_agent, created_at
+                    """, logger: logger)
+                for try await (id, user, agent, createdAt) in rows.decode((UUID, String, String?, Date).self) {
+                    outcome.connectionEvents.append(ConnectionEvent(
+                        event: .opened, connectionID: ConnectionID(id), userID: user, serverID: serverID,
+                        userAgent: agent, at: createdAt, reason: nil))
+                    delta[user, default: 0] += 1
+                }
+            }
+
+            // Users who lost connections to a purge went away a window ago: offline at once.
+            var offlineAtOnce: Set<String> = []
+            let purgeWindow = batch.compactMap { request -> Duration? in
+                if case .purgeOrphans(let window, _) = request { window } else { nil }
+            }.min()
+            if let purgeWindow {
+                let report = try await purgeOrphans(window: purgeWindow, on: connection, delta: &delta, outcome: &outcome)
+                offlineAtOnce = report.users
+                outcome.purge = report.report
+            }
+
+            let changes = try await applyCounters(delta, offlineAtOnce: offlineAtOnce, on: connection)
             outcome.committedAt = changes.committedAt ?? outcome.committedAt
             outcome.transitions = changes.transitions
             outcome.graceStarted = changes.graceStarted
@@ -71,6 +101,13 @@ extension RegistryWriter {
             if !graceDue.isEmpty {
                 outcome.transitions += try await finishGrace(Array(Set(graceDue)).sorted(), on: connection)
             }
+            if outcome.purge?.skipped == false {
+                // Graces whose hub died before it could finish them.
+                let finished = try await finishGrace(nil, on: connection)
+                outcome.purge?.gracesFinished = finished.count
+                outcome.transitions += finished
+            }
+            outcome.purge?.usersOffline = outcome.transitions.filter { !$0.online && offlineAtOnce.contains($0.userID) }.count
 
             for payload in PresenceNotification.payloads(server: serverID, events: outcome.transitions, connections: outcome.connectionEvents) {
                 try await connection.query("SELECT pg_notify('rollcall_presence', \(payload))", logger: logger)
@@ -97,7 +134,7 @@ extension RegistryWriter {
     /// before this batch; the second applies the deltas. Whoever crossed zero made a transition.
     /// Without grace, a user whose count reaches zero goes offline at once; with it, the user stays
     /// online with `offline_pending_since` set until `finishGrace`.
-    private func applyCounters(_ delta: [String: Int], on connection: PostgresConnection) async throws
+    private func applyCounters(_ delta: [String: Int], offlineAtOnce: Set<String>, on connection: PostgresConnection) async throws
         -> (transitions: [PresenceTransition], graceStarted: [String], committedAt: Date?)
     {
         let entries = delta.filter { $0.value != 0 }.sorted { $0.key < $1.key }
@@ -112,22 +149,22 @@ extension RegistryWriter {
             """, logger: logger)
         for try await (user, online) in locked.decode((String, Bool).self) { wasOnline[user] = online }
 
-        let immediate = offlineGrace == .zero
+        let immediate = entries.map { offlineGrace == .zero || offlineAtOnce.contains($0.key) }
         let rows = try await connection.query(
             """
             UPDATE rollcall.users AS u SET
                 connections = u.connections + d.delta,
-                online = CASE WHEN u.connections + d.delta > 0 THEN true WHEN \(immediate) THEN false ELSE u.online END,
+                online = CASE WHEN u.connections + d.delta > 0 THEN true WHEN d.immediate THEN false ELSE u.online END,
                 online_since = CASE
                     WHEN u.connections + d.delta > 0 THEN CASE WHEN u.online THEN u.online_since ELSE now() END
-                    WHEN \(immediate) THEN NULL ELSE u.online_since END,
-                offline_pending_since = CASE WHEN u.connections + d.delta = 0 AND u.online AND NOT \(immediate) THEN now() END,
+                    WHEN d.immediate THEN NULL ELSE u.online_since END,
+                offline_pending_since = CASE WHEN u.connections + d.delta = 0 AND u.online AND NOT d.immediate THEN now() END,
                 last_seen_at = now(),
                 version = u.version + CASE
                     WHEN u.connections + d.delta > 0 AND NOT u.online THEN 1
-                    WHEN u.connections + d.delta = 0 AND u.online AND \(immediate) THEN 1
+                    WHEN u.connections + d.delta = 0 AND u.online AND d.immediate THEN 1
                     ELSE 0 END
-            FROM unnest(\(users)::text[], \(entries.map { $0.value })::int[]) AS d(user_id, delta)
+            FROM unnest(\(users)::text[], \(entries.map { $0.value })::int[], \(immediate)::bool[]) AS d(user_id, delta, immediate)
             WHERE u.user_id = d.user_id
             RETURNING u.user_id, u.connections, u.online, u.version, now()
             """, logger: logger)
@@ -147,11 +184,12 @@ extension RegistryWriter {
 
     /// Publishes offline for users whose grace ran out with no connection anywhere.
     /// A connection opened meanwhile (on any hub) cleared `offline_pending_since`: no event.
-    private func finishGrace(_ users: [String], on connection: PostgresConnection) async throws -> [PresenceTransition] {
+    /// `users` nil: every user whose grace ran out (the purge's sweep for dead hubs' graces).
+    private func finishGrace(_ users: [String]?, on connection: PostgresConnection) async throws -> [PresenceTransition] {
         let rows = try await connection.query(
             """
             UPDATE rollcall.users SET online = false, online_since = NULL, offline_pending_since = NULL, version = version + 1
-            WHERE user_id = ANY(\(users)::text[]) AND online AND connections = 0
+            WHERE (\(users)::text[] IS NULL OR user_id = ANY(\(users)::text[])) AND online AND connections = 0
               AND offline_pending_since <= now() - \(offlineGrace.milliseconds) * interval '1 millisecond'
             RETURNING user_id, version, now()
             """, logger: logger)
@@ -161,6 +199,38 @@ extension RegistryWriter {
         }
         return transitions.sorted { $0.userID < $1.userID }
     }
+
+    /// Closes the open rows of hubs whose heartbeat is older than `window`, if this transaction
+    /// gets the purge lock. A row's end is the later of its hub's last heartbeat and its start.
+    private func purgeOrphans(
+        window: Duration, on connection: PostgresConnection, delta: inout [String: Int], outcome: inout BatchOutcome
+    ) async throws -> (report: PurgeReport, users: Set<String>) {
+        let lock = try await connection.query("SELECT pg_try_advisory_xact_lock(\(Self.purgeLockKey))", logger: logger)
+        guard try await lock.collect().first?.decode(Bool.self) == true else { return (PurgeReport(skipped: true), []) }
+        let rows = try await connection.query(
+            """
+            UPDATE rollcall.connections AS c
+            SET connected = false, disconnected_at = greatest(s.heartbeat_at, c.created_at), close_reason = 'orphaned'
+            FROM rollcall.servers AS s
+            WHERE c.server_id = s.server_id AND c.connected AND s.server_id <> \(serverID)
+              AND s.heartbeat_at < now() - \(window.milliseconds) * interval '1 millisecond'
+            RETURNING c.connection_id, c.user_id, c.server_id, c.user_agent, c.disconnected_at, c.close_reason
+            """, logger: logger)
+        let before = outcome.connectionEvents.count
+        try await recordCloses(rows, into: &outcome, delta: &delta)
+        let closed = outcome.connectionEvents[before...]
+        var report = PurgeReport()
+        for event in closed { report.closedByServer[event.serverID, default: 0] += 1 }
+        if !report.closedByServer.isEmpty {
+            try await connection.query(
+                "UPDATE rollcall.servers SET purged_at = now() WHERE server_id = ANY(\(Array(report.closedByServer.keys))::text[])",
+                logger: logger)
+        }
+        return (report, Set(closed.map(\.userID)))
+    }
+
+    /// Key of the advisory lock that lets one hub purge at a time.
+    static let purgeLockKey: Int64 = 0x726F_6C6C_7075_7267  // "rollpurg"
 
     /// Messages go out as one `NOTIFY rollcall_messages` per chunk; a message too large to
     /// travel inline waits in `message_payloads` and the notification names its id.

@@ -75,6 +75,24 @@ public final class RegistryWriter: Service, Sendable {
         }
     }
 
+    /// Reopens this hub's rows that an orphan purge closed while their sockets stayed open
+    /// (the hub was cut off from the database longer than the window).
+    public func reopen(_ ids: [ConnectionID]) {
+        guard !ids.isEmpty else { return }
+        submit(.reopen(ids))
+    }
+
+    /// Closes the open rows of hubs silent for longer than `window` (one hub at a time, by
+    /// advisory lock) and finishes offline graces that dead hubs left pending.
+    public func purgeOrphans(window: Duration) async throws -> PurgeReport {
+        try await withCheckedThrowingContinuation { continuation in
+            submit(.purgeOrphans(window: window, continuation))
+        }
+    }
+
+    /// Whether the last batch failed: the database is not taking writes right now.
+    public var isFailing: Bool { state.withLock { $0.consecutiveFailures > 0 } }
+
     /// Publishes a message to every open connection of `message.to`, on every hub; returns once
     /// the notification is committed.
     public func send(_ message: UserMessage) async throws {
@@ -225,6 +243,10 @@ public final class RegistryWriter: Service, Sendable {
                     case .message(_, let continuation):
                         continuation.resume(throwing: RegistryUnavailable(underlying: error))
                         return false
+                    case .purgeOrphans(_, let continuation):
+                        // The next pass tries again.
+                        continuation.resume(throwing: RegistryUnavailable(underlying: error))
+                        return false
                     default:
                         return true
                     }
@@ -260,7 +282,8 @@ public final class RegistryWriter: Service, Sendable {
             case .open(_, let continuation): continuation.resume(throwing: RegistryUnavailable(underlying: error))
             case .message(_, let continuation): continuation.resume(throwing: RegistryUnavailable(underlying: error))
             case .closeServer(_, _, let continuation): continuation.resume(throwing: RegistryUnavailable(underlying: error))
-            case .close, .finishGrace: break
+            case .purgeOrphans(_, let continuation): continuation.resume(throwing: RegistryUnavailable(underlying: error))
+            case .close, .finishGrace, .reopen: break
             }
         }
     }
@@ -274,7 +297,9 @@ public final class RegistryWriter: Service, Sendable {
                 continuation.resume(returning: outcome.closedByServer["\(server)/\(reason.rawValue)"] ?? 0)
             case .message(_, let continuation):
                 continuation.resume()
-            case .close, .finishGrace:
+            case .purgeOrphans(_, let continuation):
+                continuation.resume(returning: outcome.purge ?? PurgeReport(skipped: true))
+            case .close, .finishGrace, .reopen:
                 break
             }
         }
@@ -292,6 +317,25 @@ enum RegistryRequest: Sendable {
     /// Users whose offline grace has run out on this hub's clock.
     case finishGrace([String])
     case message(UserMessage, CheckedContinuation<Void, any Error>)
+    /// Rows of this hub that a purge closed while their sockets lived on.
+    case reopen([ConnectionID])
+    case purgeOrphans(window: Duration, CheckedContinuation<PurgeReport, any Error>)
+}
+
+/// What one orphan purge pass did.
+public struct PurgeReport: Sendable, Equatable {
+    /// Another hub held the purge lock; this pass did nothing.
+    public var skipped = false
+    /// Rows closed as `orphaned`, by dead hub.
+    public var closedByServer: [String: Int] = [:]
+    /// Users the purge took offline (theirs were the last connections).
+    public var usersOffline = 0
+    /// Offline graces finished that had run out without their hub.
+    public var gracesFinished = 0
+
+    public init(skipped: Bool = false) { self.skipped = skipped }
+
+    public var rowsClosed: Int { closedByServer.values.reduce(0, +) }
 }
 
 /// What one committed batch did.
@@ -309,6 +353,7 @@ struct BatchOutcome {
     var connectionEvents: [ConnectionEvent] = []
     /// Users whose last connection closed and whose offline waits for the grace.
     var graceStarted: [String] = []
+    var purge: PurgeReport?
     var committedAt = Date()
 }
 
@@ -326,12 +371,12 @@ extension PSQLError {
 }
 
 /// A batch attempt that took longer than `RegistryWriter.attemptLimit`.
-struct BatchTimedOut: Error, CustomStringConvertible {
-    var description: String { "the database did not answer in time" }
+public struct BatchTimedOut: Error, CustomStringConvertible {
+    public var description: String { "the database did not answer in time" }
 }
 
 /// Runs `body`, cancelling it and throwing `BatchTimedOut` after `limit`.
-func withDeadline<T: Sendable>(_ limit: Duration, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+public func withDeadline<T: Sendable>(_ limit: Duration, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
     try await withThrowingTaskGroup(of: T.self) { group in
         group.addTask { try await body() }
         group.addTask {

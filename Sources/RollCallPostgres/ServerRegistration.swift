@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import PostgresNIO
 
@@ -20,15 +21,21 @@ public struct ServerRegistration: Sendable {
             INSERT INTO rollcall.servers (server_id, started_at, heartbeat_at, stopped_at, version, host)
             VALUES (\(serverID), now(), now(), NULL, \(version), \(host))
             ON CONFLICT (server_id) DO UPDATE SET
-                started_at = now(), heartbeat_at = now(), stopped_at = NULL, version = EXCLUDED.version, host = EXCLUDED.host
+                started_at = now(), heartbeat_at = now(), stopped_at = NULL, purged_at = NULL,
+                version = EXCLUDED.version, host = EXCLUDED.host
             """, logger: logger)
     }
 
-    /// Vouches for every open connection of this hub with one write.
-    public func heartbeat() async throws {
-        try await client.query(
-            "UPDATE rollcall.servers SET heartbeat_at = now() WHERE server_id = \(serverID)", logger: logger)
+    /// Vouches for every open connection of this hub with one write. Returns when a purge last
+    /// closed this hub's rows (nil: never, this run), or throws `Unregistered` if the row is gone.
+    public func heartbeat() async throws -> Date? {
+        let rows = try await client.query(
+            "UPDATE rollcall.servers SET heartbeat_at = now() WHERE server_id = \(serverID) RETURNING purged_at", logger: logger)
+        guard let row = try await rows.collect().first else { throw Unregistered() }
+        return try row.decode(Date?.self)
     }
+
+    public struct Unregistered: Error {}
 
     public func markStopped() async throws {
         try await client.query(

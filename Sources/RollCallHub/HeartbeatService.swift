@@ -1,0 +1,46 @@
+import Logging
+import RollCall
+import RollCallPostgres
+import ServiceLifecycle
+
+/// Every `--heartbeat-interval` one write vouches for all of this hub's connections. It also
+/// notices when the database is gone (new sockets then get 503) and when a purge closed this
+/// hub's rows while it was cut off, in which case it reopens the rows of the sockets it holds.
+struct HeartbeatService: Service {
+    let hub: HubState
+    let registration: ServerRegistration
+    let contact: DatabaseContact
+    let logger: Logger
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            // The lifecycle registered the hub before the server started; beat from then on.
+            while !Task.isCancelled {
+                try? await Task.sleep(for: hub.configuration.heartbeatInterval)
+                if !Task.isCancelled { await beat() }
+            }
+        }
+    }
+
+    func beat() async {
+        do {
+            let purgedAt = try await withDeadline(min(hub.configuration.heartbeatInterval, .seconds(5))) {
+                try await registration.heartbeat()
+            }
+            let wasDown = !contact.isUp
+            if contact.heartbeatSucceeded(purgedAt: purgedAt) {
+                let held = hub.sockets.allConnections
+                logger.warning("this hub's rows were purged while it was cut off: reopening them", metadata: ["sockets": "\(held.count)"])
+                hub.writer.reopen(held)
+            }
+            if wasDown { logger.notice("database reachable again") }
+        } catch is ServerRegistration.Unregistered {
+            // Someone deleted our row; put it back (started_at restarts, the rows are ours).
+            try? await registration.register(version: HubLifecycle.version, host: "")
+        } catch {
+            if contact.heartbeatFailed() {
+                logger.error("database unreachable: refusing new sockets, keeping open ones", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+}

@@ -1,0 +1,41 @@
+import Logging
+import RollCall
+import RollCallPostgres
+import ServiceLifecycle
+
+/// Every `--purge-interval`: close the rows of dead hubs and delete history past the retention.
+/// Runs on every hub; advisory locks let one work at a time, and a hub that has not been in
+/// contact with the database for a whole window judges nobody (it may be the one cut off).
+struct PurgeService: Service {
+    let hub: HubState
+    let sweep: RetentionSweep
+    let contact: DatabaseContact
+    let logger: Logger
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: hub.configuration.purgeInterval)
+                guard !Task.isCancelled, contact.lasted(hub.configuration.orphanWindow) else { continue }
+                await pass()
+            }
+        }
+    }
+
+    func pass() async {
+        do {
+            let report = try await hub.writer.purgeOrphans(window: hub.configuration.orphanWindow)
+            if report.rowsClosed > 0 || report.gracesFinished > 0 {
+                logger.notice("orphan purge", metadata: [
+                    "rows_closed": "\(report.rowsClosed)", "servers": "\(report.closedByServer.keys.sorted())",
+                    "users_offline": "\(report.usersOffline)", "graces_finished": "\(report.gracesFinished)",
+                ])
+            }
+            if let deleted = try await sweep.run(retention: hub.configuration.retention), deleted > 0 {
+                logger.info("history past retention deleted", metadata: ["rows": "\(deleted)"])
+            }
+        } catch {
+            logger.warning("purge pass failed", metadata: ["error": "\(error)"])
+        }
+    }
+}

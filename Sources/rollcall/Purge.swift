@@ -1,0 +1,50 @@
+import ArgumentParser
+import Foundation
+import PostgresNIO
+import RollCall
+import RollCallPostgres
+
+struct Purge: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run one purge pass now: close the rows of dead hubs, finish their offline graces, delete old history.")
+
+    @OptionGroup var common: CommonOptions
+
+    @Option(help: "A hub silent this long is dead (env: ROLLCALL_ORPHAN_WINDOW).")
+    var orphanWindow: Duration = environmentDuration("ROLLCALL_ORPHAN_WINDOW", default: .seconds(60))
+
+    @Option(help: "Offline grace the hubs use (env: ROLLCALL_OFFLINE_GRACE).")
+    var offlineGrace: Duration = environmentDuration("ROLLCALL_OFFLINE_GRACE", default: .seconds(3))
+
+    @Option(help: "How long closed rows are kept (env: ROLLCALL_RETENTION).")
+    var retention: Duration = environmentDuration("ROLLCALL_RETENTION", default: .seconds(30 * 86_400))
+
+    func run() async throws {
+        let logger = common.makeLogger()
+        try await common.withDatabase(logger: logger) { target in
+            _ = try await RegistryDatabase.migrate(target.location, logger: logger)
+            let client = PostgresClient(configuration: target.location.clientConfiguration, backgroundLogger: logger)
+            // Its own name: the purge excludes only the hub that runs it, and this is no hub.
+            let writer = RegistryWriter(
+                serverID: "rollcall-purge", client: client, maxBatch: 1, offlineGrace: offlineGrace, logger: logger)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { await client.run() }
+                group.addTask { try await writer.run() }
+                defer { group.cancelAll() }
+                let report = try await writer.purgeOrphans(window: orphanWindow)
+                let deleted = try await RetentionSweep(client: client, logger: logger).run(retention: retention)
+                print(Self.describe(report, deleted: deleted))
+            }
+        }
+    }
+
+    static func describe(_ report: PurgeReport, deleted: Int?) -> String {
+        if report.skipped { return "another hub is purging right now; nothing done" }
+        var lines = ["closed \(report.rowsClosed) orphaned rows"
+            + (report.closedByServer.isEmpty ? "" : " (" + report.closedByServer.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: ", ") + ")")]
+        lines.append("users taken offline: \(report.usersOffline)")
+        lines.append("offline graces finished: \(report.gracesFinished)")
+        lines.append(deleted.map { "history rows deleted past retention: \($0)" } ?? "history: another hub is sweeping")
+        return lines.joined(separator: "\n")
+    }
+}
