@@ -34,15 +34,18 @@ FROM (
 ) AS activity
 GROUP BY day;
 
--- Open connections at the end of every minute in which a connection opened or closed (UTC).
+-- For every minute (UTC) in which a connection opened or closed: the connections open at some
+-- moment of that minute (those opened by its end, less those closed before it began).
 CREATE VIEW rollcall.concurrency_by_minute AS
-SELECT minute, sum(delta) OVER (ORDER BY minute) AS connections
+SELECT minute,
+       sum(opened) OVER running - sum(closed) OVER running + closed AS connections
 FROM (
-    SELECT minute, sum(delta) AS delta
+    SELECT minute, sum(opened) AS opened, sum(closed) AS closed
     FROM (
-        SELECT date_trunc('minute', created_at AT TIME ZONE 'UTC') AS minute, 1 AS delta FROM rollcall.connections
+        SELECT date_trunc('minute', created_at AT TIME ZONE 'UTC') AS minute, 1 AS opened, 0 AS closed FROM rollcall.connections
         UNION ALL
-        SELECT date_trunc('minute', disconnected_at AT TIME ZONE 'UTC'), -1 FROM rollcall.connections WHERE disconnected_at IS NOT NULL
+        SELECT date_trunc('minute', disconnected_at AT TIME ZONE 'UTC'), 0, 1 FROM rollcall.connections WHERE disconnected_at IS NOT NULL
     ) AS changes
     GROUP BY minute
-) AS per_minute;
+) AS per_minute
+WINDOW running AS (ORDER BY minute);

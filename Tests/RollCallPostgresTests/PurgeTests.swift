@@ -1,0 +1,124 @@
+import Foundation
+import PostgresNIO
+import RollCall
+import RollCallPostgres
+import RollCallTestSupport
+import Testing
+
+@Suite("Orphan purge and retention")
+struct PurgeTests {
+    /// What a hub killed with -9 two minutes ago leaves: a stale heartbeat, open rows, counters that count them.
+    static func seedDeadHub(_ database: DatabaseLocation, server: String = "dead-hub", users: [String: Int]) async throws {
+        try await execute(
+            database,
+            "INSERT INTO rollcall.servers (server_id, started_at, heartbeat_at, version, host) VALUES (\(server), now() - interval '1 hour', now() - interval '2 minutes', 'test', 'gone')")
+        for (user, count) in users {
+            for _ in 0..<count {
+                try await execute(
+                    database,
+                    "INSERT INTO rollcall.connections (connection_id, user_id, server_id, created_at) VALUES (gen_random_uuid(), \(user), \(server), now() - interval '10 minutes')")
+            }
+            try await execute(
+                database,
+                """
+                INSERT INTO rollcall.users (user_id, online, connections, online_since, version) VALUES (\(user), true, \(count), now() - interval '10 minutes', 1)
+                ON CONFLICT (user_id) DO UPDATE SET connections = rollcall.users.connections + \(count), online = true
+                """)
+        }
+    }
+
+    @Test("two hubs purging at once close each orphan once, with exact counters and one offline per user")
+    func concurrentPurges() async throws {
+        try await withTestDatabase { database in
+            try await Self.seedDeadHub(database, users: ["ann": 3, "ben": 1, "cat": 2])
+            let tap = PresenceTap()
+            let reports = try await tap.listen(database) {
+                try await withTestClient(database) { client in
+                    let writers = (0..<2).map {
+                        RegistryWriter(serverID: "live-\($0)", client: client, maxBatch: 10, offlineGrace: .seconds(3), logger: testLogger)
+                    }
+                    let running = writers.map { writer in Task { try await writer.run() } }
+                    defer { running.forEach { $0.cancel() } }
+                    let reports = try await withThrowingTaskGroup(of: PurgeReport.self) { group in
+                        for writer in writers { group.addTask { try await writer.purgeOrphans(window: .seconds(60)) } }
+                        return try await group.reduce(into: [PurgeReport]()) { $0.append($1) }
+                    }
+                    try await eventually("three offline transitions heard") { tap.transitions.count == 3 }
+                    return reports
+                }
+            }
+            #expect(reports.map(\.rowsClosed).reduce(0, +) == 6)
+            #expect(reports.map(\.usersOffline).reduce(0, +) == 3)
+            let rows = try await sql(
+                database, "SELECT close_reason, disconnected_at = (SELECT heartbeat_at FROM rollcall.servers WHERE server_id = 'dead-hub') FROM rollcall.connections",
+                as: (String?, Bool).self)
+            #expect(rows.count == 6 && rows.allSatisfy { $0.0 == "orphaned" && $0.1 })
+            let users = try await sql(database, "SELECT user_id, online, connections, version FROM rollcall.users ORDER BY 1", as: (String, Bool, Int, Int64).self)
+            #expect(users.map { "\($0.0) \($0.1) \($0.2) \($0.3)" } == ["ann false 0 2", "ben false 0 2", "cat false 0 2"])
+            #expect(tap.transitions.map(\.userID).sorted() == ["ann", "ben", "cat"])
+            #expect(tap.transitions.allSatisfy { !$0.online && $0.version == 2 })
+        }
+    }
+
+    @Test("a hub with a fresh heartbeat is never purged; a session never ends before it began")
+    func liveHubsKept() async throws {
+        try await withTestDatabase { database in
+            try await Self.seedDeadHub(database, users: ["dan": 1])
+            try await execute(database, "INSERT INTO rollcall.servers (server_id, version, host) VALUES ('alive', 'test', 'here')")
+            try await execute(database, "INSERT INTO rollcall.connections (connection_id, user_id, server_id) VALUES (gen_random_uuid(), 'eve', 'alive')")
+            // A row opened after its hub's last heartbeat: it ends when it began, not before.
+            try await execute(database, "INSERT INTO rollcall.connections (connection_id, user_id, server_id, created_at) VALUES (gen_random_uuid(), 'dan', 'dead-hub', now() - interval '30 seconds')")
+            try await execute(database, "UPDATE rollcall.users SET connections = 2 WHERE user_id = 'dan'")
+            let report = try await withTestClient(database) { client in
+                let writer = RegistryWriter(serverID: "purger", client: client, maxBatch: 10, logger: testLogger)
+                let running = Task { try await writer.run() }
+                defer { running.cancel() }
+                return try await writer.purgeOrphans(window: .seconds(60))
+            }
+            #expect(report.closedByServer == ["dead-hub": 2])
+            #expect(try await sql(database, "SELECT count(*)::int FROM rollcall.connections WHERE connected AND server_id = 'alive'", as: Int.self) == [1])
+            #expect(try await sql(database, "SELECT count(*)::int FROM rollcall.sessions WHERE duration < interval '0'", as: Int.self) == [0])
+        }
+    }
+
+    @Test("offline graces a dead hub left pending are finished by the purge")
+    func danglingGrace() async throws {
+        try await withTestDatabase { database in
+            try await execute(
+                database,
+                "INSERT INTO rollcall.users (user_id, online, connections, online_since, offline_pending_since, version) VALUES ('fred', true, 0, now() - interval '1 hour', now() - interval '1 minute', 3)")
+            let report = try await withTestClient(database) { client in
+                let writer = RegistryWriter(serverID: "purger", client: client, maxBatch: 10, offlineGrace: .seconds(3), logger: testLogger)
+                let running = Task { try await writer.run() }
+                defer { running.cancel() }
+                return try await writer.purgeOrphans(window: .seconds(60))
+            }
+            #expect(report.gracesFinished == 1)
+            let fred = try await sql(database, "SELECT online, version FROM rollcall.users", as: (Bool, Int64).self)
+            #expect(fred.count == 1 && fred[0].0 == false && fred[0].1 == 4)
+        }
+    }
+
+    @Test("retention deletes only closed rows past it, in chunks")
+    func retention() async throws {
+        try await withTestDatabase { database in
+            try await execute(
+                database,
+                """
+                INSERT INTO rollcall.connections (connection_id, user_id, server_id, created_at, connected, disconnected_at, close_reason)
+                SELECT gen_random_uuid(), 'old', 'h', now() - interval '40 days', false, now() - interval '39 days', 'client_closed'
+                FROM generate_series(1, 2500)
+                """)
+            try await execute(
+                database,
+                "INSERT INTO rollcall.connections (connection_id, user_id, server_id, created_at, connected, disconnected_at, close_reason) VALUES (gen_random_uuid(), 'recent', 'h', now() - interval '2 days', false, now() - interval '1 day', 'timeout')")
+            try await execute(
+                database, "INSERT INTO rollcall.connections (connection_id, user_id, server_id, created_at) VALUES (gen_random_uuid(), 'still-open', 'h', now() - interval '90 days')")
+            let deleted = try await withTestClient(database) { client in
+                try await RetentionSweep(client: client, logger: testLogger).run(retention: .seconds(30 * 86_400))
+            }
+            #expect(deleted == 2500)
+            #expect(try await sql(database, "SELECT user_id FROM rollcall.connections ORDER BY 1", as: String.self) == ["recent", "still-open"])
+        }
+    }
+}
