@@ -1,0 +1,123 @@
+import Foundation
+import RollCall
+import RollCallHub
+import RollCallPostgres
+import RollCallTestSupport
+import Testing
+
+/// Hubs as real processes, killed and cut off as in production.
+@Suite("Crashes and outages")
+struct CrashTests {
+    /// Short windows so a test sees a purge in seconds.
+    static let fast = ["--orphan-window", "2s", "--heartbeat-interval", "300ms", "--purge-interval", "300ms", "--offline-grace", "0s"]
+
+    static func socket(_ hub: HubProcess, _ user: String, authority: TokenAuthority) async throws -> TestSocket {
+        let socket = try await TestSocket.open(url: hub.webSocketURL, token: try await authority.mint(Identity(userID: user), lifetime: .seconds(600)))
+        let welcome = try await socket.next()
+        guard welcome["type"] as? String == "welcome" else { throw UnexpectedFrame(frame: welcome) }
+        return socket
+    }
+
+    static func presenceEvents(_ frames: [[String: Any]]) -> [(user: String, online: Bool)] {
+        frames.filter { $0["type"] as? String == "presence" }.map { ($0["user_id"] as? String ?? "", $0["online"] as? Bool ?? false) }
+    }
+
+    @Test("kill -9 a hub with 50 connections of 20 users: rows orphaned, counters exact, one offline per user left with nothing")
+    func killNine() async throws {
+        try await withTestDatabase { database in
+            let authority = try await TestTokens.authority()
+            let survivor = try await HubProcess.serve(database: database, serverID: "survivor", extra: Self.fast)
+            let doomed = try await HubProcess.serve(database: database, serverID: "doomed", extra: Self.fast)
+            let users = (0..<20).map { "user-\($0)" }
+            let watcher = try await Self.socket(survivor, "watcher", authority: authority)
+            let list = (users + ["marker"]).map { "\"\($0)\"" }.joined(separator: ",")
+            try await watcher.send(#"{"type":"subscribe","users":[\#(list)]}"#)
+            #expect(try await watcher.next()["type"] as? String == "snapshot")
+
+            var sockets: [TestSocket] = []
+            for index in 0..<50 { sockets.append(try await Self.socket(doomed, users[index % 20], authority: authority)) }
+            // Users 0–4 also have a tab on the surviving hub: they stay online.
+            var kept: [TestSocket] = []
+            for user in users.prefix(5) { kept.append(try await Self.socket(survivor, user, authority: authority)) }
+            #expect(try await sql(database, "SELECT count(*)::int FROM rollcall.connections WHERE connected", as: Int.self) == [56], "50 + 5 + the watcher")
+
+            doomed.signal(SIGKILL)
+            _ = try await doomed.waitForExit()
+            try await eventually(timeout: .seconds(30), "the survivor to purge the dead hub's rows") {
+                try await sql(database, "SELECT count(*)::int FROM rollcall.connections WHERE server_id = 'doomed' AND connected", as: Int.self) == [0]
+            }
+            let reasons = try await sql(database, "SELECT DISTINCT close_reason FROM rollcall.connections WHERE server_id = 'doomed'", as: String.self)
+            #expect(reasons == ["orphaned"])
+            let wrong = try await sql(
+                database,
+                """
+                SELECT u.user_id FROM rollcall.users u
+                WHERE u.connections <> (SELECT count(*) FROM rollcall.connections c WHERE c.user_id = u.user_id AND c.connected)
+                   OR u.online <> (u.connections > 0)
+                """, as: String.self)
+            #expect(wrong.isEmpty)
+
+            let marker = try await Self.socket(survivor, "marker", authority: authority)
+            let frames = try await watcher.frames(until: { $0["type"] as? String == "presence" && $0["user_id"] as? String == "marker" })
+            let offline = Self.presenceEvents(frames).filter { !$0.online }.map(\.user)
+            #expect(offline.sorted() == users.dropFirst(5).sorted(), "one offline for each user left with nothing")
+            #expect(Set(Self.presenceEvents(frames).filter(\.online).map(\.user)) == Set(users + ["marker"]))
+
+            for socket in kept + [marker, watcher] { try await socket.close() }
+            survivor.signal(SIGTERM)
+            #expect(try await survivor.waitForExit() == 0)
+        }
+    }
+
+    @Test("a hub frozen longer than the window is purged, then reopens the rows of the sockets it still holds")
+    func frozenHubReopens() async throws {
+        try await withTestDatabase { database in
+            let authority = try await TestTokens.authority()
+            let b = try await HubProcess.serve(database: database, serverID: "steady", extra: Self.fast)
+            let a = try await HubProcess.serve(database: database, serverID: "frozen", extra: Self.fast)
+            let watcher = try await Self.socket(b, "watcher", authority: authority)
+            try await watcher.send(#"{"type":"subscribe","users":["pia","quin"]}"#)
+            _ = try await watcher.next()
+            let pia = try await Self.socket(a, "pia", authority: authority)
+            let quin = try await Self.socket(a, "quin", authority: authority)
+            _ = try await watcher.frames(until: { $0["user_id"] as? String == "quin" })
+
+            a.signal(SIGSTOP)  // a long GC pause, a frozen VM: no heartbeats, sockets still open
+            try await eventually(timeout: .seconds(30), "the frozen hub's rows purged") {
+                try await sql(database, "SELECT count(*)::int FROM rollcall.connections WHERE server_id = 'frozen' AND close_reason = 'orphaned'", as: Int.self) == [2]
+            }
+            a.signal(SIGCONT)
+            try await eventually(timeout: .seconds(30), "rows reopened") {
+                try await sql(database, "SELECT count(*)::int FROM rollcall.connections WHERE server_id = 'frozen' AND connected", as: Int.self) == [2]
+            }
+            #expect(try await sql(database, "SELECT user_id FROM rollcall.users WHERE online AND user_id <> 'watcher' ORDER BY 1", as: String.self) == ["pia", "quin"])
+            var state: [String: [Bool]] = [:]
+            while state["pia"]?.last != true || state["quin"]?.last != true || (state["pia"]?.count ?? 0) < 2 || (state["quin"]?.count ?? 0) < 2 {
+                for event in Self.presenceEvents([try await watcher.next(timeout: .seconds(30))]) { state[event.user, default: []].append(event.online) }
+            }
+            #expect(state["pia"] == [false, true] && state["quin"] == [false, true])
+            #expect(try await pia.roundTrip())
+            for socket in [pia, quin, watcher] { try await socket.close() }
+            for hub in [a, b] {
+                hub.signal(SIGTERM)
+                #expect(try await hub.waitForExit() == 0)
+            }
+        }
+    }
+
+    @Test("rollcall purge closes a dead hub's rows and says what it did")
+    func purgeCommand() async throws {
+        try await withTestDatabase { database in
+            try await execute(database, "INSERT INTO rollcall.servers (server_id, heartbeat_at, version, host) VALUES ('gone', now() - interval '5 minutes', 't', 'h')")
+            try await execute(database, "INSERT INTO rollcall.connections (connection_id, user_id, server_id) VALUES (gen_random_uuid(), 'ivy', 'gone'), (gen_random_uuid(), 'ivy', 'gone')")
+            try await execute(database, "INSERT INTO rollcall.users (user_id, online, connections, version) VALUES ('ivy', true, 2, 1)")
+            guard case .unixSocket(let directory, let port) = database.endpoint else { return }
+            let url = "postgres://\(database.username)@/\(database.database)?host=\(directory)&port=\(port)"
+            let result = try await HubProcess.run(["purge", "--database-url", url, "--jwt-secret", TestHub.secret, "--orphan-window", "1m", "--log-level", "error"])
+            #expect(result.status == 0, "\(result.output)")
+            #expect(result.output.contains("closed 2 orphaned rows (gone: 2)"))
+            #expect(result.output.contains("users taken offline: 1"))
+            #expect(try await sql(database, "SELECT online FROM rollcall.users", as: Bool.self) == [false])
+        }
+    }
+}

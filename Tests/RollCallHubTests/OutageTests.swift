@@ -1,0 +1,64 @@
+import Foundation
+import RollCall
+import RollCallHub
+import RollCallPostgres
+import RollCallTestSupport
+import Testing
+
+@Suite("Database outages")
+struct OutageTests {
+    @Test("PostgreSQL down longer than the window under two hubs: sockets survive, closes are kept, nobody is purged, watchers converge")
+    func outageLongerThanWindow() async throws {
+        try await PrivateCluster.with { cluster in
+            let database = cluster.database
+            let authority = try await TestTokens.authority()
+            let a = try await HubProcess.serve(database: database, serverID: "hub-a", extra: CrashTests.fast)
+            let b = try await HubProcess.serve(database: database, serverID: "hub-b", extra: CrashTests.fast)
+            let watcher = try await CrashTests.socket(b, "watcher", authority: authority)
+            try await watcher.send(#"{"type":"subscribe","users":["kim","lee","max"]}"#)
+            #expect(try await watcher.next()["type"] as? String == "snapshot")
+            let kim = try await CrashTests.socket(a, "kim", authority: authority)
+            let lee = try await CrashTests.socket(b, "lee", authority: authority)
+            let max = try await CrashTests.socket(a, "max", authority: authority)
+            _ = try await watcher.frames(until: { $0["user_id"] as? String == "max" })
+
+            cluster.stop()
+            let newcomer = try await authority.mint(Identity(userID: "newcomer"), lifetime: .seconds(600))
+            try await eventually("hub A to refuse new sockets with 503") {
+                try await HTTPProbe.upgradeStatus(port: a.port, token: newcomer) == 503
+            }
+            #expect(try await HTTPProbe.status(port: a.port, path: "/readyz") == 503)
+            try await max.close()  // a close made while the database is gone
+            #expect(try await kim.roundTrip(), "open sockets keep working")
+            #expect(try await lee.roundTrip(), "open sockets keep working")
+            try await Task.sleep(for: .seconds(4))  // longer than the 2 s window, on purpose
+            try cluster.start()
+
+            try await eventually(timeout: .seconds(60), "both hubs ready again") {
+                let statuses = [try await HTTPProbe.status(port: a.port, path: "/readyz"), try await HTTPProbe.status(port: b.port, path: "/readyz")]
+                return statuses == [200, 200]
+            }
+            try await eventually(timeout: .seconds(30), "max's close written") {
+                try await sql(database, "SELECT coalesce(close_reason, '') FROM rollcall.connections WHERE user_id = 'max'", as: String.self) == ["client_closed"]
+            }
+            // Give both hubs a full window and a few purge passes of contact; nobody may be purged.
+            try await Task.sleep(for: .seconds(3))
+            let open = try await sql(database, "SELECT user_id FROM rollcall.connections WHERE connected ORDER BY 1", as: String.self)
+            #expect(open.filter { $0 != "newcomer" } == ["kim", "lee", "watcher"])
+            #expect(try await sql(database, "SELECT count(*)::int FROM rollcall.connections WHERE close_reason = 'orphaned'", as: Int.self) == [0])
+            let online = try await sql(database, "SELECT user_id FROM rollcall.users WHERE online ORDER BY 1", as: String.self)
+            #expect(online.filter { $0 != "newcomer" } == ["kim", "lee", "watcher"])
+
+            var state: [String: Bool] = [:]
+            while state["max"] != false {
+                for event in CrashTests.presenceEvents([try await watcher.next(timeout: .seconds(30))]) { state[event.user] = event.online }
+            }
+            let fresh = try await CrashTests.socket(a, "new", authority: authority)
+            for socket in [kim, lee, fresh, watcher] { try await socket.close() }
+            for hub in [a, b] {
+                hub.signal(SIGTERM)
+                #expect(try await hub.waitForExit(timeout: .seconds(60)) == 0)
+            }
+        }
+    }
+}

@@ -1,0 +1,17 @@
+/// The status of a GET, for hubs running as processes.
+public enum HTTPProbe {
+    public static func status(port: Int, path: String) async throws -> Int {
+        try await HTTP.request(port: port, method: "GET", path: path, token: nil, headers: [:]).status
+    }
+}
+
+extension HTTPProbe {
+    /// The status a WebSocket handshake gets (101 when upgraded); the socket is dropped at once.
+    public static func upgradeStatus(port: Int, token: String) async throws -> Int {
+        let headers = [
+            "Upgrade": "websocket", "Connection": "Upgrade",
+            "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Version": "13",
+        ]
+        return try await HTTP.request(port: port, method: "GET", path: "/v1/ws", token: token, headers: headers).status
+    }
+}
