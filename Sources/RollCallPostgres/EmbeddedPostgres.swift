@@ -12,7 +12,11 @@ public struct EmbeddedPostgres: Sendable {
     public static let superuser = "postgres"
     public static let port = 5432
 
-    public init(dataDirectory: URL, logger: Logger) throws(EmbeddedPostgresError) {
+    /// `max_connections` the cluster starts with: a hub takes a pool of up to 8 plus one LISTEN connection.
+    let maxConnections: Int
+
+    public init(dataDirectory: URL, maxConnections: Int = 200, logger: Logger) throws(EmbeddedPostgresError) {
+        self.maxConnections = maxConnections
         self.clusterDirectory = dataDirectory.appendingPathComponent("postgres", isDirectory: true).standardizedFileURL
         self.logFile = dataDirectory.appendingPathComponent("postgres.log").standardizedFileURL
         self.binaries = try Self.findBinaries()
@@ -34,7 +38,9 @@ public struct EmbeddedPostgres: Sendable {
         }
         if isRunning() { return false }
         logger.info("starting embedded PostgreSQL", metadata: ["directory": "\(clusterDirectory.path)"])
-        let status = try run("pg_ctl", ["start", "-w", "-t", "60", "-D", clusterDirectory.path, "-l", logFile.path])
+        let status = try run("pg_ctl", [
+            "start", "-w", "-t", "60", "-D", clusterDirectory.path, "-l", logFile.path, "-o", "-c max_connections=\(maxConnections)",
+        ])
         guard status == 0 else {
             // Another command may have started it a moment ago.
             if isRunning() { return false }
@@ -79,7 +85,6 @@ public struct EmbeddedPostgres: Sendable {
             # RollCall embedded cluster: no TCP, socket inside the cluster directory.
             listen_addresses = ''
             unix_socket_directories = '\(clusterDirectory.path)'
-            max_connections = 200
             fsync = on
 
             """

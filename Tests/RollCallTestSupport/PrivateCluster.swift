@@ -15,13 +15,21 @@ public struct PrivateCluster: Sendable {
         _ = try cluster.start()
         let database = cluster.location(database: "rollcall")
         let privateCluster = PrivateCluster(cluster: cluster, directory: directory, database: database)
-        defer {
-            cluster.stop()
-            try? FileManager.default.removeItem(at: directory)
+        do {
+            try await DatabaseAdmin.createDatabaseIfMissing("rollcall", at: database, logger: testLogger)
+            _ = try await RegistryDatabase.migrate(database, logger: testLogger)
+            let result = try await body(privateCluster)
+            privateCluster.remove()
+            return result
+        } catch {
+            privateCluster.remove()
+            throw error
         }
-        try await DatabaseAdmin.createDatabaseIfMissing("rollcall", at: database, logger: testLogger)
-        _ = try await RegistryDatabase.migrate(database, logger: testLogger)
-        return try await body(privateCluster)
+    }
+
+    private func remove() {
+        cluster.stop()
+        try? FileManager.default.removeItem(at: directory)
     }
 
     public func stop() { cluster.stop() }

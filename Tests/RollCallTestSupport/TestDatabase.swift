@@ -22,7 +22,8 @@ public actor TestCluster {
     public func cluster() throws -> EmbeddedPostgres {
         if let started { return started }
         try FileManager.default.createDirectory(at: Self.dataDirectory, withIntermediateDirectories: true)
-        let cluster = try EmbeddedPostgres(dataDirectory: Self.dataDirectory, logger: testLogger)
+        // Many hubs run at once in a test run, each with a pool and a LISTEN connection.
+        let cluster = try EmbeddedPostgres(dataDirectory: Self.dataDirectory, maxConnections: 1000, logger: testLogger)
         // Left running for the next test run; `.ci/run` stops it when the suite is done.
         _ = try cluster.start()
         started = cluster
@@ -38,6 +39,19 @@ public let testLogger: Logger = {
 
 /// Runs `body` against a new, migrated database that is dropped afterwards.
 public func withTestDatabase<T: Sendable>(_ body: (DatabaseLocation) async throws -> T) async throws -> T {
+    do {
+        return try await withTestDatabaseUnexplained(body)
+    } catch let error as PSQLError {
+        // PSQLError hides what the server said; a failing test should show it.
+        throw ExplainedError(description: String(reflecting: error))
+    }
+}
+
+public struct ExplainedError: Error, CustomStringConvertible {
+    public let description: String
+}
+
+private func withTestDatabaseUnexplained<T: Sendable>(_ body: (DatabaseLocation) async throws -> T) async throws -> T {
     let cluster = try await TestCluster.shared.cluster()
     let name = "rollcall_test_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(16).lowercased()
     let location = cluster.location(database: name)
