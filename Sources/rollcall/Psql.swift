@@ -14,6 +14,8 @@ struct Psql: AsyncParsableCommand {
     func run() async throws {
         let logger = common.makeLogger()
         let status = try await common.withDatabase(logger: logger) { target in
+            // The tables are there even before the first hub ran.
+            _ = try await RegistryDatabase.migrate(target.location, logger: logger)
             let invocation = target.location.psqlInvocation
             let process = Process()
             process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
