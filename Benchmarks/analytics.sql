@@ -1,5 +1,5 @@
 -- Analyst queries at ten million history rows.
--- Run: swift run -c release rollcall psql --data-dir /tmp/rollcall-bench -f Benchmarks/analytics.sql
+-- Run: swift run rollcall psql --data-dir /tmp/rollcall-bench -f Benchmarks/analytics.sql
 -- (a throwaway data dir: it fills rollcall.connections with synthetic history).
 \set ON_ERROR_STOP on
 \timing on
