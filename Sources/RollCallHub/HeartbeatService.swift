@@ -16,10 +16,16 @@ struct HeartbeatService: Service {
         await cancelWhenGracefulShutdown {
             // The lifecycle registered the hub before the server started; beat from then on.
             while !Task.isCancelled {
-                try? await Task.sleep(for: hub.configuration.heartbeatInterval)
+                try? await Task.sleep(for: pause)
                 if !Task.isCancelled { await beat() }
             }
         }
+    }
+
+    /// While the database is gone, knock every second so new sockets are accepted soon after it
+    /// is back, not a whole heartbeat interval later.
+    var pause: Duration {
+        hub.databaseAvailable ? hub.configuration.heartbeatInterval : min(hub.configuration.heartbeatInterval, .seconds(1))
     }
 
     func beat() async {
@@ -27,7 +33,8 @@ struct HeartbeatService: Service {
             let purgedAt = try await withDeadline(min(hub.configuration.heartbeatInterval, .seconds(5))) {
                 try await registration.heartbeat()
             }
-            let wasDown = !contact.isUp
+            let wasDown = !hub.databaseAvailable
+            hub.writer.databaseAnswered()
             if contact.heartbeatSucceeded(purgedAt: purgedAt) {
                 let held = hub.sockets.allConnections
                 logger.warning("this hub's rows were purged while it was cut off: reopening them", metadata: ["sockets": "\(held.count)"])

@@ -93,6 +93,13 @@ public final class RegistryWriter: Service, Sendable {
     /// Whether the last batch failed: the database is not taking writes right now.
     public var isFailing: Bool { state.withLock { $0.consecutiveFailures > 0 } }
 
+    /// Someone else (the heartbeat) just wrote to the database. A failed batch with nothing left
+    /// to retry (an open or a message, answered with an error) would otherwise leave `isFailing`
+    /// set until the next batch, and the hub refusing sockets meanwhile.
+    public func databaseAnswered() {
+        state.withLock { $0.consecutiveFailures = 0 }
+    }
+
     /// Publishes a message to every open connection of `message.to`, on every hub; returns once
     /// the notification is committed.
     public func send(_ message: UserMessage) async throws {

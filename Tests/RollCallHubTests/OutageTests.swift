@@ -61,4 +61,28 @@ struct OutageTests {
             }
         }
     }
+
+    @Test("a message that failed during an outage does not keep the hub refusing sockets once the database is back")
+    func failedWriteDoesNotStick() async throws {
+        try await PrivateCluster.with { cluster in
+            let authority = try await TestTokens.authority()
+            // A ten-minute window: no purge pass comes along to write something and clear the failure.
+            let hub = try await HubProcess.serve(
+                database: cluster.database, serverID: "lonely", extra: ["--orphan-window", "10m", "--heartbeat-interval", "2s"])
+            let admin = try await authority.mint(Identity(userID: "ops", isAdmin: true), lifetime: .seconds(600))
+            let token = try await authority.mint(Identity(userID: "late"), lifetime: .seconds(600))
+
+            cluster.stop()
+            // Sent before the heartbeat notices: the hub tries to write it and cannot.
+            let posted = try await HTTPProbe.post(port: hub.port, path: "/v1/users/amy/messages", token: admin, body: #"{"data":"hello"}"#)
+            #expect(posted.status == 503, "\(posted.body)")
+            try cluster.start()
+
+            try await eventually(timeout: .seconds(60), "the hub to welcome sockets again") {
+                try await HTTPProbe.upgradeStatus(port: hub.port, token: token) == 101
+            }
+            hub.signal(SIGTERM)
+            #expect(try await hub.waitForExit(timeout: .seconds(60)) == 0)
+        }
+    }
 }

@@ -15,3 +15,10 @@ extension HTTPProbe {
         return try await HTTP.request(port: port, method: "GET", path: "/v1/ws", token: token, headers: headers).status
     }
 }
+
+extension HTTPProbe {
+    /// POSTs a JSON body with a bearer token; the status and body as the client saw them.
+    public static func post(port: Int, path: String, token: String, body: String) async throws -> (status: Int, body: String) {
+        try await HTTP.request(port: port, method: "POST", path: path, token: token, headers: [:], body: body)
+    }
+}
