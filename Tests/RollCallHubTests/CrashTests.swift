@@ -22,24 +22,30 @@ struct CrashTests {
         frames.filter { $0["type"] as? String == "presence" }.map { ($0["user_id"] as? String ?? "", $0["online"] as? Bool ?? false) }
     }
 
-    @Test("kill -9 a hub with 50 connections of 20 users: rows orphaned, counters exact, one offline per user left with nothing")
+    @Test("kill -9 a hub with 50 connections of 20 users while two hubs purge: rows orphaned once, counters exact, one offline per user left with nothing")
     func killNine() async throws {
         try await withTestDatabase { database in
             let authority = try await TestTokens.authority()
             let survivor = try await HubProcess.serve(database: database, serverID: "survivor", extra: Self.fast)
+            let second = try await HubProcess.serve(database: database, serverID: "second", extra: Self.fast)
             let doomed = try await HubProcess.serve(database: database, serverID: "doomed", extra: Self.fast)
             let users = (0..<20).map { "user-\($0)" }
-            let watcher = try await Self.socket(survivor, "watcher", authority: authority)
             let list = (users + ["marker"]).map { "\"\($0)\"" }.joined(separator: ",")
-            try await watcher.send(#"{"type":"subscribe","users":[\#(list)]}"#)
-            #expect(try await watcher.next()["type"] as? String == "snapshot")
+            // One watcher on each surviving hub: both purge, each must see every transition once.
+            var watchers: [TestSocket] = []
+            for hub in [survivor, second] {
+                let watcher = try await Self.socket(hub, "watcher", authority: authority)
+                try await watcher.send(#"{"type":"subscribe","users":[\#(list)]}"#)
+                #expect(try await watcher.next()["type"] as? String == "snapshot")
+                watchers.append(watcher)
+            }
 
             var sockets: [TestSocket] = []
             for index in 0..<50 { sockets.append(try await Self.socket(doomed, users[index % 20], authority: authority)) }
             // Users 0–4 also have a tab on the surviving hub: they stay online.
             var kept: [TestSocket] = []
             for user in users.prefix(5) { kept.append(try await Self.socket(survivor, user, authority: authority)) }
-            #expect(try await sql(database, "SELECT count(*)::int FROM rollcall.connections WHERE connected", as: Int.self) == [56], "50 + 5 + the watcher")
+            #expect(try await sql(database, "SELECT count(*)::int FROM rollcall.connections WHERE connected", as: Int.self) == [57], "50 + 5 + the watchers")
 
             doomed.signal(SIGKILL)
             _ = try await doomed.waitForExit()
@@ -58,14 +64,18 @@ struct CrashTests {
             #expect(wrong.isEmpty)
 
             let marker = try await Self.socket(survivor, "marker", authority: authority)
-            let frames = try await watcher.frames(until: { $0["type"] as? String == "presence" && $0["user_id"] as? String == "marker" })
-            let offline = Self.presenceEvents(frames).filter { !$0.online }.map(\.user)
-            #expect(offline.sorted() == users.dropFirst(5).sorted(), "one offline for each user left with nothing")
-            #expect(Set(Self.presenceEvents(frames).filter(\.online).map(\.user)) == Set(users + ["marker"]))
+            for watcher in watchers {
+                let frames = try await watcher.frames(until: { $0["type"] as? String == "presence" && $0["user_id"] as? String == "marker" })
+                let offline = Self.presenceEvents(frames).filter { !$0.online }.map(\.user)
+                #expect(offline.sorted() == users.dropFirst(5).sorted(), "one offline for each user left with nothing")
+                #expect(Set(Self.presenceEvents(frames).filter(\.online).map(\.user)) == Set(users + ["marker"]))
+            }
 
-            for socket in kept + [marker, watcher] { try await socket.close() }
-            survivor.signal(SIGTERM)
-            #expect(try await survivor.waitForExit() == 0)
+            for socket in kept + [marker] + watchers { try await socket.close() }
+            for hub in [survivor, second] {
+                hub.signal(SIGTERM)
+                #expect(try await hub.waitForExit() == 0)
+            }
         }
     }
 
