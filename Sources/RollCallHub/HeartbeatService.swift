@@ -45,6 +45,7 @@ struct HeartbeatService: Service {
             // Someone deleted our row; put it back (started_at restarts, the rows are ours).
             try? await registration.register(version: HubLifecycle.version, host: "")
         } catch {
+            hub.metrics.heartbeatFailures.increment()
             if contact.heartbeatFailed() {
                 logger.error("database unreachable: refusing new sockets, keeping open ones", metadata: ["error": "\(error)"])
             }

@@ -11,6 +11,10 @@ final class HubMetrics: Sendable {
     let registryRequests: Counter
     let transitionsPublished: Counter
     let framesRejected: Counter
+    let databaseUp: Gauge
+    let heartbeatFailures: Counter
+    let orphansClosed: Counter
+    let historyDeleted: Counter
 
     init() {
         func name(_ subsystem: String, _ metric: String, _ unit: String, _ help: String) -> MetricNameDescriptor {
@@ -27,6 +31,12 @@ final class HubMetrics: Sendable {
         transitionsPublished = registry.makeCounter(
             descriptor: name("presence", "transitions", "total", "Presence transitions this hub's writer decided"))
         framesRejected = registry.makeCounter(descriptor: name("frames", "rejected", "total", "Client frames answered with an error"))
+        databaseUp = registry.makeGauge(descriptor: name("database", "up", "", "1 while this hub can write to the database, else 0"))
+        heartbeatFailures = registry.makeCounter(descriptor: name("heartbeat", "failures", "total", "Heartbeats the database did not take"))
+        orphansClosed = registry.makeCounter(
+            descriptor: name("purge", "orphans_closed", "total", "Rows of dead hubs this hub's purge closed as orphaned"))
+        historyDeleted = registry.makeCounter(
+            descriptor: name("purge", "history_deleted", "total", "Closed rows past the retention this hub deleted"))
     }
 
     func record(_ report: CommitReport) {

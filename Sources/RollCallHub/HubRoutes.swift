@@ -16,6 +16,8 @@ struct HubRoutes {
         router.get("healthz") { _, _ in json(["status": "ok"]) }
         router.get("readyz") { _, _ in
             guard hub.listening() else { throw APIError.unavailable("LISTEN is down: presence from other hubs is paused") }
+            // Ready means what the upgrade gate decides: new sockets are accepted.
+            guard hub.databaseAvailable else { throw APIError.unavailable("the database is unreachable") }
             do {
                 try await hub.reader.ping()
                 return json(["status": "ready"])
@@ -24,7 +26,8 @@ struct HubRoutes {
             }
         }
         router.get("metrics") { _, _ in
-            Response(
+            hub.metrics.databaseUp.set(to: hub.databaseAvailable ? 1.0 : 0.0)
+            return Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
                 body: .init(byteBuffer: ByteBuffer(bytes: hub.metrics.registry.emitToBuffer())))
         }

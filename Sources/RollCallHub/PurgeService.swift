@@ -25,6 +25,7 @@ struct PurgeService: Service {
     func pass() async {
         do {
             let report = try await hub.writer.purgeOrphans(window: hub.configuration.orphanWindow)
+            hub.metrics.orphansClosed.increment(by: Int64(report.rowsClosed))
             if report.rowsClosed > 0 || report.gracesFinished > 0 {
                 logger.notice("orphan purge", metadata: [
                     "rows_closed": "\(report.rowsClosed)", "servers": "\(report.closedByServer.keys.sorted())",
@@ -32,6 +33,7 @@ struct PurgeService: Service {
                 ])
             }
             if let deleted = try await sweep.run(retention: hub.configuration.retention), deleted > 0 {
+                hub.metrics.historyDeleted.increment(by: Int64(deleted))
                 logger.info("history past retention deleted", metadata: ["rows": "\(deleted)"])
             }
         } catch {

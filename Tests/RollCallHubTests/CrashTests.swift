@@ -54,6 +54,9 @@ struct CrashTests {
             }
             let reasons = try await sql(database, "SELECT DISTINCT close_reason FROM rollcall.connections WHERE server_id = 'doomed'", as: String.self)
             #expect(reasons == ["orphaned"])
+            var closedByPurges = 0.0
+            for hub in [survivor, second] { closedByPurges += try await HTTPProbe.metric(port: hub.port, "rollcall_purge_orphans_closed_total") ?? -1 }
+            #expect(closedByPurges == 50, "the two purges closed 50 rows between them, each once")
             let wrong = try await sql(
                 database,
                 """

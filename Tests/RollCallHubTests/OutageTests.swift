@@ -28,6 +28,7 @@ struct OutageTests {
                 try await HTTPProbe.upgradeStatus(port: a.port, token: newcomer) == 503
             }
             #expect(try await HTTPProbe.status(port: a.port, path: "/readyz") == 503)
+            #expect(try await HTTPProbe.metric(port: a.port, "rollcall_database_up") == 0)
             try await max.close()  // a close made while the database is gone
             #expect(try await kim.roundTrip(), "open sockets keep working")
             #expect(try await lee.roundTrip(), "open sockets keep working")
@@ -38,6 +39,10 @@ struct OutageTests {
                 let statuses = [try await HTTPProbe.status(port: a.port, path: "/readyz"), try await HTTPProbe.status(port: b.port, path: "/readyz")]
                 return statuses == [200, 200]
             }
+            try await eventually("hub A's metrics to say the database is up") {
+                try await HTTPProbe.metric(port: a.port, "rollcall_database_up") == 1
+            }
+            #expect(try await HTTPProbe.metric(port: a.port, "rollcall_heartbeat_failures_total") ?? 0 >= 1)
             try await eventually(timeout: .seconds(30), "max's close written") {
                 try await sql(database, "SELECT coalesce(close_reason, '') FROM rollcall.connections WHERE user_id = 'max'", as: String.self) == ["client_closed"]
             }

@@ -22,3 +22,15 @@ extension HTTPProbe {
         try await HTTP.request(port: port, method: "POST", path: path, token: token, headers: [:], body: body)
     }
 }
+
+extension HTTPProbe {
+    /// One unlabelled figure from a hub's `/metrics`, as Prometheus would scrape it.
+    public static func metric(port: Int, _ name: String) async throws -> Double? {
+        let text = try await HTTP.request(port: port, method: "GET", path: "/metrics", token: nil, headers: [:]).body
+        for line in text.split(separator: "\n") where !line.hasPrefix("#") {
+            let parts = line.split(separator: " ")
+            if parts.count == 2, parts[0] == name { return Double(parts[1]) }
+        }
+        return nil
+    }
+}
