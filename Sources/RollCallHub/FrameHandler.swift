@@ -112,16 +112,22 @@ struct FrameHandler {
                 return refuse(id, .tooLarge, "data is over \(hub.configuration.maxMessageBytes) bytes")
             }
             let message = UserMessage(to: to, from: identity.userID, data: data, at: Date())
+            // Without the database other hubs are out of reach; this hub's sockets are not. When the
+            // outage is known, do not make the sender wait for the writer to find out again.
+            guard hub.databaseAvailable else { return deliverHereOnly(message, id: id, because: "database unavailable", logger: logger) }
             do {
                 try await hub.writer.send(message)
                 mailbox.yield(.frame(.ack(id: id, accepted: true)))
             } catch {
-                // Without the database other hubs are out of reach; this hub's sockets are not.
-                logger.warning("message delivered on this hub only", metadata: ["error": "\(error)"])
-                hub.sockets.deliver(message)
-                refuse(id, .unavailable, "the database is unreachable: delivered only to connections on this hub")
+                deliverHereOnly(message, id: id, because: "\(error)", logger: logger)
             }
         }
+    }
+
+    private func deliverHereOnly(_ message: UserMessage, id: RequestID?, because reason: String, logger: Logger) {
+        logger.warning("message delivered on this hub only", metadata: ["to": "\(message.to)", "error": "\(reason)"])
+        hub.sockets.deliver(message)
+        refuse(id, .unavailable, "the database is unreachable: delivered only to connections on this hub")
     }
 
     private func refuse(_ id: RequestID?, _ code: ErrorCode, _ message: String) {

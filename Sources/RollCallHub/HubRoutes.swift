@@ -69,6 +69,8 @@ struct HubRoutes {
         guard RollCallJSON.string(envelope.data).utf8.count <= limit else {
             throw APIError(status: .contentTooLarge, code: .tooLarge, message: "data is over \(limit) bytes")
         }
+        // Nothing is delivered without the database, so the caller can simply retry.
+        guard hub.databaseAvailable else { throw APIError.unavailable("the database is unreachable; nothing was delivered") }
         try await hub.writer.send(UserMessage(to: user, from: identity.userID, data: envelope.data, at: Date()))
         return json(["accepted": true], status: .accepted)
     }

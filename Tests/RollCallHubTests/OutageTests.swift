@@ -29,6 +29,12 @@ struct OutageTests {
             }
             #expect(try await HTTPProbe.status(port: a.port, path: "/readyz") == 503)
             #expect(try await HTTPProbe.metric(port: a.port, "rollcall_database_up") == 0)
+            // Messages between sockets of the same hub still arrive; the sender hears other hubs were not reached.
+            try await kim.send(#"{"type":"send","id":"m1","to":"max","data":"still here"}"#)
+            let answer = try await kim.next()
+            #expect(answer["type"] as? String == "error" && answer["id"] as? String == "m1" && answer["code"] as? String == "unavailable", "\(answer)")
+            let delivered = try await max.next()
+            #expect(delivered["type"] as? String == "message" && delivered["data"] as? String == "still here" && delivered["from"] as? String == "kim")
             try await max.close()  // a close made while the database is gone
             #expect(try await kim.roundTrip(), "open sockets keep working")
             #expect(try await lee.roundTrip(), "open sockets keep working")
