@@ -19,6 +19,8 @@ public struct HubConfiguration: Sendable {
     public var pingInterval: Duration
     /// Bad frames one connection may send before it is closed with 1008.
     public var maxBadFrames: Int
+    /// Load balancers whose `X-Forwarded-For` names the client recorded as `remote_addr`.
+    public var trustedProxies: TrustedProxies
 
     public init(
         host: String = "127.0.0.1",
@@ -34,7 +36,8 @@ public struct HubConfiguration: Sendable {
         maxMessageBytes: Int = 64 * 1024,
         maxUserAgentLength: Int = 512,
         pingInterval: Duration = .seconds(30),
-        maxBadFrames: Int = 20
+        maxBadFrames: Int = 20,
+        trustedProxies: TrustedProxies = .none
     ) {
         self.host = host
         self.port = port
@@ -50,6 +53,7 @@ public struct HubConfiguration: Sendable {
         self.maxUserAgentLength = maxUserAgentLength
         self.pingInterval = pingInterval
         self.maxBadFrames = maxBadFrames
+        self.trustedProxies = trustedProxies
     }
 
     /// Room for a frame's envelope around its `data`.

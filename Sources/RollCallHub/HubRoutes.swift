@@ -39,7 +39,8 @@ struct HubRoutes {
             let session = WebSocketSession(
                 hub: hub, identity: identity,
                 userAgent: wsContext.request.headers[.userAgent],
-                remoteAddress: context.remoteAddress?.ipAddress,
+                remoteAddress: hub.configuration.trustedProxies.clientAddress(
+                    peer: context.remoteAddress?.ipAddress, forwardedFor: wsContext.request.headers[values: .xForwardedFor]),
                 resuming: wsContext.request.uri.queryParameters.get("resume").flatMap(ConnectionID.init),
                 channel: context.channel)
             await session.run(inbound: inbound, outbound: outbound, logger: wsContext.logger)
@@ -143,4 +144,8 @@ func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) -> Respons
     return Response(
         status: status, headers: [.contentType: "application/json; charset=utf-8"],
         body: .init(byteBuffer: ByteBuffer(bytes: data)))
+}
+
+extension HTTPField.Name {
+    static let xForwardedFor = Self("X-Forwarded-For")!
 }

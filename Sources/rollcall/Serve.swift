@@ -44,6 +44,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "How often idle sockets are pinged; a peer silent as long again is dropped (env: ROLLCALL_PING_INTERVAL).")
     var pingInterval: Duration = environmentDuration("ROLLCALL_PING_INTERVAL", default: .seconds(30))
 
+    @Option(help: "Proxies whose X-Forwarded-For names the client, as addresses or networks, comma-separated, e.g. 10.0.0.0/8 (env: ROLLCALL_TRUSTED_PROXIES; default none).")
+    var trustedProxies: String = ProcessInfo.processInfo.environment["ROLLCALL_TRUSTED_PROXIES"] ?? ""
+
     var serverID: String? { serverIDOption ?? ProcessInfo.processInfo.environment["ROLLCALL_SERVER_ID"] }
     var purgeInterval: Duration? {
         purgeIntervalOption ?? ProcessInfo.processInfo.environment["ROLLCALL_PURGE_INTERVAL"].flatMap { try? DurationText.parse($0) }
@@ -52,13 +55,19 @@ struct Serve: AsyncParsableCommand {
     func run() async throws {
         let logger = common.makeLogger()
         let secret = try common.resolveSecret(logger: logger)
+        let proxies: TrustedProxies
+        do {
+            proxies = try TrustedProxies(parsing: trustedProxies)
+        } catch {
+            throw CommandFailure(error.description)
+        }
         let configuration = HubConfiguration(
             host: host, port: port,
             serverID: serverID ?? "\(ProcessInfo.processInfo.hostName):\(port)",
             jwtSecret: secret,
             orphanWindow: orphanWindow, heartbeatInterval: heartbeatInterval, purgeInterval: purgeInterval,
             offlineGrace: offlineGrace, retention: retention, maxBatch: maxBatch, maxMessageBytes: maxMessageBytes,
-            pingInterval: pingInterval)
+            pingInterval: pingInterval, trustedProxies: proxies)
         do {
             try configuration.validate()
         } catch {

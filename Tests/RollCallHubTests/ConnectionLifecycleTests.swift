@@ -145,4 +145,27 @@ struct ConnectionLifecycleTests {
             #expect(tap.transitions(of: "carol").isEmpty)
         }
     }
+
+    @Test("behind a trusted proxy the row records the client's address from X-Forwarded-For; otherwise the peer's")
+    func forwardedFor() async throws {
+        try await withTestDatabase { database in
+            var configuration = TestHub.configuration()
+            configuration.trustedProxies = try TrustedProxies(parsing: "127.0.0.1")
+            try await TestHub.run(configuration, database: database) { hub in
+                let token = try await hub.token("proxied")
+                let socket = try await TestSocket.open(url: hub.webSocketURL, token: token, headers: ["X-Forwarded-For": "198.51.100.1, 203.0.113.9"])
+                #expect(try await socket.next()["type"] as? String == "welcome")
+                try await socket.close()
+            }
+            try await TestHub.run(database: database) { hub in
+                let token = try await hub.token("direct")
+                let socket = try await TestSocket.open(url: hub.webSocketURL, token: token, headers: ["X-Forwarded-For": "203.0.113.9"])
+                #expect(try await socket.next()["type"] as? String == "welcome")
+                try await socket.close()
+            }
+            let addresses = try await sql(database, "SELECT user_id, host(remote_addr) FROM rollcall.connections ORDER BY user_id", as: (String, String).self)
+            #expect(addresses.map(\.0) == ["direct", "proxied"])
+            #expect(addresses.map(\.1) == ["127.0.0.1", "203.0.113.9"], "a hub that trusts no proxy ignores the header")
+        }
+    }
 }

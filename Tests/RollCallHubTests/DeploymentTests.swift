@@ -30,6 +30,13 @@ struct DeploymentTests {
                 #expect(help.output.contains(variable), "\(name): rollcall serve reads no \(variable)")
             }
         }
+        // The hubs believe X-Forwarded-For from nginx, and only from nginx.
+        let lb = try #require(services["lb"] as? [String: Any])
+        let lbAddress = ((lb["networks"] as? [String: Any])?["default"] as? [String: Any])?["ipv4_address"] as? String
+        for name in ["hub-a", "hub-b"] {
+            let environment = (services[name] as? [String: Any])?["environment"] as? [String: Any]
+            #expect(lbAddress != nil && environment?["ROLLCALL_TRUSTED_PROXIES"] as? String == lbAddress, "\(name) trusts the load balancer")
+        }
         // The server ids differ, or the hubs would close each other's rows as a restart.
         let ids = ["hub-a", "hub-b"].compactMap { ((services[$0] as? [String: Any])?["command"] as? [String])?.last }
         #expect(Set(ids).count == 2)
@@ -41,5 +48,6 @@ struct DeploymentTests {
         #expect(config.contains("server hub-a:8080") && config.contains("server hub-b:8080"))
         #expect(config.contains("proxy_set_header Upgrade $http_upgrade"))
         #expect(config.contains("proxy_http_version 1.1"))
+        #expect(config.contains("proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for"))
     }
 }

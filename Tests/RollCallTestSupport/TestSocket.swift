@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import HummingbirdWSClient
 import Logging
 import NIOCore
@@ -19,15 +20,19 @@ public final class TestSocket: Sendable {
     private init() {}
 
     /// Connects; throws if the upgrade is refused.
-    public static func open(url: String, token: String, userAgent: String = "rollcall-tests", maxFrameSize: Int = 1 << 20) async throws -> TestSocket {
+    public static func open(
+        url: String, token: String, userAgent: String = "rollcall-tests", headers: [String: String] = [:], maxFrameSize: Int = 1 << 20
+    ) async throws -> TestSocket {
         let socket = TestSocket()
+        var fields: HTTPFields = [.authorization: "Bearer \(token)", .userAgent: userAgent]
+        for (name, value) in headers { fields[HTTPField.Name(name)!] = value }
         Task {
             do {
                 let frame = try await WebSocketClient.connect(
                     url: url,
                     configuration: .init(
                         maxFrameSize: maxFrameSize,
-                        additionalHeaders: [.authorization: "Bearer \(token)", .userAgent: userAgent]),
+                        additionalHeaders: fields),
                     logger: testLogger
                 ) { inbound, outbound, _ in
                     socket.state.withLock { $0.outbound = outbound }
