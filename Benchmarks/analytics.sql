@@ -32,7 +32,12 @@ SELECT count(*), sum(duration) FROM rollcall.sessions WHERE user_id = 'user-4242
 SELECT user_agent, percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM duration))
 FROM rollcall.sessions WHERE NOT open AND started_at >= now() - interval '30 days' GROUP BY user_agent;
 
-\echo 'who was online at a given time'
+\echo 'who was online at a given time, exact (every session that began before it)'
+SELECT count(DISTINCT user_id) FROM rollcall.sessions
+WHERE started_at <= now() - interval '3 days'
+  AND coalesce(ended_at, now()) > now() - interval '3 days';
+
+\echo 'who was online at a given time, sessions known to last under a day'
 SELECT count(DISTINCT user_id) FROM rollcall.sessions
 WHERE started_at <= now() - interval '3 days' AND started_at > now() - interval '3 days' - interval '1 day'
   AND coalesce(ended_at, now()) > now() - interval '3 days';
