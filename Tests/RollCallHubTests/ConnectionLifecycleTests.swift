@@ -77,13 +77,7 @@ struct ConnectionLifecycleTests {
                     for socket in kept { #expect(try await socket.roundTrip()) }
                 }
             }
-            let mismatched = try await sql(
-                database,
-                """
-                SELECT u.user_id FROM rollcall.users u
-                WHERE u.connections <> (SELECT count(*) FROM rollcall.connections c WHERE c.user_id = u.user_id AND c.connected)
-                   OR u.online <> (u.connections > 0)
-                """, as: String.self)
+            let mismatched = try await usersWithWrongCounters(database)
             #expect(mismatched.isEmpty)
             // After graceful shutdown every row is closed and every user offline.
             #expect(try await sql(database, "SELECT count(*)::int FROM rollcall.connections WHERE connected", as: Int.self) == [0])

@@ -57,13 +57,7 @@ struct CrashTests {
             var closedByPurges = 0.0
             for hub in [survivor, second] { closedByPurges += try await HTTPProbe.metric(port: hub.port, "rollcall_purge_orphans_closed_total") ?? -1 }
             #expect(closedByPurges == 50, "the two purges closed 50 rows between them, each once")
-            let wrong = try await sql(
-                database,
-                """
-                SELECT u.user_id FROM rollcall.users u
-                WHERE u.connections <> (SELECT count(*) FROM rollcall.connections c WHERE c.user_id = u.user_id AND c.connected)
-                   OR u.online <> (u.connections > 0)
-                """, as: String.self)
+            let wrong = try await usersWithWrongCounters(database)
             #expect(wrong.isEmpty)
 
             let marker = try await Self.socket(survivor, "marker", authority: authority)

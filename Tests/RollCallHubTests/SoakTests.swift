@@ -122,12 +122,7 @@ struct SoakTests {
                 "SELECT count(*)::int FROM rollcall.connections WHERE connection_id::text = ANY(\(closedOnSurvivor)) AND close_reason = 'client_closed'",
                 as: Int.self)
             #expect(closedRight == [closedOnSurvivor.count], "every close the surviving hub saw is written as the client's")
-            let miscounted = try await sql(
-                database,
-                """
-                SELECT u.user_id FROM rollcall.users u
-                WHERE u.connections <> (SELECT count(*) FROM rollcall.connections c WHERE c.user_id = u.user_id AND c.connected)
-                """, as: String.self)
+            let miscounted = try await usersWithWrongCounters(database, graceMayRun: true)
             #expect(miscounted.isEmpty, "connection counters exact (seed \(seed))")
             try await eventually(timeout: .seconds(30), "every grace finished and online to mean a connection is open") {
                 try await sql(

@@ -77,6 +77,18 @@ public func sql<each Column: PostgresDecodable>(
     return try rows.map { try $0.decode(type) }
 }
 
+/// Users whose `connections` counter differs from their open rows, and, unless offline graces may
+/// still be running, users whose `online` differs from having a connection open.
+public func usersWithWrongCounters(_ location: DatabaseLocation, graceMayRun: Bool = false) async throws -> [String] {
+    try await sql(
+        location,
+        """
+        SELECT u.user_id FROM rollcall.users u
+        WHERE u.connections <> (SELECT count(*) FROM rollcall.connections c WHERE c.user_id = u.user_id AND c.connected)
+           OR (NOT \(graceMayRun) AND u.online <> (u.connections > 0))
+        """, as: String.self)
+}
+
 public func execute(_ location: DatabaseLocation, _ query: PostgresQuery) async throws {
     try await DatabaseAdmin.withConnection(to: location, logger: testLogger) { connection in
         try await connection.query(query, logger: testLogger)
