@@ -33,58 +33,98 @@ public struct ClientFrameError: Error, Sendable, Equatable {
 }
 
 extension ClientFrame {
-    private struct Envelope: Decodable {
-        let type: String?
+    /// The `id` alone, so a frame refused for any other field still has it echoed.
+    private struct IDField: Decodable {
         let id: RequestID?
-    }
-
-    private struct TargetBody: Decodable {
-        let users: [String]?
-        let all: Bool?
-    }
-
-    private struct SendBody: Decodable {
-        let to: String
-        let data: JSONValue
     }
 
     /// Reads one text frame; throws `ClientFrameError` for anything that is not a well-formed frame.
     public static func decode(_ text: String) throws(ClientFrameError) -> ClientFrame {
         let decoder = JSONDecoder()
         let bytes = Data(text.utf8)
-        let envelope: Envelope
-        do {
-            envelope = try decoder.decode(Envelope.self, from: bytes)
-        } catch {
-            throw ClientFrameError(id: nil, message: "frame is not a JSON object")
+        let fields: [String: JSONValue]
+        switch try? decoder.decode(JSONValue.self, from: bytes) {
+        case .object(let object)?: fields = object
+        case nil: throw ClientFrameError(id: nil, message: "frame is not valid JSON")
+        case let other?: throw ClientFrameError(id: nil, message: "frame is JSON \(other.kind), not an object")
         }
-        let id = envelope.id
-        guard let type = envelope.type else {
-            throw ClientFrameError(id: id, message: "frame has no \"type\"")
+        let id: RequestID?
+        switch fields["id"] {
+        case nil, .null?: id = nil
+        case .string?, .number?:
+            guard let read = (try? decoder.decode(IDField.self, from: bytes))?.id else {
+                throw ClientFrameError(id: nil, message: "\"id\" must be a string or a whole number")
+            }
+            id = read
+        case let other?: throw ClientFrameError(id: nil, message: "\"id\" must be a string or a whole number, not \(other.kind)")
+        }
+        let type: String
+        switch fields["type"] {
+        case .string(let value)?: type = value
+        case nil: throw ClientFrameError(id: id, message: "frame has no \"type\"")
+        case let other?: throw ClientFrameError(id: id, message: "\"type\" must be a string such as \"ping\", not \(other.kind)")
         }
         switch type {
         case "ping":
             return .ping(id: id)
         case "subscribe", "unsubscribe":
-            guard let body = try? decoder.decode(TargetBody.self, from: bytes) else {
-                throw ClientFrameError(id: id, message: "\(type) needs \"users\" (a list of strings) or \"all\": true")
-            }
-            let target: SubscriptionTarget
-            if body.all == true {
-                target = .all
-            } else if let users = body.users, !users.isEmpty {
-                target = .users(users)
-            } else {
-                throw ClientFrameError(id: id, message: "\(type) needs \"users\" (a list of strings) or \"all\": true")
-            }
+            let target = try subscriptionTarget(of: type, in: fields, id: id)
             return type == "subscribe" ? .subscribe(id: id, target: target) : .unsubscribe(id: id, target: target)
         case "send":
-            guard let body = try? decoder.decode(SendBody.self, from: bytes) else {
+            guard let to = fields["to"], let data = fields["data"] else {
                 throw ClientFrameError(id: id, message: "send needs \"to\" (a user id) and \"data\"")
             }
-            return .send(id: id, to: body.to, data: body.data)
+            guard case .string(let user) = to else {
+                throw ClientFrameError(id: id, message: "\"to\" must be a string (a user id), not \(to.kind)")
+            }
+            guard Identity.isValidUserID(user) else {
+                throw ClientFrameError(id: id, message: "\"to\" must be a user id of 1 to \(Identity.maximumUserIDBytes) bytes")
+            }
+            return .send(id: id, to: user, data: data)
         default:
-            throw ClientFrameError(id: id, message: "unknown frame type \"\(type)\"")
+            throw ClientFrameError(id: id, message: "unknown frame type \"\(type)\"; use ping, subscribe, unsubscribe or send")
+        }
+    }
+
+    private static func subscriptionTarget(of type: String, in fields: [String: JSONValue], id: RequestID?) throws(ClientFrameError) -> SubscriptionTarget {
+        switch fields["all"] {
+        case .bool(true)?: return .all
+        case nil, .bool(false)?, .null?: break
+        case let other?: throw ClientFrameError(id: id, message: "\"all\" must be true or false, not \(other.kind)")
+        }
+        switch fields["users"] {
+        case .array(let items)? where !items.isEmpty:
+            var users: [String] = []
+            for item in items {
+                guard case .string(let user) = item else {
+                    throw ClientFrameError(id: id, message: "\"users\" must be a list of strings; it holds \(item.kind)")
+                }
+                guard Identity.isValidUserID(user) else {
+                    throw ClientFrameError(id: id, message: "each of \"users\" must be a user id of 1 to \(Identity.maximumUserIDBytes) bytes")
+                }
+                users.append(user)
+            }
+            return .users(users)
+        case .array?:
+            throw ClientFrameError(id: id, message: "\(type) needs \"users\" (a list of strings), and this list is empty")
+        case nil, .null?:
+            throw ClientFrameError(id: id, message: "\(type) needs \"users\" (a list of strings) or \"all\": true")
+        case let other?:
+            throw ClientFrameError(id: id, message: "\"users\" must be a list of strings, not \(other.kind)")
+        }
+    }
+}
+
+extension JSONValue {
+    /// What kind of JSON value this is, for error messages: "a number", "an object", ...
+    public var kind: String {
+        switch self {
+        case .null: "null"
+        case .bool: "a boolean"
+        case .number: "a number"
+        case .string: "a string"
+        case .array: "an array"
+        case .object: "an object"
         }
     }
 }

@@ -5,6 +5,14 @@ public struct Identity: Sendable, Equatable {
     /// Users this identity may watch; `nil` means any user.
     public let watchable: Set<String>?
 
+    /// Longest user id, in UTF-8 bytes: a token's `sub`, a path's `{id}`, a frame's `to`.
+    public static let maximumUserIDBytes = 1024
+
+    /// Whether `user` can be a user id: 1 to `maximumUserIDBytes` bytes of UTF-8, any characters.
+    public static func isValidUserID(_ user: some StringProtocol) -> Bool {
+        !user.isEmpty && user.utf8.count <= maximumUserIDBytes
+    }
+
     public init(userID: String, isAdmin: Bool = false, watchable: Set<String>? = nil) {
         self.userID = userID
         self.isAdmin = isAdmin

@@ -20,7 +20,7 @@ struct FrameHandler {
     /// Reads frames until the socket ends; returns a reason when the hub itself ended it.
     func receive(inbound: WebSocketInboundStream, logger: Logger) async throws -> CloseReason? {
         var budget = FrameBudget(maxBadFrames: hub.configuration.maxBadFrames)
-        var watching = 0
+        var watchList = WatchList(limit: Self.maxWatchedUsers)
         let clock = ContinuousClock()
         let origin = clock.now
         for try await message in inbound.messages(maxSize: hub.configuration.maxFrameBytes) {
@@ -52,33 +52,37 @@ struct FrameHandler {
                 mailbox.yield(.frame(.error(id: failure.id, code: .badRequest, message: failure.message)))
                 continue
             }
-            if let frame { try await handle(frame, watching: &watching, logger: logger) }
+            if let frame { try await handle(frame, watchList: &watchList, logger: logger) }
         }
         return nil
     }
 
-    private func handle(_ frame: ClientFrame, watching: inout Int, logger: Logger) async throws {
+    private func handle(_ frame: ClientFrame, watchList: inout WatchList, logger: Logger) async throws {
         switch frame {
         case .ping(let id):
             mailbox.yield(.frame(.pong(id: id)))
 
         case .subscribe(let id, .users(let users)):
             let users = Array(Set(users)).sorted()
-            guard users.count <= Self.maxUsersPerFrame, watching + users.count <= Self.maxWatchedUsers else {
-                return refuse(id, .badRequest, "a socket may watch at most \(Self.maxWatchedUsers) users, \(Self.maxUsersPerFrame) per frame")
+            guard users.count <= Self.maxUsersPerFrame else {
+                return refuse(id, .badRequest, "one subscribe may name at most \(Self.maxUsersPerFrame) users")
             }
             if let hidden = users.first(where: { !identity.mayWatch($0) }) {
                 return refuse(id, .forbidden, "this token may not watch \(hidden)")
             }
+            guard let added = watchList.add(users) else {
+                return refuse(id, .badRequest, "a socket may watch at most \(Self.maxWatchedUsers) users; it watches \(watchList.users.count)")
+            }
             // Registered before the snapshot is read: a transition in between waits for the snapshot.
             mailbox.yield(.subscriber(.subscribing(users)))
             hub.watchers.watch(users, by: connectionID, mailbox: mailbox)
-            watching += users.count
             do {
                 mailbox.yield(.subscriber(.snapshot(id: id, try await hub.reader.presence(of: users))))
             } catch {
-                hub.watchers.unwatch(users, by: connectionID)
-                mailbox.yield(.subscriber(.unsubscribe(users)))
+                // Only what this frame added is undone: users watched before stay watched.
+                hub.watchers.unwatch(added, by: connectionID)
+                mailbox.yield(.subscriber(.unsubscribe(added)))
+                watchList.remove(added)
                 refuse(id, .unavailable, "the registry could not answer; try again")
             }
 
@@ -98,7 +102,7 @@ struct FrameHandler {
         case .unsubscribe(let id, .users(let users)):
             hub.watchers.unwatch(users, by: connectionID)
             mailbox.yield(.subscriber(.unsubscribe(users)))
-            watching = max(0, watching - users.count)
+            watchList.remove(users)
             mailbox.yield(.frame(.ack(id: id, accepted: true)))
 
         case .unsubscribe(let id, .all):

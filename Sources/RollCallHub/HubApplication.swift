@@ -5,6 +5,7 @@ import Logging
 import PostgresNIO
 import RollCall
 import RollCallPostgres
+import ServiceLifecycle
 
 /// Builds a hub: the one function production and tests both call.
 public enum HubApplication {
@@ -76,8 +77,12 @@ public enum HubApplication {
         // stopped_at), listener, writer, pool.
         app.addServices(client, writer, listener, lifecycle, heartbeat, purge)
         app.beforeServerStarts {
-            try await Migrator(logger: logger).migrate(Migration.bundled(), using: client)
-            try await lifecycle.prepare(host: ProcessInfo.processInfo.hostName)
+            // A SIGTERM while the database keeps the start waiting (a lock, an unreachable server)
+            // ends the start instead of waiting for it.
+            try await cancelWhenGracefulShutdown {
+                try await Migrator(logger: logger).migrate(Migration.bundled(), using: client)
+                try await lifecycle.prepare(host: ProcessInfo.processInfo.hostName)
+            }
         }
         return Hub(application: app, drain: SocketDrain(sockets: hub.sockets, logger: logger), logger: logger)
     }

@@ -2,6 +2,7 @@ import Logging
 import RollCall
 import RollCallPostgres
 import ServiceLifecycle
+import Synchronization
 
 /// The hub's own row and its open rows across a run: before the server accepts, it registers and
 /// closes what a previous run with the same `server_id` left open; at shutdown, after the sockets
@@ -10,6 +11,8 @@ struct HubLifecycle: Service {
     let hub: HubState
     let registration: ServerRegistration
     let logger: Logger
+    /// Set once `prepare` has registered the hub: only then is there a shutdown to record.
+    let prepared = PreparedFlag()
 
     static let version = "0.1.0"
 
@@ -20,10 +23,22 @@ struct HubLifecycle: Service {
         if stale > 0 {
             logger.notice("closed rows left open by a previous run", metadata: ["rows": "\(stale)", "close_reason": "server_restart"])
         }
+        prepared.set()
     }
 
     func run() async throws {
         try? await gracefulShutdown()
+        if Task.isCancelled {
+            // The hub failed (e.g. its port was taken) and everything is being cancelled: the
+            // writer is going too, so what is open is left to a restart or another hub's purge.
+            logger.notice("hub ending without a graceful shutdown: open rows are left to a restart or the purge")
+            return
+        }
+        guard prepared.isSet else {
+            // Stopped while migrating or registering: nothing of this run is in the database.
+            logger.info("hub stopped before it served")
+            return
+        }
         hub.writer.shutdownBegins()
         // The server has stopped and its sockets have queued their closes by now.
         await hub.writer.drained()
@@ -35,4 +50,10 @@ struct HubLifecycle: Service {
             logger.error("could not record the shutdown", metadata: ["error": "\(error)"])
         }
     }
+}
+
+final class PreparedFlag: Sendable {
+    private let value = Mutex(false)
+    func set() { value.withLock { $0 = true } }
+    var isSet: Bool { value.withLock { $0 } }
 }

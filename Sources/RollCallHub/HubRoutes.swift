@@ -55,7 +55,7 @@ struct HubRoutes {
 
     @Sendable func postMessage(_ request: Request, context: HubRequestContext) async throws -> Response {
         let identity = try context.requireAdmin()
-        let user = try context.parameters.require("id")
+        let user = try context.userIDParameter()
         let limit = hub.configuration.maxMessageBytes
         let body: ByteBuffer
         do {
@@ -90,14 +90,14 @@ struct HubRoutes {
 
     @Sendable func user(_ request: Request, context: HubRequestContext) async throws -> Response {
         let identity = try context.requireIdentity()
-        let user = try context.parameters.require("id")
+        let user = try context.userIDParameter()
         guard identity.mayWatch(user) else { throw APIError.forbidden("this token may not watch \(user)") }
         return json(try await hub.reader.presence(of: [user])[0])
     }
 
     @Sendable func connections(_ request: Request, context: HubRequestContext) async throws -> Response {
         let identity = try context.requireIdentity()
-        let user = try context.parameters.require("id")
+        let user = try context.userIDParameter()
         guard identity.mayInspect(user) else { throw APIError.forbidden("only \(user) or an admin may list these connections") }
         let all = request.uri.queryParameters.get("all") == "true"
         return json(["connections": try await hub.reader.connections(of: user, includeClosed: all)])
@@ -144,6 +144,20 @@ func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) -> Respons
     return Response(
         status: status, headers: [.contentType: "application/json; charset=utf-8"],
         body: .init(byteBuffer: ByteBuffer(bytes: data)))
+}
+
+extension HubRequestContext {
+    /// The `{id}` path segment, percent-decoded: a user id may hold any character, `/` and `%` included.
+    func userIDParameter() throws -> String {
+        let raw = try parameters.require("id")
+        guard let user = raw.removingPercentEncoding else {
+            throw APIError.badRequest("the user id in the path is not valid percent-encoded UTF-8")
+        }
+        guard Identity.isValidUserID(user) else {
+            throw APIError.badRequest("a user id is 1 to \(Identity.maximumUserIDBytes) bytes of UTF-8")
+        }
+        return user
+    }
 }
 
 extension HTTPField.Name {

@@ -23,8 +23,6 @@ public struct TokenRejected: Error, CustomStringConvertible, Equatable {
 public struct TokenAuthority: Sendable {
     /// jwt-kit traps in debug builds on shorter HMAC keys; we refuse them with a message instead.
     public static let minimumSecretBytes = 32
-    /// Longest user id a token may carry.
-    public static let maximumUserIDBytes = 1024
 
     private let keys: JWTKeyCollection
 
@@ -53,8 +51,8 @@ public struct TokenAuthority: Sendable {
             throw TokenRejected(description: "token is malformed or not signed with this hub's secret")
         }
         let user = claims.sub.value
-        guard !user.isEmpty, user.utf8.count <= Self.maximumUserIDBytes else {
-            throw TokenRejected(description: "token subject must be 1 to \(Self.maximumUserIDBytes) bytes")
+        guard Identity.isValidUserID(user) else {
+            throw TokenRejected(description: "token subject must be 1 to \(Identity.maximumUserIDBytes) bytes")
         }
         return Identity(userID: user, isAdmin: claims.admin ?? false, watchable: claims.watch.map(Set.init))
     }

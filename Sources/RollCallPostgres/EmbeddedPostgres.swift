@@ -6,7 +6,8 @@ import Logging
 public struct EmbeddedPostgres: Sendable {
     public let clusterDirectory: URL
     public let logFile: URL
-    let binaries: URL
+    /// Where `initdb`, `pg_ctl` and `postgres` are.
+    public let binaries: URL
     let logger: Logger
 
     public static let superuser = "postgres"

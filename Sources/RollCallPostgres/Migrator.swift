@@ -41,7 +41,7 @@ public enum MigrationError: Error, CustomStringConvertible {
 /// Applies `sql/` migrations once each, in order, under an advisory lock, recording an md5 checksum.
 public struct Migrator: Sendable {
     /// Key of the advisory lock that serialises migrating hubs.
-    static let lockKey: Int64 = 0x726F_6C6C_6361_6C6C  // "rollcall"
+    public static let lockKey: Int64 = 0x726F_6C6C_6361_6C6C  // "rollcall"
 
     let logger: Logger
 

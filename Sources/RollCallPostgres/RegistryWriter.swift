@@ -25,6 +25,8 @@ public final class RegistryWriter: Service, Sendable {
         var idleWaiters: [CheckedContinuation<Void, Never>] = []
         var inFlight = false
         var stopping = false
+        /// `run()` has returned: nothing submitted now would ever be written.
+        var finished = false
         var committedTransactions = 0
         var consecutiveFailures = 0
         /// When graceful shutdown began: past `shutdownPatience` an unreachable database is given up on.
@@ -112,7 +114,7 @@ public final class RegistryWriter: Service, Sendable {
     public func drained() async {
         await withCheckedContinuation { continuation in
             let idle = state.withLock { state in
-                if state.pending.isEmpty && !state.inFlight { return true }
+                if state.finished || (state.pending.isEmpty && !state.inFlight) { return true }
                 state.idleWaiters.append(continuation)
                 return false
             }
@@ -126,10 +128,18 @@ public final class RegistryWriter: Service, Sendable {
     }
 
     func submit(_ request: RegistryRequest) {
-        let wakeUp = state.withLock { state in
+        let (accepted, wakeUp) = state.withLock { state in
+            guard !state.finished else { return (false, nil as CheckedContinuation<Void, Never>?) }
             state.pending.append(request)
             defer { state.wakeUp = nil }
-            return state.wakeUp
+            return (true, state.wakeUp)
+        }
+        guard accepted else {
+            // The hub is past its writer (a failed start or the end of shutdown): say so at once
+            // rather than leave the caller waiting for a run loop that is gone.
+            logger.warning("registry writer already stopped: request refused")
+            fail([request], error: WriterStopped())
+            return
         }
         wakeUp?.resume()
     }
@@ -154,10 +164,15 @@ public final class RegistryWriter: Service, Sendable {
         } onCancel: {
             self.requestStop()
         }
-        let waiters = state.withLock { state in
-            defer { state.idleWaiters = [] }
-            return state.idleWaiters
+        let (waiters, leftover) = state.withLock { state in
+            state.finished = true
+            defer {
+                state.idleWaiters = []
+                state.pending = []
+            }
+            return (state.idleWaiters, state.pending)
         }
+        fail(leftover, error: WriterStopped())
         for waiter in waiters { waiter.resume() }
     }
 
@@ -284,6 +299,11 @@ public final class RegistryWriter: Service, Sendable {
         logger.error(
             "database unreachable at shutdown: giving up; a restart with this server_id or another hub's orphan purge closes these rows",
             metadata: ["closes": "\(closes)", "requests": "\(requests.count)", "graces": "\(graces)"])
+        fail(requests, error: error)
+    }
+
+    /// Answers every waiting submitter of `requests` with `error`; closes and the rest have nobody waiting.
+    private func fail(_ requests: [RegistryRequest], error: any Error) {
         for request in requests {
             switch request {
             case .open(_, let continuation): continuation.resume(throwing: RegistryUnavailable(underlying: error))
@@ -375,6 +395,11 @@ extension PSQLError {
 
     /// Deadlock or serialization failure: the batch is simply tried again.
     var isRetryableConflict: Bool { sqlState == "40P01" || sqlState == "40001" }
+}
+
+/// The writer's run loop has ended (the hub failed to start, or shut down): nothing more is written.
+public struct WriterStopped: Error, CustomStringConvertible {
+    public var description: String { "the registry writer has stopped" }
 }
 
 /// A batch attempt that took longer than `RegistryWriter.attemptLimit`.

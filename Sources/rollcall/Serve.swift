@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Hummingbird
 import Logging
+import NIOCore
 import RollCall
 import RollCallHub
 import RollCallPostgres
@@ -73,15 +74,37 @@ struct Serve: AsyncParsableCommand {
         } catch {
             throw CommandFailure(error.description)
         }
-        try await common.withDatabase(logger: logger) { target in
-            logger.info("database", metadata: ["location": "\(target.location.redacted)"])
-            let dataDir = common.dataDir
-            let app = try await HubApplication.build(configuration: configuration, database: target.location, logger: logger) { port in
-                if common.usesEmbeddedDatabase, common.jwtSecret == nil {
-                    logger.notice("try it: swift run rollcall connect alice --data-dir \(dataDir) --url ws://\(host):\(port)")
+        // Past the writer's own patience with a dead database, the drain and any running offline graces.
+        let patience = Duration.seconds(45) + offlineGrace
+        let common = common, host = host, port = port
+        try await BoundedShutdown.run(patience: patience, logger: logger) { serving in
+            try await common.withDatabase(logger: logger) { target in
+                try Task.checkCancellation()
+                logger.info("database", metadata: ["location": "\(target.location.redacted)"])
+                let dataDir = common.dataDir
+                let app = try await HubApplication.build(configuration: configuration, database: target.location, logger: logger) { port in
+                    serving()
+                    if common.usesEmbeddedDatabase, common.jwtSecret == nil {
+                        logger.notice("try it: swift run rollcall connect alice --data-dir \(dataDir) --url ws://\(host):\(port)")
+                    }
+                }
+                try Task.checkCancellation()
+                do {
+                    try await app.runService()
+                } catch let error as IOError {
+                    throw CommandFailure(Self.explain(error, host: host, port: port))
                 }
             }
-            try await app.runService()
+        }
+    }
+
+    /// What a failure to listen means for the operator.
+    static func explain(_ error: IOError, host: String, port: Int) -> String {
+        switch error.errnoCode {
+        case EADDRINUSE: "port \(port) is in use"
+        case EACCES: "port \(port) needs privileges this process does not have"
+        case EADDRNOTAVAIL: "\(host) is not an address of this machine"
+        default: "cannot listen on \(host):\(port): \(error)"
         }
     }
 }

@@ -93,4 +93,52 @@ struct HTTPAPITests {
             }
         }
     }
+
+    /// Percent-encodes everything but RFC 3986's unreserved characters, as a careful client does.
+    static func pathSegment(_ id: String) -> String {
+        let unreserved = CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+        return id.addingPercentEncoding(withAllowedCharacters: unreserved)!
+    }
+
+    @Test("user ids in paths are percent-decoded on every route", arguments: ["O'Reilly ü/#?", "a b", "日本", "%", "..", "100%25", "O%27Reilly"])
+    func oddIDs(id: String) async throws {
+        try await withTestDatabase { database in
+            try await TestHub.run(database: database) { hub in
+                let socket = try await hub.connect(id)
+                let own = try await hub.token(id)
+                let path = "/v1/users/" + Self.pathSegment(id)
+
+                let presence = try object(try await hub.get(path, token: own).body)
+                #expect(presence["user_id"] as? String == id)
+                #expect(presence["online"] as? Bool == true)
+
+                let connections = try object(try await hub.get(path + "/connections", token: own).body)
+                let rows = try #require(connections["connections"] as? [[String: Any]])
+                #expect(rows.map { $0["user_id"] as? String } == [id])
+
+                let query = "/v1/presence?users=" + Self.pathSegment(id)
+                let listed = try object(try await hub.get(query, token: own).body)
+                #expect((listed["users"] as? [[String: Any]])?.map { $0["online"] as? Bool } == [true])
+
+                let sent = try await hub.post(path + "/messages", token: try await hub.token("ops", admin: true), body: #"{"data":{"n":1}}"#)
+                #expect(sent.status == 202)
+                let message = try await socket.next()
+                #expect(message["type"] as? String == "message")
+                #expect(message["from"] as? String == "ops")
+                try await socket.close()
+            }
+        }
+    }
+
+    @Test("a path id that is not percent-encoded UTF-8, or too long, is a 400 that says so", arguments: ["%FF%FE", "%", String(repeating: "x", count: 1025)])
+    func badPathIDs(raw: String) async throws {
+        try await withTestDatabase { database in
+            try await TestHub.run(database: database) { hub in
+                let answer = try await hub.get("/v1/users/" + raw, token: try await hub.token("ops", admin: true))
+                #expect(answer.status == 400)
+                let error = try object(answer.body)["error"] as? [String: Any]
+                #expect(error?["code"] as? String == "bad_request")
+            }
+        }
+    }
 }

@@ -43,6 +43,61 @@ struct ProtocolTests {
         }
     }
 
+    @Test(
+        "a refused JSON object frame echoes its id and says what was wrong",
+        arguments: [
+            (#"{"type":42,"id":"b3"}"#, "b3", "\"type\" must be a string"),
+            (#"{"id":"n1"}"#, "n1", "no \"type\""),
+            (#"{"type":"subscribe","users":[1,2],"id":"w2"}"#, "w2", "\"users\" must be a list of strings"),
+            (#"{"type":"send","to":["bob"],"data":{},"id":"s9"}"#, "s9", "\"to\" must be a string"),
+        ])
+    func errorsEchoTheID(frame: String, id: String, message: String) async throws {
+        try await withTestDatabase { database in
+            try await TestHub.run(database: database) { hub in
+                let socket = try await hub.connect("fiona")
+                try await socket.send(frame)
+                let error = try await socket.next()
+                #expect(error["type"] as? String == "error")
+                #expect(error["code"] as? String == "bad_request")
+                #expect(error["id"] as? String == id)
+                #expect((error["message"] as? String ?? "").contains(message))
+                try await socket.close()
+            }
+        }
+    }
+
+    @Test("the watch cap counts distinct users: re-subscribing 1,000 users eleven times is fine, the 10,001st user is not")
+    func watchCap() async throws {
+        try await withTestDatabase { database in
+            try await TestHub.run(database: database) { hub in
+                let socket = try await hub.connect("wendy")
+                func subscribe(_ users: [String], id: String) async throws -> [String: Any] {
+                    let frame = ["type": "subscribe", "id": id, "users": users] as [String: Any]
+                    try await socket.send(String(decoding: try JSONSerialization.data(withJSONObject: frame), as: UTF8.self))
+                    return try await socket.next()
+                }
+                let first = (0..<1000).map { "u\($0)" }
+                for round in 0..<11 {
+                    #expect(try await subscribe(first, id: "again-\(round)")["type"] as? String == "snapshot")
+                }
+                for block in 1..<10 {
+                    let users = (block * 1000..<(block + 1) * 1000).map { "u\($0)" }
+                    #expect(try await subscribe(users, id: "block-\(block)")["type"] as? String == "snapshot")
+                }
+                let refused = try await subscribe(["one-too-many"], id: "over")
+                #expect(refused["type"] as? String == "error" && refused["code"] as? String == "bad_request" && refused["id"] as? String == "over")
+                // Unsubscribing users never watched frees nothing.
+                try await socket.send(#"{"type":"unsubscribe","id":"ghosts","users":["nobody-1","nobody-2"]}"#)
+                #expect(try await socket.next()["type"] as? String == "ack")
+                #expect(try await subscribe(["one-too-many"], id: "still-over")["type"] as? String == "error")
+                try await socket.send(#"{"type":"unsubscribe","id":"free","users":["u0"]}"#)
+                #expect(try await socket.next()["type"] as? String == "ack")
+                #expect(try await subscribe(["one-too-many"], id: "fits")["type"] as? String == "snapshot")
+                try await socket.close()
+            }
+        }
+    }
+
     @Test("a frame over the limit closes that socket with 1009 as protocol_error; other clients are unaffected")
     func oversized() async throws {
         try await withTestDatabase { database in

@@ -31,8 +31,7 @@ public final class HubProcess: Sendable {
     /// Starts `rollcall serve` on `database` and waits until it listens.
     public static func serve(database: DatabaseLocation, serverID: String, secret: String = TestHub.secret, extra: [String] = []) async throws -> HubProcess {
         let logFile = FileManager.default.temporaryDirectory.appendingPathComponent("rollcall-\(serverID)-\(UUID().uuidString).log")
-        guard case .unixSocket(let directory, let socketPort) = database.endpoint else { throw TimedOut(what: "a unix-socket test database") }
-        let url = "postgres://\(database.username)@/\(database.database)?host=\(directory)&port=\(socketPort)"
+        let url = databaseURL(database)
         let arguments = ["serve", "--port", "0", "--server-id", serverID, "--database-url", url, "--jwt-secret", secret, "--log-level", "info"] + extra
         let pid = try spawn(executable, arguments, output: logFile)
         let process = HubProcess(pid: pid, logFile: logFile, port: 0)
@@ -46,6 +45,27 @@ public final class HubProcess: Sendable {
             return port > 0
         }
         return HubProcess(pid: pid, logFile: logFile, port: port)
+    }
+
+    /// The `--database-url` of a test database (they are reached by unix socket).
+    public static func databaseURL(_ database: DatabaseLocation) -> String {
+        guard case .unixSocket(let directory, let socketPort) = database.endpoint else { preconditionFailure("test databases use unix sockets") }
+        return "postgres://\(database.username)@/\(database.database)?host=\(directory)&port=\(socketPort)"
+    }
+
+    /// Starts `rollcall` with `arguments` and returns at once, whatever stage it reaches.
+    public static func start(_ arguments: [String]) throws -> HubProcess {
+        let logFile = FileManager.default.temporaryDirectory.appendingPathComponent("rollcall-start-\(UUID().uuidString).log")
+        return HubProcess(pid: try spawn(executable, arguments, output: logFile), logFile: logFile, port: 0)
+    }
+
+    /// Waits until the process has logged `text`; fails if it exits first.
+    public func waitForLog(_ text: String, timeout: Duration = .seconds(60)) async throws {
+        try await eventually(timeout: timeout, "the hub to log \(text)") {
+            if log.contains(text) { return true }
+            if let exit = exitStatus() { throw TimedOut(what: "\(text): the hub exited with \(exit) first: \(log)") }
+            return false
+        }
     }
 
     private init(pid: pid_t, logFile: URL, port: Int) {

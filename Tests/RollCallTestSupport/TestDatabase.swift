@@ -24,10 +24,32 @@ public actor TestCluster {
         try FileManager.default.createDirectory(at: Self.dataDirectory, withIntermediateDirectories: true)
         // Many hubs run at once in a test run, each with a pool and a LISTEN connection.
         let cluster = try EmbeddedPostgres(dataDirectory: Self.dataDirectory, maxConnections: 1000, logger: testLogger)
-        // Left running for the next test run; `.ci/run` stops it when the suite is done.
+        // A cluster still running belongs to an earlier run (its watchdog may be stopping it right
+        // now): stop it, so that this run owns the one it starts.
+        if cluster.isRunning() { cluster.stop() }
         _ = try cluster.start()
+        try Self.stopWhenThisProcessExits(cluster)
         started = cluster
         return cluster
+    }
+
+    /// Swift Testing has no hook after the last test, so a detached watchdog stops the cluster once
+    /// the test process is gone, however it ended: the test command leaves no server running.
+    private static func stopWhenThisProcessExits(_ cluster: EmbeddedPostgres) throws {
+        let pgCtl = cluster.binaries.appendingPathComponent("pg_ctl").path
+        let stop = geteuid() == 0 ? "runuser -u postgres -- \"$3\"" : "\"$3\""
+        // The watchdog closes what it inherited past stderr: an open pipe would keep a reader waiting.
+        let script = """
+            for fd in /proc/$$/fd/*; do n=${fd##*/}; [ "$n" -gt 2 ] && eval "exec $n>&-"; done 2>/dev/null
+            while [ -d "/proc/$1" ]; do sleep 0.5; done
+            \(stop) stop -w -m fast -D "$2" >/dev/null 2>&1
+            """
+        // setsid -f: a session of its own, so a Ctrl-C on the test run does not kill the watchdog.
+        let pid = try HubProcess.spawn(
+            "/usr/bin/setsid", ["-f", "/bin/bash", "-c", script, "rollcall-test-watchdog", "\(getpid())", cluster.clusterDirectory.path, pgCtl],
+            output: URL(fileURLWithPath: "/dev/null"))
+        var status: Int32 = 0
+        waitpid(pid, &status, 0)
     }
 }
 

@@ -17,14 +17,26 @@ struct ClientFrameTests {
     @Test(
         "malformed frames are bad requests that say what is wrong",
         arguments: [
-            ("not json", nil as RequestID?, "not a JSON object"),
-            ("[1,2]", nil, "not a JSON object"),
+            ("not json", nil as RequestID?, "not valid JSON"),
+            ("[1,2]", nil, "JSON an array, not an object"),
+            ("42", nil, "JSON a number, not an object"),
             (#"{"id":3}"#, RequestID.number(3), "no \"type\""),
-            (#"{"type":"dance","id":"d"}"#, RequestID.string("d"), "unknown frame type"),
+            (#"{"type":42,"id":"b3"}"#, RequestID.string("b3"), "\"type\" must be a string such as \"ping\", not a number"),
+            (#"{"type":null,"id":4}"#, RequestID.number(4), "\"type\" must be a string"),
+            (#"{"type":["ping"],"id":"t"}"#, RequestID.string("t"), "not an array"),
+            (#"{"type":"ping","id":{"a":1}}"#, nil, "\"id\" must be a string or a whole number, not an object"),
+            (#"{"type":"ping","id":1.5}"#, nil, "\"id\" must be a string or a whole number"),
+            (#"{"type":"dance","id":"d"}"#, RequestID.string("d"), "unknown frame type \"dance\""),
             (#"{"type":"subscribe","id":1}"#, RequestID.number(1), "needs \"users\""),
-            (#"{"type":"subscribe","users":[]}"#, nil, "needs \"users\""),
-            (#"{"type":"subscribe","users":[1]}"#, nil, "needs \"users\""),
-            (#"{"type":"send","to":"bob"}"#, nil, "needs \"to\""),
+            (#"{"type":"subscribe","users":[],"id":2}"#, RequestID.number(2), "this list is empty"),
+            (#"{"type":"subscribe","users":[1],"id":"u"}"#, RequestID.string("u"), "\"users\" must be a list of strings; it holds a number"),
+            (#"{"type":"subscribe","users":"bob","id":"v"}"#, RequestID.string("v"), "\"users\" must be a list of strings, not a string"),
+            (#"{"type":"unsubscribe","all":"yes","id":5}"#, RequestID.number(5), "\"all\" must be true or false"),
+            (#"{"type":"send","to":"","data":1,"id":"e"}"#, RequestID.string("e"), "\"to\" must be a user id of 1 to 1024 bytes"),
+            (#"{"type":"send","to":"\#(String(repeating: "é", count: 513))","data":1,"id":"l"}"#, RequestID.string("l"), "1 to 1024 bytes"),
+            (#"{"type":"subscribe","users":["ok",""],"id":"z"}"#, RequestID.string("z"), "each of \"users\" must be a user id"),
+            (#"{"type":"send","to":"bob","id":6}"#, RequestID.number(6), "needs \"to\""),
+            (#"{"type":"send","to":7,"data":1,"id":"s"}"#, RequestID.string("s"), "\"to\" must be a string (a user id), not a number"),
         ])
     func malformed(text: String, id: RequestID?, message: String) {
         #expect {

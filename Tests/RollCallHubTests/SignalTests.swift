@@ -1,0 +1,106 @@
+import Foundation
+import NIOCore
+import NIOPosix
+import RollCall
+import RollCallPostgres
+import RollCallTestSupport
+import Testing
+
+/// `rollcall serve` as a real process, stopped by a signal or a taken port at each stage of its life.
+@Suite("Stopping a hub from every stage")
+struct SignalTests {
+    /// A data directory of the test's own for the embedded default; its cluster is stopped and
+    /// the directory removed afterwards, whatever the hub left.
+    static func withDataDirectory(_ body: (URL) async throws -> Void) async throws {
+        let directory = URL(fileURLWithPath: "/tmp/rollcall-signal-\(UUID().uuidString.prefix(8))", isDirectory: true)
+        defer {
+            if let cluster = try? EmbeddedPostgres(dataDirectory: directory, logger: testLogger), cluster.isRunning() { cluster.stop() }
+            try? FileManager.default.removeItem(at: directory)
+        }
+        try await body(directory)
+    }
+
+    static func clusterRunning(in directory: URL) throws -> Bool {
+        try EmbeddedPostgres(dataDirectory: directory, logger: testLogger).isRunning()
+    }
+
+    /// A TCP listener on loopback that accepts and never answers: a database that hangs.
+    static func withSilentListener(_ body: (Int) async throws -> Void) async throws {
+        let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .bind(host: "127.0.0.1", port: 0).get()
+        defer { server.close(promise: nil) }
+        try await body(server.localAddress?.port ?? 0)
+    }
+
+    @Test("a taken port: one clear line, a non-zero exit, and the embedded cluster it started stopped")
+    func portInUse() async throws {
+        try await Self.withSilentListener { port in
+            try await Self.withDataDirectory { directory in
+                let hub = try HubProcess.start(["serve", "--port", "\(port)", "--data-dir", directory.path])
+                let status = try await hub.waitForExit(timeout: .seconds(90))
+                #expect(status != 0)
+                #expect(hub.log.contains("port \(port) is in use"), "hub log: \(hub.log)")
+                #expect(try !Self.clusterRunning(in: directory))
+            }
+        }
+    }
+
+    @Test("SIGTERM while the embedded cluster is being created: the hub exits and stops the cluster it started")
+    func whileStarting() async throws {
+        try await Self.withDataDirectory { directory in
+            let hub = try HubProcess.start(["serve", "--port", "0", "--data-dir", directory.path])
+            try await hub.waitForLog("creating embedded PostgreSQL cluster")
+            hub.signal(SIGTERM)
+            #expect(try await hub.waitForExit(timeout: .seconds(90)) != 0)
+            #expect(hub.log.contains("stopped by SIGTERM before the hub was serving"), "hub log: \(hub.log)")
+            #expect(try !Self.clusterRunning(in: directory))
+        }
+    }
+
+    @Test("SIGTERM while migrations wait for another hub's lock: the hub exits and says it never served")
+    func whileMigrating() async throws {
+        try await withTestDatabase { database in
+            try await DatabaseAdmin.withConnection(to: database, logger: testLogger) { connection in
+                try await connection.query("SELECT pg_advisory_lock(\(Migrator.lockKey))", logger: testLogger)
+                let url = HubProcess.databaseURL(database)
+                let hub = try HubProcess.start(["serve", "--port", "0", "--server-id", "migrating", "--database-url", url, "--jwt-secret", TestHub.secret])
+                try await eventually("the hub to wait for the migration lock") {
+                    try await sql(database, "SELECT count(*)::int FROM pg_locks WHERE locktype = 'advisory' AND NOT granted", as: Int.self) == [1]
+                }
+                hub.signal(SIGTERM)
+                #expect(try await hub.waitForExit(timeout: .seconds(90)) != 0)
+                #expect(hub.log.contains("stopped by SIGTERM before the hub was serving"), "hub log: \(hub.log)")
+                #expect(try await sql(database, "SELECT count(*)::int FROM rollcall.servers WHERE server_id = 'migrating'", as: Int.self) == [0])
+            }
+        }
+    }
+
+    @Test("SIGTERM while the database never answers at startup: the hub exits")
+    func whileDatabaseHangs() async throws {
+        try await Self.withSilentListener { port in
+            let hub = try HubProcess.start([
+                "serve", "--port", "0", "--database-url", "postgres://rollcall@127.0.0.1:\(port)/rollcall", "--jwt-secret", TestHub.secret,
+            ])
+            try await hub.waitForLog("database")
+            try await Task.sleep(for: .milliseconds(500))
+            hub.signal(SIGTERM)
+            #expect(try await hub.waitForExit(timeout: .seconds(90)) != 0)
+            #expect(hub.log.contains("stopped by SIGTERM before the hub was serving"), "hub log: \(hub.log)")
+        }
+    }
+
+    @Test("SIGTERM while serving with the database gone: the hub gives up on its closes and exits")
+    func whileDatabaseGone() async throws {
+        try await PrivateCluster.with { cluster in
+            let hub = try await HubProcess.serve(database: cluster.database, serverID: "orphaned-at-exit")
+            let authority = try await TestTokens.authority()
+            let socket = try await TestSocket.open(url: hub.webSocketURL, token: try await authority.mint(Identity(userID: "quinn"), lifetime: .seconds(600)))
+            #expect(try await socket.next()["type"] as? String == "welcome")
+            cluster.stop()
+            hub.signal(SIGTERM)
+            #expect(try await socket.waitUntilClosed() == 1001)
+            _ = try await hub.waitForExit(timeout: .seconds(120))
+            #expect(hub.log.contains("giving up"), "hub log: \(hub.log)")
+        }
+    }
+}
