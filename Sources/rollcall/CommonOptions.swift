@@ -20,6 +20,31 @@ struct CommonOptions: ParsableArguments {
     @Option(help: "trace, debug, info, notice, warning, error or critical (env: LOG_LEVEL).")
     var logLevel: String = ProcessInfo.processInfo.environment["LOG_LEVEL"] ?? "info"
 
+    /// Environment variables read as durations and as whole numbers by some command.
+    static let durationVariables = [
+        "ROLLCALL_ORPHAN_WINDOW", "ROLLCALL_HEARTBEAT_INTERVAL", "ROLLCALL_PURGE_INTERVAL", "ROLLCALL_OFFLINE_GRACE",
+        "ROLLCALL_RETENTION", "ROLLCALL_PING_INTERVAL",
+    ]
+    static let integerVariables = ["ROLLCALL_PORT", "ROLLCALL_MAX_BATCH", "ROLLCALL_MAX_MESSAGE_BYTES"]
+
+    /// A value in the environment that cannot be read stops the command, as a bad flag does,
+    /// instead of quietly becoming the default.
+    func validate() throws {
+        let environment = ProcessInfo.processInfo.environment
+        for name in Self.durationVariables {
+            guard let text = environment[name] else { continue }
+            do {
+                _ = try DurationText.parse(text)
+            } catch {
+                throw ValidationError("\(name): \(error)")
+            }
+        }
+        for name in Self.integerVariables {
+            guard let text = environment[name], Int(text) == nil else { continue }
+            throw ValidationError("\(name): '\(text)' is not a whole number")
+        }
+    }
+
     var databaseURL: String? { databaseURLOption ?? ProcessInfo.processInfo.environment["DATABASE_URL"] }
     var jwtSecret: String? { jwtSecretOption ?? ProcessInfo.processInfo.environment["ROLLCALL_JWT_SECRET"] }
 
@@ -72,13 +97,15 @@ struct CommonOptions: ParsableArguments {
     }
 }
 
-extension Duration: @retroactive ExpressibleByArgument {
-    public init?(argument: String) {
-        guard let duration = try? DurationText.parse(argument) else { return nil }
-        self = duration
+extension DurationText {
+    /// A duration option's value; a bad one is refused with the parser's own message.
+    @Sendable static func parseArgument(_ text: String) throws -> Duration {
+        do {
+            return try parse(text)
+        } catch {
+            throw ValidationError(error.description)
+        }
     }
-
-    public var defaultValueDescription: String { DurationText.format(self) }
 }
 
 /// An environment variable's duration, falling back to `default` when unset or unreadable.

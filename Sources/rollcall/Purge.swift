@@ -10,13 +10,13 @@ struct Purge: AsyncParsableCommand {
 
     @OptionGroup var common: CommonOptions
 
-    @Option(help: "A hub silent this long is dead (env: ROLLCALL_ORPHAN_WINDOW).")
+    @Option(help: "A hub silent this long is dead (env: ROLLCALL_ORPHAN_WINDOW; default 60s).", transform: DurationText.parseArgument)
     var orphanWindow: Duration = environmentDuration("ROLLCALL_ORPHAN_WINDOW", default: .seconds(60))
 
-    @Option(help: "Offline grace the hubs use (env: ROLLCALL_OFFLINE_GRACE).")
+    @Option(help: "Offline grace the hubs use (env: ROLLCALL_OFFLINE_GRACE; default 3s).", transform: DurationText.parseArgument)
     var offlineGrace: Duration = environmentDuration("ROLLCALL_OFFLINE_GRACE", default: .seconds(3))
 
-    @Option(help: "How long closed rows are kept (env: ROLLCALL_RETENTION).")
+    @Option(help: "How long closed rows are kept (env: ROLLCALL_RETENTION; default 30d).", transform: DurationText.parseArgument)
     var retention: Duration = environmentDuration("ROLLCALL_RETENTION", default: .seconds(30 * 86_400))
 
     func run() async throws {

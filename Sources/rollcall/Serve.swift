@@ -21,19 +21,19 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("server-id"), help: "This hub's name; keep it across restarts (env: ROLLCALL_SERVER_ID; default HOSTNAME:PORT).")
     var serverIDOption: String?
 
-    @Option(help: "A hub silent this long is dead and its rows are purged (env: ROLLCALL_ORPHAN_WINDOW).")
+    @Option(help: "A hub silent this long is dead and its rows are purged (env: ROLLCALL_ORPHAN_WINDOW; default 60s).", transform: DurationText.parseArgument)
     var orphanWindow: Duration = environmentDuration("ROLLCALL_ORPHAN_WINDOW", default: .seconds(60))
 
-    @Option(help: "How often the hub vouches for its connections (env: ROLLCALL_HEARTBEAT_INTERVAL).")
+    @Option(help: "How often the hub vouches for its connections (env: ROLLCALL_HEARTBEAT_INTERVAL; default 10s).", transform: DurationText.parseArgument)
     var heartbeatInterval: Duration = environmentDuration("ROLLCALL_HEARTBEAT_INTERVAL", default: .seconds(10))
 
-    @Option(name: .customLong("purge-interval"), help: "How often the purge runs; default a quarter of the orphan window (env: ROLLCALL_PURGE_INTERVAL).")
+    @Option(name: .customLong("purge-interval"), help: "How often the purge runs; default a quarter of the orphan window (env: ROLLCALL_PURGE_INTERVAL).", transform: DurationText.parseArgument)
     var purgeIntervalOption: Duration?
 
-    @Option(help: "Wait before publishing a user offline (env: ROLLCALL_OFFLINE_GRACE).")
+    @Option(help: "Wait before publishing a user offline (env: ROLLCALL_OFFLINE_GRACE; default 3s).", transform: DurationText.parseArgument)
     var offlineGrace: Duration = environmentDuration("ROLLCALL_OFFLINE_GRACE", default: .seconds(3))
 
-    @Option(help: "How long closed rows are kept (env: ROLLCALL_RETENTION).")
+    @Option(help: "How long closed rows are kept (env: ROLLCALL_RETENTION; default 30d).", transform: DurationText.parseArgument)
     var retention: Duration = environmentDuration("ROLLCALL_RETENTION", default: .seconds(30 * 86_400))
 
     @Option(help: "Most events in one registry transaction; 1 turns grouping off (env: ROLLCALL_MAX_BATCH).")
@@ -42,7 +42,7 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Largest frame or message body in bytes (env: ROLLCALL_MAX_MESSAGE_BYTES).")
     var maxMessageBytes: Int = environmentInt("ROLLCALL_MAX_MESSAGE_BYTES", default: 64 * 1024)
 
-    @Option(help: "How often idle sockets are pinged; a peer silent as long again is dropped (env: ROLLCALL_PING_INTERVAL).")
+    @Option(help: "How often idle sockets are pinged; a peer silent as long again is dropped (env: ROLLCALL_PING_INTERVAL; default 30s).", transform: DurationText.parseArgument)
     var pingInterval: Duration = environmentDuration("ROLLCALL_PING_INTERVAL", default: .seconds(30))
 
     @Option(help: "Proxies whose X-Forwarded-For names the client, as addresses or networks, comma-separated, e.g. 10.0.0.0/8 (env: ROLLCALL_TRUSTED_PROXIES; default none).")

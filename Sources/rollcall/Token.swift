@@ -17,7 +17,7 @@ struct Token: AsyncParsableCommand {
     @Option(help: "Comma-separated users this token may watch (default: any).")
     var watch: String?
 
-    @Option(help: "How long the token is valid.")
+    @Option(help: "How long the token is valid (default 1h).", transform: DurationText.parseArgument)
     var ttl: Duration = .seconds(3600)
 
     func run() async throws {
