@@ -14,7 +14,7 @@ public struct HubConfiguration: Sendable {
     /// Largest `data` of a message; a frame may be larger by `frameOverhead` for its envelope.
     public var maxMessageBytes: Int
     /// Longest user agent kept in a connection row.
-    public var maxUserAgentLength: Int
+    public var maxUserAgentBytes: Int
     /// How often the hub pings an idle socket; a peer silent for as long again is dropped.
     public var pingInterval: Duration
     /// Bad frames one connection may send before it is closed with 1008.
@@ -34,7 +34,7 @@ public struct HubConfiguration: Sendable {
         retention: Duration = .seconds(30 * 86_400),
         maxBatch: Int = 500,
         maxMessageBytes: Int = 64 * 1024,
-        maxUserAgentLength: Int = 512,
+        maxUserAgentBytes: Int = 512,
         pingInterval: Duration = .seconds(30),
         maxBadFrames: Int = 20,
         trustedProxies: TrustedProxies = .none
@@ -50,7 +50,7 @@ public struct HubConfiguration: Sendable {
         self.retention = retention
         self.maxBatch = maxBatch
         self.maxMessageBytes = maxMessageBytes
-        self.maxUserAgentLength = maxUserAgentLength
+        self.maxUserAgentBytes = maxUserAgentBytes
         self.pingInterval = pingInterval
         self.maxBadFrames = maxBadFrames
         self.trustedProxies = trustedProxies

@@ -39,6 +39,8 @@ public struct PresenceNotification: Sendable, Equatable, Codable {
 }
 
 /// Packs JSON pieces into as few objects under a byte limit as possible, keeping their order.
+/// A piece that could not fit under the limit even alone is left out: no payload ever reaches
+/// the limit, so one oversized event can never fail the transaction that carries the others.
 public enum NotifyPayloads {
     public static func pack(fixed: [(key: String, json: String)], arrays: [(key: String, pieces: [String])], limit: Int) -> [String] {
         let fixedPart = fixed.map { "\"\($0.key)\":\($0.json)" }.joined(separator: ",")
@@ -57,6 +59,7 @@ public enum NotifyPayloads {
         reset()
         for (key, pieces) in arrays {
             for piece in pieces {
+                guard fixedPart.utf8.count + 2 + piece.utf8.count + key.utf8.count + 6 <= limit else { continue }
                 let opensArray = current.last?.key != key
                 let added = piece.utf8.count + (opensArray ? key.utf8.count + 6 : 1)
                 if size + added > limit, !current.isEmpty {

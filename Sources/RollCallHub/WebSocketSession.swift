@@ -20,7 +20,7 @@ struct WebSocketSession {
     func run(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, logger: Logger) async {
         let connection = NewConnection(
             userID: identity.userID,
-            userAgent: userAgent.map { String($0.prefix(hub.configuration.maxUserAgentLength)) },
+            userAgent: userAgent.map { $0.truncated(toUTF8Bytes: hub.configuration.maxUserAgentBytes) },
             remoteAddress: remoteAddress)
         let logger = logger
             .with(metadata: "connection_id", "\(connection.connectionID)")

@@ -248,8 +248,11 @@ public final class RegistryWriter: Service, Sendable {
                 }
                 deliver(outcome, to: batch, observers: observers)
                 return
-            } catch let error as PSQLError where error.isRetryableConflict && attempt < 50 {
-                logger.debug("registry batch conflicted, retrying", metadata: ["attempt": "\(attempt)", "sqlstate": "\(error.sqlState ?? "")"])
+            } catch let error where PSQLError.refusal(in: error)?.isRetryableConflict == true && attempt < 50 {
+                logger.debug("registry batch conflicted, retrying", metadata: ["attempt": "\(attempt)", "sqlstate": "\(PSQLError.refusal(in: error)?.sqlState ?? "")"])
+            } catch let error where PSQLError.refusal(in: error)?.isRequestFault == true {
+                await isolate(batch, refusedWith: PSQLError.refusal(in: error)!)
+                return
             } catch {
                 let failures = state.withLock { state in
                     state.consecutiveFailures += 1
@@ -283,6 +286,25 @@ public final class RegistryWriter: Service, Sendable {
                 return
             }
         }
+    }
+
+    /// The database refused the batch for something in it that no retry can fix (a value it
+    /// rejects, a limit passed): halve it until the request at fault fails alone and everything
+    /// else commits. A lone refused request is answered with the error, or, with nobody waiting
+    /// for it (a close), logged and left to a restart or the purge.
+    private func isolate(_ batch: [RegistryRequest], refusedWith error: PSQLError) async {
+        let metadata: Logger.Metadata = [
+            "sqlstate": "\(error.sqlState ?? "")", "message": "\(error.serverInfo?[.message] ?? "\(error)")", "requests": "\(batch.count)",
+        ]
+        guard batch.count > 1 else {
+            logger.error("registry request refused by the database", metadata: metadata.merging(["request": "\(batch[0].kind)"]) { $1 })
+            fail(batch, error: error)
+            return
+        }
+        logger.error("registry batch refused by the database: splitting it to isolate the request at fault", metadata: metadata)
+        let half = batch.count / 2
+        await commit(Array(batch[..<half]))
+        await commit(Array(batch[half...]))
     }
 
     /// Shutting down with the database gone: give up what is queued, saying what and why.
@@ -349,6 +371,21 @@ enum RegistryRequest: Sendable {
     case purgeOrphans(window: Duration, CheckedContinuation<PurgeReport, any Error>)
 }
 
+extension RegistryRequest {
+    /// The request's kind, for logs.
+    var kind: String {
+        switch self {
+        case .open: "open"
+        case .close: "close"
+        case .closeServer: "close_server"
+        case .finishGrace: "finish_grace"
+        case .message: "message"
+        case .reopen: "reopen"
+        case .purgeOrphans: "purge"
+        }
+    }
+}
+
 /// What one orphan purge pass did.
 public struct PurgeReport: Sendable, Equatable {
     /// Another hub held the purge lock; this pass did nothing.
@@ -393,8 +430,24 @@ public struct RegistryUnavailable: Error, CustomStringConvertible {
 extension PSQLError {
     var sqlState: String? { serverInfo?[.sqlState] }
 
+    /// What the server said, inside the wrapper `withTransaction` puts around it.
+    static func refusal(in error: any Error) -> PSQLError? {
+        if let transaction = error as? PostgresTransactionError {
+            return [transaction.closureError, transaction.commitError, transaction.beginError].lazy.compactMap { $0 as? PSQLError }.first
+        }
+        return error as? PSQLError
+    }
+
     /// Deadlock or serialization failure: the batch is simply tried again.
     var isRetryableConflict: Bool { sqlState == "40P01" || sqlState == "40001" }
+
+    /// The server refused something in the request itself (bad data, a constraint, a limit such
+    /// as NOTIFY's payload size, an exception a trigger raised): the same request fails again.
+    /// Connection loss, timeouts, lock waits and shortages are not faults of the request.
+    var isRequestFault: Bool {
+        guard let sqlState, sqlState.count == 5 else { return false }
+        return ["21", "22", "23", "2F", "42", "44", "54", "P0", "0A"].contains(String(sqlState.prefix(2)))
+    }
 }
 
 /// The writer's run loop has ended (the hub failed to start, or shut down): nothing more is written.

@@ -28,6 +28,21 @@ struct PresenceTests {
         #expect(decoded.flatMap(\.events) == events)
     }
 
+    @Test("a piece too large for any payload is left out; the rest still go, none over the limit")
+    func oversizedPiece() throws {
+        let at = Date(timeIntervalSince1970: 1_800_000_000)
+        let small = ConnectionEvent(event: .opened, connectionID: ConnectionID(), userID: "ann", serverID: "hub", userAgent: "curl", at: at, reason: nil)
+        let huge = ConnectionEvent(
+            event: .closed, connectionID: ConnectionID(), userID: "bob", serverID: "hub",
+            userAgent: "a" + String(repeating: "\u{0301}", count: 4000), at: at, reason: .clientClosed)
+        let transition = PresenceTransition(userID: "bob", online: false, version: 2, at: at, connections: 0)
+        let payloads = PresenceNotification.payloads(server: "hub", events: [transition], connections: [small, huge, small])
+        #expect(payloads.allSatisfy { $0.utf8.count <= PresenceNotification.payloadLimit })
+        let decoded = try payloads.map(PresenceNotification.decode)
+        #expect(decoded.flatMap(\.events) == [transition])
+        #expect(decoded.flatMap(\.connections) == [small, small])
+    }
+
     @Test("no events, no payload")
     func empty() {
         #expect(PresenceNotification.payloads(server: "hub", events: []).isEmpty)
@@ -42,5 +57,19 @@ struct PresenceTests {
         #expect(limited.mayWatch("bob") && limited.mayWatch("ann") && !limited.mayWatch("zed"))
         #expect(admin.mayWatch("zed") && admin.mayInspect("zed"))
         #expect(open.mayInspect("ann") && !open.mayInspect("bob"))
+    }
+}
+
+@Suite("Client strings limited in bytes")
+struct TruncationTests {
+    @Test("a character with thousands of combining marks is cut in UTF-8 bytes, at a scalar boundary")
+    func combiningMarks() {
+        let agent = "a" + String(repeating: "\u{0301}", count: 4000)
+        #expect(agent.count == 1)
+        let cut = agent.truncated(toUTF8Bytes: 512)
+        #expect(cut.utf8.count <= 512 && cut.utf8.count >= 511)
+        #expect(agent.unicodeScalars.starts(with: cut.unicodeScalars))
+        #expect("日本語".truncated(toUTF8Bytes: 7) == "日本")
+        #expect("short".truncated(toUTF8Bytes: 512) == "short")
     }
 }
