@@ -60,8 +60,11 @@ extension RegistryWriter {
                 outcome.closedByServer["\(server)/\(reason.rawValue)", default: 0] += outcome.connectionEvents.count - before
             }
 
+            // A socket that closed after the heartbeat saw it stays closed: in the same batch a
+            // close always wins over a reopen, whichever came first.
+            let closing = Set(closes.map(\.0))
             let reopened = batch.flatMap { request -> [ConnectionID] in
-                if case .reopen(let ids) = request { ids } else { [] }
+                if case .reopen(let ids) = request { ids.filter { !closing.contains($0) } } else { [] }
             }
             if !reopened.isEmpty {
                 let rows = try await connection.query(

@@ -48,4 +48,34 @@ struct RegistryWriterTests {
             #expect(result.transactions == expected)
         }
     }
+
+    @Test("a socket that closes between the heartbeat's snapshot and its reopen stays closed")
+    func closeBeatsReopen() async throws {
+        try await withTestDatabase { location in
+            try await withTestClient(location) { client in
+                let connection = NewConnection(userID: "rita", userAgent: nil, remoteAddress: "127.0.0.1")
+                let first = RegistryWriter(serverID: "hub-r", client: client, maxBatch: 500, logger: testLogger)
+                let running = Task { try await first.run() }
+                _ = try await first.open(connection)
+                running.cancel()
+                _ = try await running.value
+                // A purge closed the row while the hub was cut off, and it hears of it now.
+                try await execute(location, "UPDATE rollcall.connections SET connected = false, close_reason = 'orphaned', disconnected_at = now()")
+                try await execute(location, "UPDATE rollcall.users SET connections = 0, online = false")
+
+                // The socket closes, then the heartbeat's reopen (taken before the close) arrives: one batch.
+                let second = RegistryWriter(serverID: "hub-r", client: client, maxBatch: 500, logger: testLogger)
+                second.close(connection.connectionID, reason: .clientClosed)
+                second.reopen([connection.connectionID])
+                #expect(second.pendingRequests == 2)
+                let again = Task { try await second.run() }
+                await second.drained()
+                again.cancel()
+                _ = try await again.value
+                #expect(second.committedTransactions == 1)
+                #expect(try await sql(location, "SELECT connected FROM rollcall.connections", as: Bool.self) == [false])
+                #expect(try await usersWithWrongCounters(location).isEmpty)
+            }
+        }
+    }
 }
