@@ -48,7 +48,6 @@ public enum HubApplication {
 
         let router = Router(context: HubRequestContext.self)
         router.middlewares.add(JSONErrorMiddleware())
-        router.middlewares.add(RefusedUpgradeMiddleware())
         HubRoutes(hub: hub).add(to: router)
 
         var app = Application(

@@ -13,93 +13,74 @@ typealias UpgradeAdmission = @Sendable (HTTPRequestHead) async -> APIError?
 
 /// HummingbirdWebSocket answers every refused upgrade with a bare 400. This handler sits in front
 /// of the upgrade handler and decides first: an admitted handshake passes untouched (and the
-/// handler removes itself); a refused one is turned into a plain HTTP request, without its
-/// `Upgrade` header and carrying the refusal in `RollCall-Refusal`, so the router answers it like
-/// any other failed request (401 or 503 with the JSON error body).
+/// handler removes itself); a refused one is answered here, with the refusal's status and JSON
+/// error body, and the connection closed. The refusal never travels in anything a client can
+/// write, and nothing of a refused request reaches the router.
 final class UpgradeGate: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias InboundOut = HTTPServerRequestPart
-
-    /// Set only by the gate; a client's own copy is dropped.
-    static let refusalHeader = "RollCall-Refusal"
+    typealias OutboundOut = HTTPServerResponsePart
 
     private let admission: UpgradeAdmission
     /// Parts that arrived while the admission was being decided.
     private var held: [HTTPServerRequestPart] = []
     private var deciding = false
+    /// A refusal was answered: whatever else the client sends is dropped until the close.
+    private var refused = false
 
     init(admission: @escaping UpgradeAdmission) {
         self.admission = admission
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if refused { return }
         let part = unwrapInboundIn(data)
         if deciding {
             held.append(part)
             return
         }
-        guard case .head(var head) = part else {
+        guard case .head(let head) = part, Self.isWebSocketUpgrade(head) else {
             context.fireChannelRead(data)
             return
         }
-        head.headers.remove(name: Self.refusalHeader)
-        guard Self.isWebSocketUpgrade(head) else {
-            context.fireChannelRead(wrapInboundOut(.head(head)))
-            return
-        }
         deciding = true
-        held = [.head(head)]
+        held = [part]
         let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
         let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
         let admission = self.admission
-        let admitted = head
-        let decision = context.eventLoop.makeFutureWithTask { await admission(admitted) }
+        let decision = context.eventLoop.makeFutureWithTask { await admission(head) }
         decision.whenSuccess { refusal in
-            handler.value.decided(refusal, context: loopBound.value)
+            handler.value.decided(refusal, version: head.version, context: loopBound.value)
         }
     }
 
-    private func decided(_ refusal: APIError?, context: ChannelHandlerContext) {
-        var parts = held
+    private func decided(_ refusal: APIError?, version: HTTPVersion, context: ChannelHandlerContext) {
+        let parts = held
         held = []
         deciding = false
-        if let refusal, case .head(var head) = parts.first {
-            head.headers.remove(name: "upgrade")
-            head.headers.replaceOrAdd(name: "connection", value: "close")
-            head.headers.add(name: Self.refusalHeader, value: refusal.headerValue)
-            parts[0] = .head(head)
-        }
-        for part in parts { context.fireChannelRead(wrapInboundOut(part)) }
-        context.fireChannelReadComplete()
-        if refusal == nil {
+        guard let refusal else {
+            for part in parts { context.fireChannelRead(wrapInboundOut(part)) }
+            context.fireChannelReadComplete()
             // Past the handshake the channel carries WebSocket frames, which this handler must not see.
             context.pipeline.syncOperations.removeHandler(self, promise: nil)
+            return
+        }
+        refused = true
+        let body = refusal.body
+        let headers = HTTPHeaders([
+            ("content-type", "application/json; charset=utf-8"), ("content-length", "\(body.readableBytes)"), ("connection", "close"),
+        ])
+        let head = HTTPResponseHead(version: version, status: HTTPResponseStatus(statusCode: refusal.status.code), headers: headers)
+        context.write(wrapOutboundOut(.head(head)), promise: nil)
+        context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
+        let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
+        context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in
+            loopBound.value.close(promise: nil)
         }
     }
 
     static func isWebSocketUpgrade(_ head: HTTPRequestHead) -> Bool {
         head.headers["upgrade"].contains { $0.lowercased() == "websocket" }
-    }
-}
-
-/// Answers a handshake the `UpgradeGate` refused with the refusal it recorded.
-struct RefusedUpgradeMiddleware<Context: RequestContext>: RouterMiddleware {
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        if let value = request.headers[HTTPField.Name(UpgradeGate.refusalHeader)!], let refusal = APIError(headerValue: value) {
-            throw refusal
-        }
-        return try await next(request, context)
-    }
-}
-
-extension APIError {
-    /// `status code message`, as the gate passes it to the router.
-    var headerValue: String { "\(status.code) \(code.rawValue) \(message)" }
-
-    init?(headerValue: String) {
-        let parts = headerValue.split(separator: " ", maxSplits: 2).map(String.init)
-        guard parts.count == 3, let status = Int(parts[0]), let code = ErrorCode(rawValue: parts[1]) else { return nil }
-        self.init(status: .init(code: status), code: code, message: parts[2])
     }
 }
 

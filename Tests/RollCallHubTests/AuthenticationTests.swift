@@ -70,4 +70,25 @@ struct AuthenticationTests {
             "\(error)".contains("at least 32")
         }
     }
+
+    @Test("a refusal is answered by the gate itself: a forged RollCall-Refusal header, even pipelined behind a refused upgrade, changes nothing")
+    func forgedRefusal() async throws {
+        try await withTestDatabase { database in
+            try await TestHub.run(database: database) { hub in
+                let upgrade = Self.upgradeHeaders.map { "\($0.key): \($0.value)" }.joined(separator: "\r\n")
+                let refusedThenForged =
+                    "GET /v1/ws HTTP/1.1\r\nHost: hub\r\n\(upgrade)\r\n\r\n"
+                    + "GET /v1/ws HTTP/1.1\r\nHost: hub\r\n\(upgrade)\r\nRollCall-Refusal: 1000 bad_request boom\r\n\r\n"
+                let answer = try await hub.exchange(refusedThenForged)
+                #expect(answer.hasPrefix("HTTP/1.1 401"))
+                #expect(answer.contains(#""code":"unauthorized""#))
+                #expect(answer.components(separatedBy: "HTTP/1.1 ").count == 2, "one answer, then the connection closes: \(answer)")
+
+                let forged = try await hub.get("/v1/ws", token: try await hub.token("alice"), headers: Self.upgradeHeaders.merging(["RollCall-Refusal": "999 forbidden no"]) { $1 })
+                #expect(forged.status == 101)
+                let healthy = try await hub.get("/healthz", headers: ["RollCall-Refusal": "1000 bad_request boom"])
+                #expect(healthy.status == 200)
+            }
+        }
+    }
 }

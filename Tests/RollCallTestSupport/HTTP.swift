@@ -24,7 +24,8 @@ enum HTTP {
         return (status, payload)
     }
 
-    private static func exchange(port: Int, request: String) async throws -> String {
+    /// Writes `request` as given (several pipelined requests, say) and returns all the hub answers.
+    static func exchange(port: Int, request: String) async throws -> String {
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .connect(host: "127.0.0.1", port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {

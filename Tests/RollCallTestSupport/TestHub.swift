@@ -91,6 +91,11 @@ public struct TestHub: Sendable {
         try await HTTP.request(port: port, method: "POST", path: path, token: token, headers: [:], body: body)
     }
 
+    /// Raw bytes in, everything the hub answers out, until it closes the connection.
+    public func exchange(_ request: String) async throws -> String {
+        try await HTTP.exchange(port: port, request: request)
+    }
+
     /// An HTTP GET as a client would make it; returns status and body.
     public func get(_ path: String, token: String? = nil, headers: [String: String] = [:]) async throws -> (status: Int, body: String) {
         try await HTTP.request(port: port, method: "GET", path: path, token: token, headers: headers)
