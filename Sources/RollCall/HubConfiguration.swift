@@ -15,6 +15,8 @@ public struct HubConfiguration: Sendable {
     public var maxMessageBytes: Int
     /// Longest user agent kept in a connection row.
     public var maxUserAgentBytes: Int
+    /// Most bytes queued for one socket and not yet written; past it the socket is closed.
+    public var maxOutboundBytes: Int
     /// How often the hub pings an idle socket; a peer silent for as long again is dropped.
     public var pingInterval: Duration
     /// Bad frames one connection may send before it is closed with 1008.
@@ -35,6 +37,7 @@ public struct HubConfiguration: Sendable {
         maxBatch: Int = 500,
         maxMessageBytes: Int = 64 * 1024,
         maxUserAgentBytes: Int = 512,
+        maxOutboundBytes: Int = 4 * 1024 * 1024,
         pingInterval: Duration = .seconds(30),
         maxBadFrames: Int = 20,
         trustedProxies: TrustedProxies = .none
@@ -51,6 +54,7 @@ public struct HubConfiguration: Sendable {
         self.maxBatch = maxBatch
         self.maxMessageBytes = maxMessageBytes
         self.maxUserAgentBytes = maxUserAgentBytes
+        self.maxOutboundBytes = maxOutboundBytes
         self.pingInterval = pingInterval
         self.maxBadFrames = maxBadFrames
         self.trustedProxies = trustedProxies
@@ -74,6 +78,9 @@ public struct HubConfiguration: Sendable {
         if !(0...65535).contains(port) { throw Invalid(description: "--port must be between 0 and 65535") }
         if maxBatch < 1 { throw Invalid(description: "--max-batch must be at least 1") }
         if maxMessageBytes < 1 { throw Invalid(description: "--max-message-bytes must be at least 1") }
+        if maxOutboundBytes < 2 * maxFrameBytes {
+            throw Invalid(description: "--max-outbound-bytes must be at least twice the largest frame (\(2 * maxFrameBytes) bytes), or one message could close a socket")
+        }
         if heartbeatInterval <= .zero { throw Invalid(description: "--heartbeat-interval must be above zero") }
         if purgeInterval <= .zero { throw Invalid(description: "--purge-interval must be above zero") }
         if orphanWindow <= heartbeatInterval {

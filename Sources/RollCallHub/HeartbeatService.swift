@@ -28,11 +28,15 @@ struct HeartbeatService: Service {
         hub.databaseAvailable ? hub.configuration.heartbeatInterval : min(hub.configuration.heartbeatInterval, .seconds(1))
     }
 
+    /// How long one beat may take: its interval, within 2 to 5 s. A timed-out beat closes its
+    /// connection, and a new one takes a moment: shorter would fail a loaded but healthy hub.
+    static func deadline(interval: Duration) -> Duration {
+        min(max(interval, .seconds(2)), .seconds(5))
+    }
+
     func beat() async {
         do {
-            let purgedAt = try await withDeadline(min(hub.configuration.heartbeatInterval, .seconds(5))) {
-                try await registration.heartbeat()
-            }
+            let purgedAt = try await registration.heartbeat(within: Self.deadline(interval: hub.configuration.heartbeatInterval))
             let wasDown = !hub.databaseAvailable
             hub.writer.databaseAnswered()
             if contact.heartbeatSucceeded(purgedAt: purgedAt) {

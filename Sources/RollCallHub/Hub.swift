@@ -13,11 +13,4 @@ public struct Hub: Service {
     public func run() async throws {
         try await ServiceGroup(services: [application, drain], logger: logger).run()
     }
-
-    /// Runs until SIGTERM or SIGINT, then shuts down gracefully.
-    public func runService() async throws {
-        try await ServiceGroup(
-            configuration: .init(services: [self], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
-        ).run()
-    }
 }

@@ -9,7 +9,7 @@ import ServiceLifecycle
 
 /// Builds a hub: the one function production and tests both call.
 public enum HubApplication {
-    /// A hub ready to `run()` (or `runService()`).
+    /// A hub ready to `run()` as a service (in a `ServiceGroup` that owns its shutdown).
     public static func build(
         configuration: HubConfiguration,
         database: DatabaseLocation,

@@ -11,6 +11,7 @@ final class HubMetrics: Sendable {
     let registryRequests: Counter
     let transitionsPublished: Counter
     let framesRejected: Counter
+    let slowReadersClosed: Counter
     let databaseUp: Gauge
     let heartbeatFailures: Counter
     let orphansClosed: Counter
@@ -31,6 +32,8 @@ final class HubMetrics: Sendable {
         transitionsPublished = registry.makeCounter(
             descriptor: name("presence", "transitions", "total", "Presence transitions this hub's writer decided"))
         framesRejected = registry.makeCounter(descriptor: name("frames", "rejected", "total", "Client frames answered with an error"))
+        slowReadersClosed = registry.makeCounter(
+            descriptor: name("connections", "slow_closed", "total", "Sockets closed for not reading: their outbound budget was passed"))
         databaseUp = registry.makeGauge(descriptor: name("database", "up", "", "1 while this hub can write to the database, else 0"))
         heartbeatFailures = registry.makeCounter(descriptor: name("heartbeat", "failures", "total", "Heartbeats the database did not take"))
         orphansClosed = registry.makeCounter(

@@ -47,7 +47,9 @@ final class LiveSockets: Sendable {
         let mailboxes = index.withLock { index in
             (index.byUser[message.to] ?? []).compactMap { index.sockets[$0]?.mailbox }
         }
-        for mailbox in mailboxes { mailbox.yield(.message(message)) }
+        guard !mailboxes.isEmpty else { return }
+        let cost = SessionInput.message(message).estimatedBytes
+        for mailbox in mailboxes { mailbox.yield(.message(message), cost: cost) }
     }
 
     /// Closes every socket with 1001 (going away); their sessions record `server_shutdown`.

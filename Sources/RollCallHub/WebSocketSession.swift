@@ -2,6 +2,7 @@ import Foundation
 import HummingbirdWebSocket
 import Logging
 import NIOCore
+import NIOWebSocket
 import RollCall
 import RollCallPostgres
 
@@ -42,7 +43,13 @@ struct WebSocketSession {
             return
         }
 
-        let (mailbox, mailboxInput) = AsyncStream<SessionInput>.makeStream()
+        let channel = channel
+        let metrics = hub.metrics
+        let (mailboxInput, mailbox) = Mailbox.make(budget: hub.configuration.maxOutboundBytes) {
+            metrics.slowReadersClosed.increment()
+            logger.warning("connection closed: it does not read what it is sent", metadata: ["budget_bytes": "\(hub.configuration.maxOutboundBytes)"])
+            Self.closeForSlowReading(channel)
+        }
         hub.sockets.add(connection.connectionID, user: identity.userID, outbound: outbound, mailbox: mailboxInput)
         hub.metrics.connectionsOpened.increment()
         hub.metrics.connectionsOpen.increment()
@@ -54,7 +61,7 @@ struct WebSocketSession {
         let frames = FrameHandler(hub: hub, identity: identity, connectionID: connection.connectionID, mailbox: mailboxInput)
         var explicitReason: CloseReason?
         let watched = await withTaskGroup(of: Set<String>.self) { group in
-            group.addTask { await Self.write(mailbox, to: outbound) }
+            group.addTask { await Self.write(mailbox, of: mailboxInput, to: outbound) }
             do {
                 explicitReason = try await frames.receive(inbound: inbound, logger: logger)
             } catch {
@@ -64,6 +71,7 @@ struct WebSocketSession {
             return await group.next() ?? []
         }
         if hub.sockets.isDraining { explicitReason = .serverShutdown }
+        if mailboxInput.hasOverflowed { explicitReason = .kicked }
 
         let reason = explicitReason ?? Self.reason(from: evidence)
         hub.watchers.remove(connection.connectionID, watching: watched)
@@ -82,11 +90,11 @@ struct WebSocketSession {
 
     /// The socket's one writer: frames in mailbox order, presence filtered by what it watches.
     /// Returns the users it watched, so the index can forget them.
-    private static func write(_ mailbox: AsyncStream<SessionInput>, to outbound: WebSocketOutboundWriter) async -> Set<String> {
+    private static func write(_ entries: AsyncStream<Mailbox.Entry>, of mailbox: Mailbox, to outbound: WebSocketOutboundWriter) async -> Set<String> {
         var subscriber = SubscriberState()
-        for await input in mailbox {
+        for await entry in entries {
             let frames: [ServerFrame]
-            switch input {
+            switch entry.input {
             case .frame(let frame): frames = [frame]
             case .subscriber(let input): frames = subscriber.handle(input)
             case .message(let message): frames = [.message(from: message.from, data: message.data, at: message.at)]
@@ -98,8 +106,19 @@ struct WebSocketSession {
                 // A failed write means the socket is going; the reader side sees it end.
                 try? await outbound.write(.text(frame.json()))
             }
+            mailbox.written(entry)
         }
         return subscriber.watchedUsers
+    }
+
+    /// A socket past its budget is not reading: a close frame (1013) goes behind what it has not
+    /// read, in case it ever does, and the connection is cut a second later either way.
+    private static func closeForSlowReading(_ channel: any Channel) {
+        var payload = channel.allocator.buffer(capacity: 64)
+        payload.write(webSocketErrorCode: .init(codeNumber: 1013))
+        payload.writeString("too slow: outbound budget exceeded")
+        channel.writeAndFlush(WebSocketFrame(fin: true, opcode: .connectionClose, data: payload), promise: nil)
+        channel.eventLoop.scheduleTask(in: .seconds(1)) { channel.close(promise: nil) }
     }
 
     /// The reason a socket that the hub did not end on purpose closed.

@@ -30,7 +30,7 @@ public enum DatabaseAdmin {
         to location: DatabaseLocation, logger: Logger,
         _ body: (PostgresConnection) async throws -> Result
     ) async throws -> Result {
-        let configuration: PostgresConnection.Configuration
+        var configuration: PostgresConnection.Configuration
         switch location.endpoint {
         case .tcp(let host, let port):
             configuration = .init(
@@ -41,6 +41,7 @@ public enum DatabaseAdmin {
                 unixSocketPath: "\(directory)/.s.PGSQL.\(port)", username: location.username,
                 password: location.password, database: location.database)
         }
+        configuration.options.additionalStartupParameters = [("application_name", DatabaseLocation.applicationName)]
         let connection = try await PostgresConnection.connect(
             on: MultiThreadedEventLoopGroup.singleton.next(), configuration: configuration, id: 0, logger: logger)
         do {

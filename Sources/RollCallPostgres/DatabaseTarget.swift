@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOPosix
 
 /// The database a command uses: `DATABASE_URL`, or else the embedded cluster under the data directory.
 public struct DatabaseTarget: Sendable {
@@ -16,13 +17,15 @@ public struct DatabaseTarget: Sendable {
             return DatabaseTarget(location: try DatabaseLocation(url: url), embedded: nil, startedCluster: false)
         }
         try FileManager.default.createDirectory(at: dataDirectory, withIntermediateDirectories: true)
-        let cluster = try EmbeddedPostgres(dataDirectory: dataDirectory, logger: logger)
-        let started = try cluster.start()
+        // initdb and pg_ctl block while they run: on a thread of their own, not the concurrency
+        // pool's (two threads on two cores), which signal handling and everything else share.
+        let cluster = try await runBlocking { try EmbeddedPostgres(dataDirectory: dataDirectory, logger: logger) }
+        let started = try await runBlocking { try cluster.start() }
         let location = cluster.location(database: embeddedDatabaseName)
         do {
             try await DatabaseAdmin.createDatabaseIfMissing(embeddedDatabaseName, at: location, logger: logger)
         } catch {
-            if started { cluster.stop() }
+            if started { try? await runBlocking { cluster.stop() } }
             throw error
         }
         return DatabaseTarget(location: location, embedded: cluster, startedCluster: started)
@@ -34,7 +37,10 @@ public struct DatabaseTarget: Sendable {
         guard startedCluster, let embedded else { return }
         let others = try? await DatabaseAdmin.withConnection(to: location.with(database: "postgres"), logger: logger) { connection in
             let rows = try await connection.query(
-                "SELECT count(*)::int FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()",
+                """
+                SELECT count(*)::int FROM pg_stat_activity
+                WHERE backend_type = 'client backend' AND application_name <> \(DatabaseLocation.applicationName)
+                """,
                 logger: logger)
             return try await rows.collect().first?.decode(Int.self) ?? 0
         }
@@ -42,6 +48,17 @@ public struct DatabaseTarget: Sendable {
             logger.notice("embedded PostgreSQL left running: other clients use it", metadata: ["clients": "\(others)"])
             return
         }
-        embedded.stop()
+        try? await runBlocking { embedded.stop() }
+    }
+}
+
+/// Runs blocking work on NIO's thread pool and waits for it to finish, cancelled or not: a cluster
+/// being started must be known started, so that it can be stopped.
+func runBlocking<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        NIOThreadPool.singleton.submit { state in
+            guard case .active = state else { return continuation.resume(throwing: CancellationError()) }
+            continuation.resume(with: Result { try work() })
+        }
     }
 }

@@ -69,8 +69,21 @@ public struct DatabaseLocation: Sendable, Equatable {
         }
         configuration.options.minimumConnections = 0
         configuration.options.maximumConnections = 8
+        configuration.options.additionalStartupParameters = [("application_name", Self.applicationName)] + Self.sessionLimits
         return configuration
     }
+
+    /// Bounds on every statement of the hub's pool, so a stuck query or lock wait fails instead of
+    /// holding the writer (whose attempts are given up after 10 s); the server also probes idle
+    /// TCP peers, so it drops the sessions of a hub that vanished. Migrations lift the first two.
+    static let sessionLimits: [(String, String)] = [
+        ("statement_timeout", "8s"), ("lock_timeout", "5s"), ("idle_in_transaction_session_timeout", "30s"),
+        ("tcp_keepalives_idle", "10"), ("tcp_keepalives_interval", "5"), ("tcp_keepalives_count", "3"),
+    ]
+
+    /// The `application_name` of every connection this process opens: it tells this process's
+    /// own sessions apart from other clients of a cluster (see `DatabaseTarget.release`).
+    public static let applicationName = "rollcall-\(getpid())"
 
     /// Arguments and environment that point `psql` at this database.
     public var psqlInvocation: (arguments: [String], environment: [String: String]) {

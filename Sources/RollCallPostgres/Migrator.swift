@@ -52,10 +52,15 @@ public struct Migrator: Sendable {
     /// Applies what is pending on `connection`; returns the names applied by this call.
     @discardableResult
     public func migrate(_ migrations: [Migration], on connection: PostgresConnection) async throws -> [String] {
+        // A migration may rewrite a big table, and another hub may hold the lock while it does.
+        try await connection.query("SET statement_timeout = 0", logger: logger)
+        try await connection.query("SET lock_timeout = 0", logger: logger)
         try await connection.query("SELECT pg_advisory_lock(\(Self.lockKey))", logger: logger)
         do {
             let applied = try await apply(migrations, on: connection)
             try await connection.query("SELECT pg_advisory_unlock(\(Self.lockKey))", logger: logger)
+            try await connection.query("RESET statement_timeout", logger: logger)
+            try await connection.query("RESET lock_timeout", logger: logger)
             return applied
         } catch {
             _ = try? await connection.query("SELECT pg_advisory_unlock(\(Self.lockKey))", logger: logger)

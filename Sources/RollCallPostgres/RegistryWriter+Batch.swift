@@ -5,8 +5,9 @@ import RollCall
 
 extension RegistryWriter {
     /// One batch, one transaction: rows, counters, grace, then the notifications.
-    func write(_ batch: [RegistryRequest]) async throws -> BatchOutcome {
+    func write(_ batch: [RegistryRequest], slot: ConnectionSlot) async throws -> BatchOutcome {
         try await client.withTransaction(logger: logger) { connection in
+            slot.use(connection)
             var outcome = BatchOutcome()
             var delta: [String: Int] = [:]
 
@@ -85,7 +86,8 @@ extension RegistryWriter {
             // Users who lost connections to a purge went away a window ago: offline at once.
             var offlineAtOnce: Set<String> = []
             let purgeWindow = batch.compactMap { request -> Duration? in
-                if case .purgeOrphans(let window, _) = request { window } else { nil }
+                guard case .purgeOrphans(let window, let requestedAt, _) = request, ContinuousClock.now - requestedAt < Self.purgeFreshness else { return nil }
+                return window
             }.min()
             if let purgeWindow {
                 let report = try await purgeOrphans(window: purgeWindow, on: connection, delta: &delta, outcome: &outcome)

@@ -88,7 +88,7 @@ public final class RegistryWriter: Service, Sendable {
     /// advisory lock) and finishes offline graces that dead hubs left pending.
     public func purgeOrphans(window: Duration) async throws -> PurgeReport {
         try await withCheckedThrowingContinuation { continuation in
-            submit(.purgeOrphans(window: window, continuation))
+            submit(.purgeOrphans(window: window, requestedAt: .now, continuation))
         }
     }
 
@@ -191,6 +191,10 @@ public final class RegistryWriter: Service, Sendable {
     /// closes those rows.
     static let shutdownPatience: Duration = .seconds(15)
 
+    /// How long a purge request stays valid: it was made after a full window of unbroken contact,
+    /// and one that sat in the queue through an outage would purge hubs that are only coming back.
+    static let purgeFreshness: Duration = .seconds(1)
+
     private func requestStop() {
         let wakeUp = state.withLock { state in
             state.stopping = true
@@ -240,7 +244,12 @@ public final class RegistryWriter: Service, Sendable {
         while true {
             attempt += 1
             do {
-                let outcome = try await withDeadline(Self.attemptLimit) { try await self.write(batch) }
+                // Past the deadline the attempt's connection is closed: a query on a dead TCP
+                // connection or a hung server ignores cancellation, and would hold the writer.
+                let slot = ConnectionSlot()
+                let outcome = try await withDeadline(Self.attemptLimit, onTimeout: slot.closeConnection) {
+                    try await self.write(batch, slot: slot)
+                }
                 let observers = state.withLock { state in
                     state.committedTransactions += 1
                     state.consecutiveFailures = 0
@@ -268,7 +277,7 @@ public final class RegistryWriter: Service, Sendable {
                     case .message(_, let continuation):
                         continuation.resume(throwing: RegistryUnavailable(underlying: error))
                         return false
-                    case .purgeOrphans(_, let continuation):
+                    case .purgeOrphans(_, _, let continuation):
                         // The next pass tries again.
                         continuation.resume(throwing: RegistryUnavailable(underlying: error))
                         return false
@@ -331,7 +340,7 @@ public final class RegistryWriter: Service, Sendable {
             case .open(_, let continuation): continuation.resume(throwing: RegistryUnavailable(underlying: error))
             case .message(_, let continuation): continuation.resume(throwing: RegistryUnavailable(underlying: error))
             case .closeServer(_, _, let continuation): continuation.resume(throwing: RegistryUnavailable(underlying: error))
-            case .purgeOrphans(_, let continuation): continuation.resume(throwing: RegistryUnavailable(underlying: error))
+            case .purgeOrphans(_, _, let continuation): continuation.resume(throwing: RegistryUnavailable(underlying: error))
             case .close, .finishGrace, .reopen: break
             }
         }
@@ -346,7 +355,7 @@ public final class RegistryWriter: Service, Sendable {
                 continuation.resume(returning: outcome.closedByServer["\(server)/\(reason.rawValue)"] ?? 0)
             case .message(_, let continuation):
                 continuation.resume()
-            case .purgeOrphans(_, let continuation):
+            case .purgeOrphans(_, _, let continuation):
                 continuation.resume(returning: outcome.purge ?? PurgeReport(skipped: true))
             case .close, .finishGrace, .reopen:
                 break
@@ -368,7 +377,9 @@ enum RegistryRequest: Sendable {
     case message(UserMessage, CheckedContinuation<Void, any Error>)
     /// Rows of this hub that a purge closed while their sockets lived on.
     case reopen([ConnectionID])
-    case purgeOrphans(window: Duration, CheckedContinuation<PurgeReport, any Error>)
+    /// `requestedAt`: the hub's contact with the database was checked then; a request that waited
+    /// longer than `RegistryWriter.purgeFreshness` (behind a batch stuck in an outage) is skipped.
+    case purgeOrphans(window: Duration, requestedAt: ContinuousClock.Instant, CheckedContinuation<PurgeReport, any Error>)
 }
 
 extension RegistryRequest {
@@ -453,22 +464,4 @@ extension PSQLError {
 /// The writer's run loop has ended (the hub failed to start, or shut down): nothing more is written.
 public struct WriterStopped: Error, CustomStringConvertible {
     public var description: String { "the registry writer has stopped" }
-}
-
-/// A batch attempt that took longer than `RegistryWriter.attemptLimit`.
-public struct BatchTimedOut: Error, CustomStringConvertible {
-    public var description: String { "the database did not answer in time" }
-}
-
-/// Runs `body`, cancelling it and throwing `BatchTimedOut` after `limit`.
-public func withDeadline<T: Sendable>(_ limit: Duration, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
-    try await withThrowingTaskGroup(of: T.self) { group in
-        group.addTask { try await body() }
-        group.addTask {
-            try await Task.sleep(for: limit)
-            throw BatchTimedOut()
-        }
-        defer { group.cancelAll() }
-        return try await group.next()!
-    }
 }

@@ -28,11 +28,19 @@ public struct ServerRegistration: Sendable {
 
     /// Vouches for every open connection of this hub with one write. Returns when a purge last
     /// closed this hub's rows (nil: never, this run), or throws `Unregistered` if the row is gone.
-    public func heartbeat() async throws -> Date? {
-        let rows = try await client.query(
-            "UPDATE rollcall.servers SET heartbeat_at = now() WHERE server_id = \(serverID) RETURNING purged_at", logger: logger)
-        guard let row = try await rows.collect().first else { throw Unregistered() }
-        return try row.decode(Date?.self)
+    /// Past `limit` it throws `DeadlinePassed` and closes the connection it waited on.
+    public func heartbeat(within limit: Duration) async throws -> Date? {
+        let slot = ConnectionSlot()
+        let serverID = serverID, client = client, logger = logger
+        return try await withDeadline(limit, onTimeout: slot.closeConnection) {
+            try await client.withConnection { connection in
+                slot.use(connection)
+                let rows = try await connection.query(
+                    "UPDATE rollcall.servers SET heartbeat_at = now() WHERE server_id = \(serverID) RETURNING purged_at", logger: logger)
+                guard let row = try await rows.collect().first else { throw Unregistered() }
+                return try row.decode(Date?.self)
+            }
+        }
     }
 
     public struct Unregistered: Error {}

@@ -6,6 +6,7 @@ import NIOCore
 import RollCall
 import RollCallHub
 import RollCallPostgres
+import ServiceLifecycle
 
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Run a hub.")
@@ -42,6 +43,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Largest frame or message body in bytes (env: ROLLCALL_MAX_MESSAGE_BYTES).")
     var maxMessageBytes: Int = environmentInt("ROLLCALL_MAX_MESSAGE_BYTES", default: 64 * 1024)
 
+    @Option(help: "Most bytes queued for one socket that does not read; past it the socket is closed (env: ROLLCALL_MAX_OUTBOUND_BYTES).")
+    var maxOutboundBytes: Int = environmentInt("ROLLCALL_MAX_OUTBOUND_BYTES", default: 4 * 1024 * 1024)
+
     @Option(help: "How often idle sockets are pinged; a peer silent as long again is dropped (env: ROLLCALL_PING_INTERVAL; default 30s).", transform: DurationText.parseArgument)
     var pingInterval: Duration = environmentDuration("ROLLCALL_PING_INTERVAL", default: .seconds(30))
 
@@ -67,7 +71,7 @@ struct Serve: AsyncParsableCommand {
             serverID: serverID ?? "\(ProcessInfo.processInfo.hostName):\(port)",
             jwtSecret: secret,
             orphanWindow: orphanWindow, heartbeatInterval: heartbeatInterval, purgeInterval: purgeInterval,
-            offlineGrace: offlineGrace, retention: retention, maxBatch: maxBatch, maxMessageBytes: maxMessageBytes,
+            offlineGrace: offlineGrace, retention: retention, maxBatch: maxBatch, maxMessageBytes: maxMessageBytes, maxOutboundBytes: maxOutboundBytes,
             pingInterval: pingInterval, trustedProxies: proxies)
         do {
             try configuration.validate()
@@ -77,20 +81,23 @@ struct Serve: AsyncParsableCommand {
         // Past the writer's own patience with a dead database, the drain and any running offline graces.
         let patience = Duration.seconds(45) + offlineGrace
         let common = common, host = host, port = port
-        try await BoundedShutdown.run(patience: patience, logger: logger) { serving in
+        try await BoundedShutdown.run(patience: patience, logger: logger) { stage in
             try await common.withDatabase(logger: logger) { target in
                 try Task.checkCancellation()
                 logger.info("database", metadata: ["location": "\(target.location.redacted)"])
                 let dataDir = common.dataDir
                 let app = try await HubApplication.build(configuration: configuration, database: target.location, logger: logger) { port in
-                    serving()
+                    stage.markListening()
                     if common.usesEmbeddedDatabase, common.jwtSecret == nil {
                         logger.notice("try it: swift run rollcall connect alice --data-dir \(dataDir) --url ws://\(host):\(port)")
                     }
                 }
                 try Task.checkCancellation()
+                // The hub runs under a group of its own, which the signal watcher shuts down.
+                let group = ServiceGroup(configuration: .init(services: [app], logger: logger))
+                guard stage.serve(group) else { throw CancellationError() }
                 do {
-                    try await app.runService()
+                    try await group.run()
                 } catch let error as IOError {
                     throw CommandFailure(Self.explain(error, host: host, port: port))
                 }

@@ -49,8 +49,7 @@ struct SignalTests {
     func whileStarting() async throws {
         try await Self.withDataDirectory { directory in
             let hub = try HubProcess.start(["serve", "--port", "0", "--data-dir", directory.path])
-            try await hub.waitForLog("creating embedded PostgreSQL cluster")
-            hub.signal(SIGTERM)
+            try hub.signalWhenLogged("creating embedded PostgreSQL cluster")
             #expect(try await hub.waitForExit(timeout: .seconds(90)) != 0)
             #expect(hub.log.contains("stopped by SIGTERM before the hub was serving"), "hub log: \(hub.log)")
             #expect(try !Self.clusterRunning(in: directory))

@@ -59,6 +59,18 @@ public final class HubProcess: Sendable {
         return HubProcess(pid: try spawn(executable, arguments, output: logFile), logFile: logFile, port: 0)
     }
 
+    /// Sends `signal` the moment the process logs `text`, from a shell watcher of its own: the test
+    /// process, busy with other tests, may be too slow to hit a stage that lasts a second.
+    public func signalWhenLogged(_ text: String, signal: Int32 = SIGTERM) throws {
+        let script = "while ! grep -qF \"$1\" \"$2\"; do sleep 0.01; done; kill -\(signal) \(pid)"
+        let watcher = try Self.spawn("/bin/sh", ["-c", script, "watcher", text, logFile.path], output: URL(fileURLWithPath: "/dev/null"))
+        // Reaped when it ends, so that it leaves no zombie.
+        Thread.detachNewThread {
+            var status: Int32 = 0
+            waitpid(watcher, &status, 0)
+        }
+    }
+
     /// Waits until the process has logged `text`; fails if it exits first.
     public func waitForLog(_ text: String, timeout: Duration = .seconds(60)) async throws {
         try await eventually(timeout: timeout, "the hub to log \(text)") {
