@@ -11,6 +11,14 @@ enum ChildProcess {
         var description: String { "cannot run \(executable): \(String(cString: strerror(code)))" }
     }
 
+    /// What the tools (and the PostgreSQL server they start) get of this process's environment:
+    /// locale, time zone and search path, never the hub's own settings (`ROLLCALL_JWT_SECRET`,
+    /// `DATABASE_URL`), which the server would otherwise carry for its whole life.
+    static func passedEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) -> [String] {
+        let kept: Set<String> = ["PATH", "LANG", "LANGUAGE", "TZ", "TMPDIR", "HOME"]
+        return environment.filter { kept.contains($0.key) || $0.key.hasPrefix("LC_") }.map { "\($0.key)=\($0.value)" }.sorted()
+    }
+
     /// Blocks the calling thread; only for short administrative commands.
     static func run(_ executable: String, _ arguments: [String], silenceOutput: Bool, silenceErrors: Bool) throws(LaunchFailed) -> Int32 {
         var actions = posix_spawn_file_actions_t()
@@ -23,7 +31,9 @@ enum ChildProcess {
         let argv = ([executable] + arguments).map { strdup($0) } + [nil]
         defer { for pointer in argv { free(pointer) } }
         var pid = pid_t()
-        let spawned = posix_spawn(&pid, executable, &actions, nil, argv, environ)
+        let environment = passedEnvironment().map { strdup($0) } + [nil]
+        defer { for pointer in environment { free(pointer) } }
+        let spawned = posix_spawn(&pid, executable, &actions, nil, argv, environment)
         guard spawned == 0 else { throw LaunchFailed(executable: executable, code: spawned) }
         var status: Int32 = 0
         while waitpid(pid, &status, 0) == -1 {

@@ -71,7 +71,7 @@ public struct EmbeddedPostgres: Sendable {
                 // who must be able to reach it and write its log beside it.
                 try makeTraversable(clusterDirectory.deletingLastPathComponent())
                 _ = try run("/bin/chown", ["postgres:postgres", clusterDirectory.path], asPostgres: false)
-                _ = fileManager.createFile(atPath: logFile.path, contents: nil)
+                _ = fileManager.createFile(atPath: logFile.path, contents: nil, attributes: [.posixPermissions: 0o600])
                 _ = try run("/bin/chown", ["postgres:postgres", logFile.path], asPostgres: false)
             }
         } catch {
@@ -99,14 +99,15 @@ public struct EmbeddedPostgres: Sendable {
         }
     }
 
-    /// Opens every directory from `directory` up to the root for traversal (o+x).
+    /// Opens every directory from `directory` up to the root for traversal by others (o+x, which
+    /// lets the postgres user reach its cluster): nothing more, no listing, no group bits.
     private func makeTraversable(_ directory: URL) throws {
         var current = directory.standardizedFileURL
         while current.path != "/" {
             let attributes = try FileManager.default.attributesOfItem(atPath: current.path)
             let mode = (attributes[.posixPermissions] as? Int) ?? 0
             if mode & 0o001 == 0 {
-                try FileManager.default.setAttributes([.posixPermissions: mode | 0o011], ofItemAtPath: current.path)
+                try FileManager.default.setAttributes([.posixPermissions: mode | 0o001], ofItemAtPath: current.path)
             }
             current = current.deletingLastPathComponent()
         }

@@ -88,11 +88,6 @@ public struct RegistryReader: Sendable {
         return try await rows.collect().first?.decode(String.self)
     }
 
-    /// Whether the database answers at all.
-    public func ping() async throws {
-        try await client.query("SELECT 1", logger: logger)
-    }
-
     /// Rows of `user_id, online, connections, online_since, last_seen_at, version`.
     private static func presences(_ rows: PostgresRowSequence) async throws -> [UserPresence] {
         var users: [UserPresence] = []

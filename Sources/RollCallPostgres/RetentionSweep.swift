@@ -9,6 +9,8 @@ public struct RetentionSweep: Sendable {
 
     static let lockKey: Int64 = 0x726F_6C6C_6869_7374  // "rollhist"
     static let chunk = 1000
+    /// Seconds a stored message body is kept: hubs read it within moments of its notification.
+    static let messagePayloadLifetime = 300
 
     public init(client: PostgresClient, logger: Logger) {
         self.client = client
@@ -35,6 +37,10 @@ public struct RetentionSweep: Sendable {
                     deleted += count
                     if count < Self.chunk { break }
                 }
+                // Large messages wait in message_payloads only until every hub has read them.
+                try await connection.query(
+                    "DELETE FROM rollcall.message_payloads WHERE created_at < now() - \(Self.messagePayloadLifetime)::int * interval '1 second'",
+                    logger: logger)
             } catch {
                 _ = try? await connection.query("SELECT pg_advisory_unlock(\(Self.lockKey))", logger: logger)
                 throw error

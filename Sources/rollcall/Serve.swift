@@ -68,7 +68,7 @@ struct Serve: AsyncParsableCommand {
         }
         let configuration = HubConfiguration(
             host: host, port: port,
-            serverID: serverID ?? "\(ProcessInfo.processInfo.hostName):\(port)",
+            serverID: serverID ?? Self.defaultServerID(port: port),
             jwtSecret: secret,
             orphanWindow: orphanWindow, heartbeatInterval: heartbeatInterval, purgeInterval: purgeInterval,
             offlineGrace: offlineGrace, retention: retention, maxBatch: maxBatch, maxMessageBytes: maxMessageBytes, maxOutboundBytes: maxOutboundBytes,
@@ -103,6 +103,14 @@ struct Serve: AsyncParsableCommand {
                 }
             }
         }
+    }
+
+    /// `HOSTNAME:PORT`, which a restart keeps. With `--port 0` every run gets a port of its own,
+    /// so the id gets a random suffix: hubs on one machine must never share an id (a restart's
+    /// cleanup would close another hub's live rows). What such a run leaves, the purge closes.
+    static func defaultServerID(port: Int) -> String {
+        let host = ProcessInfo.processInfo.hostName
+        return port == 0 ? "\(host):0-\(UUID().uuidString.prefix(8).lowercased())" : "\(host):\(port)"
     }
 
     /// What a failure to listen means for the operator.

@@ -102,4 +102,26 @@ struct SignalTests {
             #expect(hub.log.contains("giving up"), "hub log: \(hub.log)")
         }
     }
+
+    @Test("the embedded default keeps the hub's secrets from PostgreSQL, its log private, and gives a --port 0 hub an id of its own")
+    func embeddedHygiene() async throws {
+        try await Self.withDataDirectory { directory in
+            let secret = "a-secret-the-database-server-must-never-see-0123456789"
+            let hub = try HubProcess.start(["serve", "--port", "0", "--data-dir", directory.path], environment: ["ROLLCALL_JWT_SECRET": secret])
+            try await hub.waitForLog("hub listening")
+            let postmaster = try String(contentsOf: directory.appendingPathComponent("postgres/postmaster.pid"), encoding: .utf8)
+            let serverPID = try #require(postmaster.split(separator: "\n").first.map(String.init))
+            let environment = try Data(contentsOf: URL(fileURLWithPath: "/proc/\(serverPID)/environ"))
+            #expect(!String(decoding: environment, as: UTF8.self).contains("ROLLCALL_JWT_SECRET"))
+            #expect(!String(decoding: environment, as: UTF8.self).contains(secret))
+            let mode = try FileManager.default.attributesOfItem(atPath: directory.appendingPathComponent("postgres.log").path)[.posixPermissions] as? Int
+            #expect(mode.map { $0 & 0o077 } == 0, "postgres.log mode \(String(mode ?? 0, radix: 8))")
+            let listening = try #require(hub.log.split(separator: "\n").first { $0.contains("hub listening") })
+            let serverID = try #require(listening.split(separator: " ").first { $0.hasPrefix("server_id=") })
+            #expect(!serverID.hasSuffix(":0"), "\(serverID)")
+            hub.signal(SIGTERM)
+            #expect(try await hub.waitForExit(timeout: .seconds(90)) == 0)
+            #expect(try !Self.clusterRunning(in: directory))
+        }
+    }
 }

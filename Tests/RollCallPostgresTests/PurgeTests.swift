@@ -121,4 +121,16 @@ struct PurgeTests {
             #expect(try await sql(database, "SELECT user_id FROM rollcall.connections ORDER BY 1", as: String.self) == ["recent", "still-open"])
         }
     }
+
+    @Test("stored message bodies are pruned by the sweep once every hub has had time to read them")
+    func messagePayloads() async throws {
+        try await withTestDatabase { database in
+            try await execute(database, "INSERT INTO rollcall.message_payloads (recipient, body, created_at) VALUES ('ann', 'old', now() - interval '1 hour')")
+            try await execute(database, "INSERT INTO rollcall.message_payloads (recipient, body) VALUES ('ann', 'new')")
+            _ = try await withTestClient(database) { client in
+                try await RetentionSweep(client: client, logger: testLogger).run(retention: .seconds(30 * 86_400))
+            }
+            #expect(try await sql(database, "SELECT body FROM rollcall.message_payloads", as: String.self) == ["new"])
+        }
+    }
 }

@@ -54,9 +54,9 @@ public final class HubProcess: Sendable {
     }
 
     /// Starts `rollcall` with `arguments` and returns at once, whatever stage it reaches.
-    public static func start(_ arguments: [String]) throws -> HubProcess {
+    public static func start(_ arguments: [String], environment: [String: String] = [:]) throws -> HubProcess {
         let logFile = FileManager.default.temporaryDirectory.appendingPathComponent("rollcall-start-\(UUID().uuidString).log")
-        return HubProcess(pid: try spawn(executable, arguments, output: logFile), logFile: logFile, port: 0)
+        return HubProcess(pid: try spawn(executable, arguments, output: logFile, environment: environment), logFile: logFile, port: 0)
     }
 
     /// Sends `signal` the moment the process logs `text`, from a shell watcher of its own: the test
@@ -107,7 +107,7 @@ public final class HubProcess: Sendable {
         return exit ?? -1
     }
 
-    static func spawn(_ executable: String, _ arguments: [String], output: URL) throws -> pid_t {
+    static func spawn(_ executable: String, _ arguments: [String], output: URL, environment: [String: String] = [:]) throws -> pid_t {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -117,7 +117,10 @@ public final class HubProcess: Sendable {
         let argv = ([executable] + arguments).map { strdup($0) } + [nil]
         defer { for pointer in argv { free(pointer) } }
         var pid = pid_t()
-        let result = posix_spawn(&pid, executable, &actions, nil, argv, environ)
+        let merged = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        let envp = merged.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { for pointer in envp { free(pointer) } }
+        let result = posix_spawn(&pid, executable, &actions, nil, argv, envp)
         guard result == 0 else { throw TimedOut(what: "spawning \(executable): \(String(cString: strerror(result)))") }
         return pid
     }
