@@ -1,9 +1,13 @@
+import Foundation
+
 /// Who holds a connection or makes a request: the verified claims of a token.
 public struct Identity: Sendable, Equatable {
     public let userID: String
     public let isAdmin: Bool
     /// Users this identity may watch; `nil` means any user.
     public let watchable: Set<String>?
+    /// When the token expires: a socket opened with it is closed then (4001 `token_expired`).
+    public let expiresAt: Date?
 
     /// Longest user id, in UTF-8 bytes: a token's `sub`, a path's `{id}`, a frame's `to`.
     public static let maximumUserIDBytes = 1024
@@ -13,10 +17,11 @@ public struct Identity: Sendable, Equatable {
         !user.isEmpty && user.utf8.count <= maximumUserIDBytes
     }
 
-    public init(userID: String, isAdmin: Bool = false, watchable: Set<String>? = nil) {
+    public init(userID: String, isAdmin: Bool = false, watchable: Set<String>? = nil, expiresAt: Date? = nil) {
         self.userID = userID
         self.isAdmin = isAdmin
         self.watchable = watchable
+        self.expiresAt = expiresAt
     }
 
     /// Whether this identity may read the presence of `user`.

@@ -54,7 +54,7 @@ public struct TokenAuthority: Sendable {
         guard Identity.isValidUserID(user) else {
             throw TokenRejected(description: "token subject must be 1 to \(Identity.maximumUserIDBytes) bytes")
         }
-        return Identity(userID: user, isAdmin: claims.admin ?? false, watchable: claims.watch.map(Set.init))
+        return Identity(userID: user, isAdmin: claims.admin ?? false, watchable: claims.watch.map(Set.init), expiresAt: claims.exp.value)
     }
 
     /// A signed token for `identity`, valid for `lifetime`.

@@ -60,15 +60,28 @@ struct WebSocketSession {
 
         let frames = FrameHandler(hub: hub, identity: identity, connectionID: connection.connectionID, mailbox: mailboxInput)
         var explicitReason: CloseReason?
-        let watched = await withTaskGroup(of: Set<String>.self) { group in
+        let watched = await withTaskGroup(of: Set<String>?.self) { group in
             group.addTask { await Self.write(mailbox, of: mailboxInput, to: outbound) }
+            if let expiry = identity.expiresAt {
+                group.addTask {
+                    await Self.closeWhenExpired(expiry, mailbox: mailboxInput)
+                    return nil
+                }
+            }
             do {
                 explicitReason = try await frames.receive(inbound: inbound, logger: logger)
             } catch {
                 logger.debug("connection ended with an error", metadata: ["error": "\(error)"])
             }
             mailboxInput.finish()
-            return await group.next() ?? []
+            // The writer's answer is the users the socket watched; the expiry timer has none.
+            var watched: Set<String> = []
+            while let result = await group.next() {
+                guard let result else { continue }
+                watched = result
+                group.cancelAll()
+            }
+            return watched
         }
         if hub.sockets.isDraining { explicitReason = .serverShutdown }
         if mailboxInput.hasOverflowed { explicitReason = .kicked }
@@ -121,11 +134,25 @@ struct WebSocketSession {
         channel.eventLoop.scheduleTask(in: .seconds(1)) { channel.close(promise: nil) }
     }
 
+    /// A socket lives no longer than the token that opened it: at its `exp` the hub closes it with
+    /// 4001 `token_expired` (the client reconnects with a fresh token; its row closes as `kicked`).
+    private static func closeWhenExpired(_ expiry: Date, mailbox: Mailbox) async {
+        do {
+            try await Task.sleep(for: .milliseconds(max(0, Int64(expiry.timeIntervalSinceNow * 1000))))
+        } catch {
+            return
+        }
+        mailbox.yield(.close(.init(codeNumber: tokenExpiredCode), reason: "token_expired"))
+    }
+
+    static let tokenExpiredCode = 4001
+
     /// The reason a socket that the hub did not end on purpose closed.
     static func reason(from evidence: CloseEvidence) -> CloseReason {
         if let code = evidence.serverCloseCode, [1002, 1003, 1007, 1008, 1009].contains(code) {
             return .protocolError
         }
+        if evidence.serverCloseCode == UInt16(tokenExpiredCode) { return .kicked }
         // A client that says goodbye closed; one that vanished without a close frame is a dead peer.
         return evidence.clientSentClose ? .clientClosed : .timeout
     }

@@ -98,6 +98,20 @@ struct ProtocolTests {
         }
     }
 
+    @Test("a socket is closed with 4001 token_expired when its token expires, and its row closes as kicked")
+    func tokenExpiry() async throws {
+        try await withTestDatabase { database in
+            try await TestHub.run(database: database) { hub in
+                let socket = try await TestSocket.open(url: hub.webSocketURL, token: try await hub.token("ursula", lifetime: .seconds(2)))
+                #expect(try await socket.next()["type"] as? String == "welcome")
+                #expect(try await socket.waitUntilClosed() == 4001)
+                try await eventually("the row closed") {
+                    try await sql(database, "SELECT coalesce(close_reason, 'open') FROM rollcall.connections WHERE user_id = 'ursula'", as: String.self) == ["kicked"]
+                }
+            }
+        }
+    }
+
     @Test("a frame over the limit closes that socket with 1009 as protocol_error; other clients are unaffected")
     func oversized() async throws {
         try await withTestDatabase { database in
