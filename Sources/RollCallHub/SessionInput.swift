@@ -17,11 +17,9 @@ enum SessionInput: Sendable {
     var estimatedBytes: Int {
         switch self {
         case .frame(.error(_, _, let message)): 96 + message.utf8.count
-        case .frame(.snapshot(_, let users)): 64 + users.reduce(0) { $0 + 160 + $1.userID.utf8.count }
-        case .frame(.message(let from, _, _)): 128 + from.utf8.count
-        case .frame: 256
-        case .subscriber(.snapshot(_, let users)), .subscriber(.snapshotAll(_, let users)):
+        case .frame(.snapshot(_, let users)), .subscriber(.snapshot(_, let users)), .subscriber(.snapshotAll(_, let users)):
             64 + users.reduce(0) { $0 + 160 + $1.userID.utf8.count }
+        case .frame: 256
         case .subscriber(.transition(let transition)): 160 + transition.userID.utf8.count
         case .subscriber(.resync(let presence)): 160 + presence.userID.utf8.count
         case .subscriber(.connection(let event)): 320 + event.userID.utf8.count + (event.userAgent?.utf8.count ?? 0)
