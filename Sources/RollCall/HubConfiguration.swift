@@ -23,6 +23,8 @@ public struct HubConfiguration: Sendable {
     public var maxBadFrames: Int
     /// Load balancers whose `X-Forwarded-For` names the client recorded as `remote_addr`.
     public var trustedProxies: TrustedProxies
+    /// The per-user socket cap and the open rates per user and per address.
+    public var openLimits: OpenLimits.Rules
 
     public init(
         host: String = "127.0.0.1",
@@ -40,7 +42,8 @@ public struct HubConfiguration: Sendable {
         maxOutboundBytes: Int = 4 * 1024 * 1024,
         pingInterval: Duration = .seconds(30),
         maxBadFrames: Int = 20,
-        trustedProxies: TrustedProxies = .none
+        trustedProxies: TrustedProxies = .none,
+        openLimits: OpenLimits.Rules = .init()
     ) {
         self.host = host
         self.port = port
@@ -58,6 +61,7 @@ public struct HubConfiguration: Sendable {
         self.pingInterval = pingInterval
         self.maxBadFrames = maxBadFrames
         self.trustedProxies = trustedProxies
+        self.openLimits = openLimits
     }
 
     /// Room for a frame's envelope around its `data`.
@@ -80,6 +84,11 @@ public struct HubConfiguration: Sendable {
         if maxMessageBytes < 1 { throw Invalid(description: "--max-message-bytes must be at least 1") }
         if maxOutboundBytes < 2 * maxFrameBytes {
             throw Invalid(description: "--max-outbound-bytes must be at least twice the largest frame (\(2 * maxFrameBytes) bytes), or one message could close a socket")
+        }
+        if openLimits.maxSocketsPerUser < 0 { throw Invalid(description: "--max-sockets-per-user must be 0 (no cap) or more") }
+        for (flag, rate) in [("--user-open-rate", openLimits.userOpens), ("--address-open-rate", openLimits.addressOpens)]
+        where rate.perSecond < 0 || (rate.perSecond > 0 && rate.burst < 1) {
+            throw Invalid(description: "\(flag) must be 0 (no limit) or a rate with a burst of at least 1")
         }
         if heartbeatInterval <= .zero { throw Invalid(description: "--heartbeat-interval must be above zero") }
         if purgeInterval <= .zero { throw Invalid(description: "--purge-interval must be above zero") }

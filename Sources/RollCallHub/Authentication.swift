@@ -29,17 +29,6 @@ extension TokenAuthority {
             throw .unauthorized(error.description)
         }
     }
-
-    /// The upgrade check that runs before HummingbirdWebSocket sees the handshake.
-    func admit(_ head: HTTPRequestHead) async -> APIError? {
-        let query = head.uri.firstIndex(of: "?").map { String(head.uri[head.uri.index(after: $0)...]) }
-        do {
-            _ = try await identity(authorization: head.headers["authorization"].first, query: query)
-            return nil
-        } catch {
-            return error
-        }
-    }
 }
 
 /// Requires a valid token and puts its identity in the context.

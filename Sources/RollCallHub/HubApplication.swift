@@ -46,6 +46,10 @@ public enum HubApplication {
         let heartbeat = HeartbeatService(hub: hub, registration: registration, contact: contact, logger: logger)
         let purge = PurgeService(hub: hub, sweep: RetentionSweep(client: client, logger: logger), contact: contact, logger: logger)
 
+        let admission = SocketAdmission(
+            authority: hub.authority, rules: configuration.openLimits, trustedProxies: configuration.trustedProxies,
+            metrics: metrics, databaseAvailable: { hub.databaseAvailable })
+
         let router = Router(context: HubRequestContext.self)
         router.middlewares.add(JSONErrorMiddleware())
         HubRoutes(hub: hub).add(to: router)
@@ -57,14 +61,7 @@ public enum HubApplication {
                 configuration: .init(
                     http1: .init(idleTimeout: .seconds(60)),
                     ws: .init(maxFrameSize: configuration.maxFrameBytes, autoPing: .enabled(timePeriod: configuration.pingInterval))),
-                admission: { head in
-                    var refusal = await hub.authority.admit(head)
-                    if refusal == nil, !hub.databaseAvailable {
-                        refusal = .unavailable("the database is unreachable; open sockets stay, new ones wait")
-                    }
-                    if refusal != nil { metrics.connectionsRefused.increment() }
-                    return refusal
-                }),
+                admission: { head, channel in await admission.admit(head, on: channel) }),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "RollCall"),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? configuration.port

@@ -12,6 +12,7 @@ final class HubMetrics: Sendable {
     let transitionsPublished: Counter
     let framesRejected: Counter
     let slowReadersClosed: Counter
+    let connectionsLimited: Counter
     let databaseUp: Gauge
     let heartbeatFailures: Counter
     let orphansClosed: Counter
@@ -34,6 +35,8 @@ final class HubMetrics: Sendable {
         framesRejected = registry.makeCounter(descriptor: name("frames", "rejected", "total", "Client frames answered with an error"))
         slowReadersClosed = registry.makeCounter(
             descriptor: name("connections", "slow_closed", "total", "Sockets closed for not reading: their outbound budget was passed"))
+        connectionsLimited = registry.makeCounter(
+            descriptor: name("connections", "limited", "total", "Upgrades refused by the per-user socket cap or an open-rate limit"))
         databaseUp = registry.makeGauge(descriptor: name("database", "up", "", "1 while this hub can write to the database, else 0"))
         heartbeatFailures = registry.makeCounter(descriptor: name("heartbeat", "failures", "total", "Heartbeats the database did not take"))
         orphansClosed = registry.makeCounter(

@@ -9,7 +9,7 @@ import RollCall
 
 /// Decides, before any upgrade, whether a WebSocket handshake may proceed; a refusal carries
 /// the HTTP status and JSON error the client gets.
-typealias UpgradeAdmission = @Sendable (HTTPRequestHead) async -> APIError?
+typealias UpgradeAdmission = @Sendable (HTTPRequestHead, any Channel) async -> APIError?
 
 /// HummingbirdWebSocket answers every refused upgrade with a bare 400. This handler sits in front
 /// of the upgrade handler and decides first: an admitted handshake passes untouched (and the
@@ -48,7 +48,8 @@ final class UpgradeGate: ChannelInboundHandler, RemovableChannelHandler {
         let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
         let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
         let admission = self.admission
-        let decision = context.eventLoop.makeFutureWithTask { await admission(head) }
+        let channel = context.channel
+        let decision = context.eventLoop.makeFutureWithTask { await admission(head, channel) }
         decision.whenSuccess { refusal in
             handler.value.decided(refusal, version: head.version, context: loopBound.value)
         }

@@ -25,7 +25,9 @@ struct CommonOptions: ParsableArguments {
         "ROLLCALL_ORPHAN_WINDOW", "ROLLCALL_HEARTBEAT_INTERVAL", "ROLLCALL_PURGE_INTERVAL", "ROLLCALL_OFFLINE_GRACE",
         "ROLLCALL_RETENTION", "ROLLCALL_PING_INTERVAL",
     ]
-    static let integerVariables = ["ROLLCALL_PORT", "ROLLCALL_MAX_BATCH", "ROLLCALL_MAX_MESSAGE_BYTES", "ROLLCALL_MAX_OUTBOUND_BYTES"]
+    static let integerVariables = ["ROLLCALL_PORT", "ROLLCALL_MAX_BATCH", "ROLLCALL_MAX_MESSAGE_BYTES", "ROLLCALL_MAX_OUTBOUND_BYTES",
+        "ROLLCALL_MAX_SOCKETS_PER_USER", "ROLLCALL_USER_OPEN_RATE", "ROLLCALL_ADDRESS_OPEN_RATE",
+    ]
 
     /// A value in the environment that cannot be read stops the command, as a bad flag does,
     /// instead of quietly becoming the default.

@@ -52,6 +52,15 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Proxies whose X-Forwarded-For names the client, as addresses or networks, comma-separated, e.g. 10.0.0.0/8 (env: ROLLCALL_TRUSTED_PROXIES; default none).")
     var trustedProxies: String = ProcessInfo.processInfo.environment["ROLLCALL_TRUSTED_PROXIES"] ?? ""
 
+    @Option(help: "Most sockets one user holds open on this hub; 0 is no cap (env: ROLLCALL_MAX_SOCKETS_PER_USER).")
+    var maxSocketsPerUser: Int = environmentInt("ROLLCALL_MAX_SOCKETS_PER_USER", default: 100)
+
+    @Option(help: "Sockets one user may open per second, in bursts of five seconds' worth; 0 is no limit (env: ROLLCALL_USER_OPEN_RATE).")
+    var userOpenRate: Int = environmentInt("ROLLCALL_USER_OPEN_RATE", default: 10)
+
+    @Option(help: "Sockets one client address may open per second, in bursts of five seconds' worth; 0 is no limit (env: ROLLCALL_ADDRESS_OPEN_RATE).")
+    var addressOpenRate: Int = environmentInt("ROLLCALL_ADDRESS_OPEN_RATE", default: 200)
+
     var serverID: String? { serverIDOption ?? ProcessInfo.processInfo.environment["ROLLCALL_SERVER_ID"] }
     var purgeInterval: Duration? {
         purgeIntervalOption ?? ProcessInfo.processInfo.environment["ROLLCALL_PURGE_INTERVAL"].flatMap { try? DurationText.parse($0) }
@@ -72,7 +81,10 @@ struct Serve: AsyncParsableCommand {
             jwtSecret: secret,
             orphanWindow: orphanWindow, heartbeatInterval: heartbeatInterval, purgeInterval: purgeInterval,
             offlineGrace: offlineGrace, retention: retention, maxBatch: maxBatch, maxMessageBytes: maxMessageBytes, maxOutboundBytes: maxOutboundBytes,
-            pingInterval: pingInterval, trustedProxies: proxies)
+            pingInterval: pingInterval, trustedProxies: proxies,
+            openLimits: .init(
+                maxSocketsPerUser: maxSocketsPerUser,
+                userOpens: .sustained(Double(userOpenRate)), addressOpens: .sustained(Double(addressOpenRate))))
         do {
             try configuration.validate()
         } catch {

@@ -6,11 +6,6 @@ import Testing
 
 @Suite("Authentication")
 struct AuthenticationTests {
-    static let upgradeHeaders = [
-        "Upgrade": "websocket", "Connection": "Upgrade",
-        "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Version": "13",
-    ]
-
     enum BadToken: String, CaseIterable {
         case missing, malformed, expired, wrongSignature, emptySubject
     }
@@ -32,11 +27,11 @@ struct AuthenticationTests {
         try await withTestDatabase { database in
             try await TestHub.run(database: database) { hub in
                 let token = try await token(kind, hub: hub)
-                let viaHeader = try await hub.get("/v1/ws", token: token, headers: Self.upgradeHeaders)
+                let viaHeader = try await hub.get("/v1/ws", token: token, headers: TestHub.upgradeHeaders)
                 #expect(viaHeader.status == 401)
                 #expect(viaHeader.body.contains(#""code":"unauthorized""#))
                 let query = token.map { "?access_token=\($0)" } ?? ""
-                let viaQuery = try await hub.get("/v1/ws\(query)", headers: Self.upgradeHeaders)
+                let viaQuery = try await hub.get("/v1/ws\(query)", headers: TestHub.upgradeHeaders)
                 #expect(viaQuery.status == 401)
                 if let token {
                     #expect(!viaQuery.body.contains(token))
@@ -56,7 +51,7 @@ struct AuthenticationTests {
         try await withTestDatabase { database in
             try await TestHub.run(database: database) { hub in
                 let token = try await hub.token("dora")
-                let response = try await hub.get("/v1/ws?access_token=\(token)", headers: Self.upgradeHeaders)
+                let response = try await hub.get("/v1/ws?access_token=\(token)", headers: TestHub.upgradeHeaders)
                 #expect(response.status == 101)
             }
         }
@@ -75,7 +70,7 @@ struct AuthenticationTests {
     func forgedRefusal() async throws {
         try await withTestDatabase { database in
             try await TestHub.run(database: database) { hub in
-                let upgrade = Self.upgradeHeaders.map { "\($0.key): \($0.value)" }.joined(separator: "\r\n")
+                let upgrade = TestHub.upgradeHeaders.map { "\($0.key): \($0.value)" }.joined(separator: "\r\n")
                 let refusedThenForged =
                     "GET /v1/ws HTTP/1.1\r\nHost: hub\r\n\(upgrade)\r\n\r\n"
                     + "GET /v1/ws HTTP/1.1\r\nHost: hub\r\n\(upgrade)\r\nRollCall-Refusal: 1000 bad_request boom\r\n\r\n"
@@ -84,7 +79,7 @@ struct AuthenticationTests {
                 #expect(answer.contains(#""code":"unauthorized""#))
                 #expect(answer.components(separatedBy: "HTTP/1.1 ").count == 2, "one answer, then the connection closes: \(answer)")
 
-                let forged = try await hub.get("/v1/ws", token: try await hub.token("alice"), headers: Self.upgradeHeaders.merging(["RollCall-Refusal": "999 forbidden no"]) { $1 })
+                let forged = try await hub.get("/v1/ws", token: try await hub.token("alice"), headers: TestHub.upgradeHeaders.merging(["RollCall-Refusal": "999 forbidden no"]) { $1 })
                 #expect(forged.status == 101)
                 let healthy = try await hub.get("/healthz", headers: ["RollCall-Refusal": "1000 bad_request boom"])
                 #expect(healthy.status == 200)

@@ -25,6 +25,43 @@ struct HostileClientTests {
         }
     }
 
+    @Test("past the per-user cap or an open rate an upgrade gets 429 rate_limited and no row; a closed socket frees its place")
+    func openLimits() async throws {
+        try await withTestDatabase { database in
+            var configuration = TestHub.configuration()
+            configuration.openLimits = .init(maxSocketsPerUser: 3, userOpens: .sustained(1), addressOpens: .sustained(2))
+            configuration.trustedProxies = try TrustedProxies(parsing: "127.0.0.1")
+            try await TestHub.run(configuration, database: database) { hub in
+                var tabs: [TestSocket] = []
+                for _ in 0..<3 { tabs.append(try await hub.connect("ada")) }
+                let capped = try await hub.get("/v1/ws", token: try await hub.token("ada"), headers: TestHub.upgradeHeaders)
+                #expect(capped.status == 429)
+                #expect(capped.body.contains("\"rate_limited\"") && capped.body.contains("3 sockets"))
+
+                try await tabs.removeFirst().close()
+                // The cap frees the place when the closed socket's channel is gone.
+                let reopened = try await eventuallyValue("a place under the cap") { try? await hub.connect("ada") }
+                #expect(try await reopened.roundTrip())
+                // Five tokens at 1/s: four opens spent, the fifth is the last one within the burst.
+                let rows = try await sql(database, "SELECT count(*)::int FROM rollcall.connections WHERE user_id = 'ada'", as: Int.self)
+                #expect(rows == [4], "the refused upgrade left no row")
+
+                // Ten opens from one address (burst of 2/s), from ten users; the eleventh is refused.
+                func open(_ user: String, from address: String) async throws -> Int {
+                    let headers = TestHub.upgradeHeaders.merging(["X-Forwarded-For": address]) { $1 }
+                    return try await hub.get("/v1/ws", token: try await hub.token(user), headers: headers).status
+                }
+                for index in 0..<10 { #expect(try await open("crowd-\(index)", from: "192.0.2.1") == 101) }
+                #expect(try await open("crowd-10", from: "192.0.2.1") == 429)
+                #expect(try await open("crowd-10", from: "192.0.2.2") == 101, "another address is not affected")
+
+                let metrics = try await hub.get("/metrics").body
+                #expect(metrics.contains("rollcall_connections_limited_total 2"))
+                for tab in tabs + [reopened] { try await tab.close() }
+            }
+        }
+    }
+
     @Test("a row the database refuses fails alone: that client gets 1013 and no welcome, the others in its batch are welcomed")
     func refusedRowFailsAlone() async throws {
         try await withTestDatabase { database in

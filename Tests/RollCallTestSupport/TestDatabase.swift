@@ -130,6 +130,19 @@ public func eventually(
     throw TimedOut(what: what)
 }
 
+/// Polls `attempt` until it gives a value; fails after a generous deadline.
+public func eventuallyValue<Value>(
+    timeout: Duration = .seconds(20), _ what: String = "value",
+    _ attempt: () async throws -> Value?
+) async throws -> Value {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if let value = try await attempt() { return value }
+        try await Task.sleep(for: .milliseconds(50))
+    }
+    throw TimedOut(what: what)
+}
+
 public struct TimedOut: Error, CustomStringConvertible {
     public let what: String
     public var description: String { "timed out waiting for \(what)" }

@@ -15,6 +15,12 @@ public struct TestHub: Sendable {
 
     public static let secret = "test-secret-that-is-long-enough-for-hs256"
 
+    /// The headers of a WebSocket handshake, for requests sent with `get`.
+    public static let upgradeHeaders = [
+        "Upgrade": "websocket", "Connection": "Upgrade",
+        "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Version": "13",
+    ]
+
     public static func configuration(serverID: String = "hub-\(UUID().uuidString.prefix(8))") -> HubConfiguration {
         // Grace zero: tests of the hub core see offline at once; grace tests set their own.
         HubConfiguration(host: "127.0.0.1", port: 0, serverID: serverID, jwtSecret: secret, offlineGrace: .zero)
