@@ -20,8 +20,9 @@ public enum HubApplication {
         let logger = logger.with(metadata: "server_id", "\(configuration.serverID)")
 
         let client = PostgresClient(configuration: database.clientConfiguration, backgroundLogger: logger)
+        let seal = NotifySeal(secret: configuration.jwtSecret)
         let writer = RegistryWriter(
-            serverID: configuration.serverID, client: client, maxBatch: configuration.maxBatch,
+            serverID: configuration.serverID, client: client, seal: seal, maxBatch: configuration.maxBatch,
             offlineGrace: configuration.offlineGrace, logger: logger)
         let metrics = HubMetrics()
         writer.onCommit { metrics.record($0) }
@@ -29,7 +30,9 @@ public enum HubApplication {
         let sockets = LiveSockets()
         let watchers = WatchIndex()
         let fanout = PresenceFanout(watchers: watchers, sockets: sockets, reader: reader, logger: logger)
-        let listener = NotificationListener(location: database, logger: logger) { await fanout.handle($0) }
+        let listener = NotificationListener(
+            location: database, seal: seal, logger: logger, onRejected: { _ in metrics.notificationsRejected.increment() }
+        ) { await fanout.handle($0) }
         let contact = DatabaseContact()
         let hub = HubState(
             configuration: configuration,

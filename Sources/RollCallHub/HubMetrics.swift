@@ -13,6 +13,7 @@ final class HubMetrics: Sendable {
     let framesRejected: Counter
     let slowReadersClosed: Counter
     let connectionsLimited: Counter
+    let notificationsRejected: Counter
     let databaseUp: Gauge
     let heartbeatFailures: Counter
     let orphansClosed: Counter
@@ -37,6 +38,8 @@ final class HubMetrics: Sendable {
             descriptor: name("connections", "slow_closed", "total", "Sockets closed for not reading: their outbound budget was passed"))
         connectionsLimited = registry.makeCounter(
             descriptor: name("connections", "limited", "total", "Upgrades refused by the per-user socket cap or an open-rate limit"))
+        notificationsRejected = registry.makeCounter(
+            descriptor: name("notifications", "rejected", "total", "NOTIFY payloads dropped: unsigned, forged, stale or replayed"))
         databaseUp = registry.makeGauge(descriptor: name("database", "up", "", "1 while this hub can write to the database, else 0"))
         heartbeatFailures = registry.makeCounter(descriptor: name("heartbeat", "failures", "total", "Heartbeats the database did not take"))
         orphansClosed = registry.makeCounter(

@@ -24,12 +24,22 @@ public final class NotificationListener: Service, Sendable {
 
     let location: DatabaseLocation
     let logger: Logger
+    let seal: NotifySeal
     let handler: @Sendable (Event) async -> Void
+    let onRejected: @Sendable (NotifySeal.Refusal) -> Void
     private let listening = Atomic<Bool>(false)
+    private let replays = Mutex(ReplayGuard())
 
-    public init(location: DatabaseLocation, logger: Logger, handler: @escaping @Sendable (Event) async -> Void) {
+    /// `onRejected` hears of every payload dropped for its seal: unsigned, forged, stale or replayed.
+    public init(
+        location: DatabaseLocation, seal: NotifySeal, logger: Logger,
+        onRejected: @escaping @Sendable (NotifySeal.Refusal) -> Void = { _ in },
+        handler: @escaping @Sendable (Event) async -> Void
+    ) {
         self.location = location
+        self.seal = seal
         self.logger = logger
+        self.onRejected = onRejected
         self.handler = handler
     }
 
@@ -73,13 +83,17 @@ public final class NotificationListener: Service, Sendable {
                     try await withThrowingTaskGroup(of: Void.self) { group in
                         group.addTask {
                             for try await notification in presence {
-                                await self.dispatch(notification.payload) { .presence(try PresenceNotification.decode($0)) }
+                                await self.dispatch(notification.payload, channel: Self.presenceChannel) {
+                                    .presence(try PresenceNotification.decode($0))
+                                }
                             }
                             throw ListenerEnded()
                         }
                         group.addTask {
                             for try await notification in messages {
-                                await self.dispatch(notification.payload) { .messages(try MessageNotification.decode($0)) }
+                                await self.dispatch(notification.payload, channel: Self.messageChannel) {
+                                    .messages(try MessageNotification.decode($0))
+                                }
                             }
                             throw ListenerEnded()
                         }
@@ -90,12 +104,24 @@ public final class NotificationListener: Service, Sendable {
         }
     }
 
-    private func dispatch(_ payload: String, decode: (String) throws -> Event) async {
-        do {
-            await handler(try decode(payload))
+    /// Hands on a payload a hub sealed, heard once and recently; drops (and reports) anything else.
+    private func dispatch(_ payload: String, channel: String, decode: (String) throws -> Event) async {
+        let json: Substring
+        do throws(NotifySeal.Refusal) {
+            let opened = try seal.open(payload, channel: channel)
+            let now = Int64((Date().timeIntervalSince1970 * 1000).rounded())
+            try replays.withLock { (recent: inout ReplayGuard) throws(NotifySeal.Refusal) in try recent.admit(opened, nowMilliseconds: now) }
+            json = opened.json
         } catch {
-            // Someone else's NOTIFY on our channel; it must not stop the listener.
-            logger.warning("ignored an unreadable notification", metadata: ["bytes": "\(payload.utf8.count)"])
+            logger.warning("dropped a notification no hub sealed", metadata: ["channel": "\(channel)", "reason": "\(error.rawValue)", "bytes": "\(payload.utf8.count)"])
+            onRejected(error)
+            return
+        }
+        do {
+            await handler(try decode(String(json)))
+        } catch {
+            // Sealed by a hub but unreadable: a hub of another version. It must not stop the listener.
+            logger.warning("ignored an unreadable notification", metadata: ["channel": "\(channel)", "bytes": "\(payload.utf8.count)"])
         }
     }
 

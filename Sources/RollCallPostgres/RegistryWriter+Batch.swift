@@ -114,8 +114,10 @@ extension RegistryWriter {
             }
             outcome.purge?.usersOffline = outcome.transitions.filter { !$0.online && offlineAtOnce.contains($0.userID) }.count
 
-            for payload in PresenceNotification.payloads(server: serverID, events: outcome.transitions, connections: outcome.connectionEvents) {
-                try await connection.query("SELECT pg_notify('rollcall_presence', \(payload))", logger: logger)
+            let presence = PresenceNotification.payloads(
+                server: serverID, events: outcome.transitions, connections: outcome.connectionEvents, limit: Self.sealedPayloadLimit)
+            for payload in presence {
+                try await connection.query("SELECT pg_notify('rollcall_presence', \(seal.seal(payload, channel: "rollcall_presence")))", logger: logger)
             }
             let messages = batch.compactMap { if case .message(let message, _) = $0 { message } else { nil } }
             if !messages.isEmpty {
@@ -234,6 +236,9 @@ extension RegistryWriter {
         return (report, Set(closed.map(\.userID)))
     }
 
+    /// JSON bytes a NOTIFY may carry once sealed.
+    static let sealedPayloadLimit = PresenceNotification.payloadLimit - NotifySeal.overhead
+
     /// Key of the advisory lock that lets one hub purge at a time.
     static let purgeLockKey: Int64 = 0x726F_6C6C_7075_7267  // "rollpurg"
 
@@ -260,8 +265,8 @@ extension RegistryWriter {
                 stored.append(MessageNotification.Reference(id: id, to: recipient))
             }
         }
-        for payload in MessageNotification.payloads(messages: inline, stored: stored) {
-            try await connection.query("SELECT pg_notify('rollcall_messages', \(payload))", logger: logger)
+        for payload in MessageNotification.payloads(messages: inline, stored: stored, limit: Self.sealedPayloadLimit) {
+            try await connection.query("SELECT pg_notify('rollcall_messages', \(seal.seal(payload, channel: "rollcall_messages")))", logger: logger)
         }
     }
 }

@@ -39,8 +39,12 @@ public final class RegistryWriter: Service, Sendable {
     /// How long a user whose last connection closed stays online; zero publishes offline at once.
     let offlineGrace: Duration
 
-    public init(serverID: String, client: PostgresClient, maxBatch: Int, offlineGrace: Duration = .zero, logger: Logger) {
+    /// Signs every NOTIFY so hubs can tell this writer's payloads from anyone else's.
+    let seal: NotifySeal
+
+    public init(serverID: String, client: PostgresClient, seal: NotifySeal, maxBatch: Int, offlineGrace: Duration = .zero, logger: Logger) {
         self.serverID = serverID
+        self.seal = seal
         self.client = client
         self.maxBatch = max(1, maxBatch)
         self.offlineGrace = offlineGrace

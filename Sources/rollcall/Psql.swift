@@ -8,6 +8,9 @@ struct Psql: AsyncParsableCommand {
 
     @OptionGroup var common: CommonOptions
 
+    @Flag(help: "Run as rollcall_analyst, read-only: SELECT on the history and its views, no writes, no message bodies.")
+    var analyst = false
+
     @Argument(parsing: .allUnrecognized, help: "Extra arguments for psql, e.g. -c 'SELECT ...'.")
     var psqlArguments: [String] = []
 
@@ -20,11 +23,19 @@ struct Psql: AsyncParsableCommand {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
             process.arguments = ["psql"] + invocation.arguments + psqlArguments
-            process.environment = ProcessInfo.processInfo.environment.merging(invocation.environment) { $1 }
+            var environment = ProcessInfo.processInfo.environment.merging(invocation.environment) { $1 }
+            if analyst {
+                // The session takes the analyst's role and read-only transactions from its start.
+                environment["PGOPTIONS"] = [environment["PGOPTIONS"], Self.analystOptions].compactMap { $0 }.joined(separator: " ")
+            }
+            process.environment = environment
             try process.run()
             process.waitUntilExit()
             return process.terminationStatus
         }
         if status != 0 { throw ExitCode(status) }
     }
+
+    static let analystOptions = "-c role=rollcall_analyst -c default_transaction_read_only=on"
+
 }

@@ -21,12 +21,14 @@ struct Purge: AsyncParsableCommand {
 
     func run() async throws {
         let logger = common.makeLogger()
+        // Hubs believe only sealed notifications: the purge's transitions are sealed with their secret.
+        let seal = NotifySeal(secret: try common.resolveSecret(logger: logger))
         try await common.withDatabase(logger: logger) { target in
             _ = try await RegistryDatabase.migrate(target.location, logger: logger)
             let client = PostgresClient(configuration: target.location.clientConfiguration, backgroundLogger: logger)
             // Its own name: the purge excludes only the hub that runs it, and this is no hub.
             let writer = RegistryWriter(
-                serverID: "rollcall-purge", client: client, maxBatch: 1, offlineGrace: offlineGrace, logger: logger)
+                serverID: "rollcall-purge", client: client, seal: seal, maxBatch: 1, offlineGrace: offlineGrace, logger: logger)
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { await client.run() }
                 group.addTask { try await writer.run() }

@@ -24,4 +24,29 @@ struct CommandLineTests {
         #expect(result.output.contains("'\(text)' is"), "output: \(result.output)")
         #expect(result.output.contains("--orphan-window"))
     }
+
+    @Test("rollcall psql --analyst reads the history and its views, and can change nothing")
+    func analystSession() async throws {
+        try await withTestDatabase { database in
+            try await execute(database, "INSERT INTO rollcall.connections (connection_id, user_id, server_id) VALUES (gen_random_uuid(), 'ivy', 'hub')")
+            guard case .unixSocket(let directory, let port) = database.endpoint else { return }
+            let url = "postgres://\(database.username)@/\(database.database)?host=\(directory)&port=\(port)"
+            func psql(_ query: String) async throws -> (status: Int32, output: String) {
+                try await HubProcess.run(["psql", "--database-url", url, "--log-level", "error", "--analyst", "-At", "-c", query])
+            }
+            let read = try await psql("SELECT current_user, count(*) FROM rollcall.sessions")
+            #expect(read.status == 0, "\(read.output)")
+            #expect(read.output.contains("rollcall_analyst|1"), "\(read.output)")
+            for write in [
+                "UPDATE rollcall.users SET online = true",
+                "DELETE FROM rollcall.connections",
+                "SELECT body FROM rollcall.message_payloads",
+                "RESET ROLE; DELETE FROM rollcall.connections",
+            ] {
+                let refused = try await psql(write)
+                #expect(refused.status != 0, "\(write) was allowed: \(refused.output)")
+            }
+            #expect(try await sql(database, "SELECT count(*)::int FROM rollcall.connections", as: Int.self) == [1])
+        }
+    }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import RollCall
+import RollCallPostgres
 import RollCallTestSupport
 import Testing
 
@@ -29,7 +30,9 @@ struct HostileClientTests {
     func openLimits() async throws {
         try await withTestDatabase { database in
             var configuration = TestHub.configuration()
-            configuration.openLimits = .init(maxSocketsPerUser: 3, userOpens: .sustained(1), addressOpens: .sustained(2))
+            // Refills too slow to matter while the test runs: the counts below do not depend on its speed.
+            configuration.openLimits = .init(
+                maxSocketsPerUser: 3, userOpens: .init(perSecond: 0.01, burst: 5), addressOpens: .init(perSecond: 0.01, burst: 10))
             configuration.trustedProxies = try TrustedProxies(parsing: "127.0.0.1")
             try await TestHub.run(configuration, database: database) { hub in
                 var tabs: [TestSocket] = []
@@ -42,11 +45,10 @@ struct HostileClientTests {
                 // The cap frees the place when the closed socket's channel is gone.
                 let reopened = try await eventuallyValue("a place under the cap") { try? await hub.connect("ada") }
                 #expect(try await reopened.roundTrip())
-                // Five tokens at 1/s: four opens spent, the fifth is the last one within the burst.
                 let rows = try await sql(database, "SELECT count(*)::int FROM rollcall.connections WHERE user_id = 'ada'", as: Int.self)
                 #expect(rows == [4], "the refused upgrade left no row")
 
-                // Ten opens from one address (burst of 2/s), from ten users; the eleventh is refused.
+                // Ten opens from one address (its burst), from ten users; the eleventh is refused.
                 func open(_ user: String, from address: String) async throws -> Int {
                     let headers = TestHub.upgradeHeaders.merging(["X-Forwarded-For": address]) { $1 }
                     return try await hub.get("/v1/ws", token: try await hub.token(user), headers: headers).status
@@ -60,6 +62,57 @@ struct HostileClientTests {
                 for tab in tabs + [reopened] { try await tab.close() }
             }
         }
+    }
+
+    @Test("a NOTIFY from a SQL session, unsigned, signed with another key or replayed, reaches nobody and is counted")
+    func forgedNotifications() async throws {
+        try await withTestDatabase { database in
+            let tap = PresenceTap()
+            try await tap.listen(database) {
+                try await TestHub.run(database: database) { hub in
+                    let (watcher, _) = try await hub.watch(["mallory", "marker", "genuine"])
+                    let bob = try await hub.connect("bob")
+                    let genuine = try await hub.connect("genuine")
+                    _ = try await watcher.frames(until: Self.isPresence("genuine"))
+                    let sealed = try await eventuallyValue("the genuine payload heard") { tap.rawPayloads.first }
+
+                    let now = Date()
+                    let forgedPresence = RollCallJSON.string(PresenceNotification(
+                        server: "hub-x", events: [PresenceTransition(userID: "mallory", online: true, version: 99, at: now, connections: 1)]))
+                    let forgedMessage = RollCallJSON.string(MessageNotification(
+                        messages: [UserMessage(to: "bob", from: "admin", data: .string("reset your password here"), at: now)], stored: []))
+                    let otherKey = NotifySeal(secret: "a secret that is not the hubs' secret!!")
+                    try await DatabaseAdmin.withConnection(to: database, logger: testLogger) { analyst in
+                        try await analyst.query("SET ROLE rollcall_analyst", logger: testLogger)
+                        for (channel, payload) in [
+                            ("rollcall_presence", forgedPresence),
+                            ("rollcall_messages", forgedMessage),
+                            ("rollcall_presence", otherKey.seal(forgedPresence, channel: "rollcall_presence")),
+                            ("rollcall_presence", sealed),
+                        ] {
+                            try await analyst.query("SELECT pg_notify(\(channel), \(payload))", logger: testLogger)
+                        }
+                    }
+                    // A transition committed after the forgeries: whatever they caused has arrived before it.
+                    let marker = try await hub.connect("marker")
+                    let heard = try await watcher.frames(until: Self.isPresence("marker"))
+                    #expect(!heard.contains { $0["user_id"] as? String == "mallory" }, "forged presence reached a watcher: \(heard)")
+                    #expect(!heard.contains { $0["user_id"] as? String == "genuine" }, "a replayed transition reached a watcher")
+                    try await bob.send(#"{"type":"ping","id":"after"}"#)
+                    let bobHeard = try await bob.frames { $0["type"] as? String == "pong" }
+                    #expect(!bobHeard.contains { $0["type"] as? String == "message" }, "a forged message reached bob")
+
+                    try await eventually("four rejections counted") {
+                        try await hub.get("/metrics").body.contains("rollcall_notifications_rejected_total 4")
+                    }
+                    for socket in [watcher, bob, genuine, marker] { try await socket.close() }
+                }
+            }
+        }
+    }
+
+    static func isPresence(_ user: String) -> ([String: Any]) -> Bool {
+        { $0["type"] as? String == "presence" && $0["user_id"] as? String == user }
     }
 
     @Test("a row the database refuses fails alone: that client gets 1013 and no welcome, the others in its batch are welcomed")

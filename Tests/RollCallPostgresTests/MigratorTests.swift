@@ -5,13 +5,15 @@ import Testing
 
 @Suite("Migrations")
 struct MigratorTests {
+    static let shipped = ["001_registry.sql", "002_grace_and_messages.sql", "003_purge_and_analytics.sql", "004_analyst_role.sql"]
+
     @Test("applied once, recorded with a checksum; a second run applies nothing")
     func once() async throws {
         try await withTestDatabase { location in
             // withTestDatabase migrated already.
             #expect(try await RegistryDatabase.migrate(location, logger: testLogger).isEmpty)
             let recorded = try await sql(location, "SELECT name, checksum FROM rollcall.schema_migrations", as: (String, String).self)
-            #expect(recorded.map(\.0) == ["001_registry.sql", "002_grace_and_messages.sql", "003_purge_and_analytics.sql"])
+            #expect(recorded.map(\.0) == Self.shipped)
             #expect(recorded[0].1.count == 32)
             let tables = try await sql(
                 location, "SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'rollcall' AND table_type = 'BASE TABLE' ORDER BY 1", as: String.self)
@@ -27,7 +29,7 @@ struct MigratorTests {
                 for _ in 0..<4 { group.addTask { try await RegistryDatabase.migrate(location, logger: testLogger) } }
                 return try await group.reduce(into: []) { $0 += $1 }
             }
-            #expect(applied.sorted() == ["001_registry.sql", "002_grace_and_messages.sql", "003_purge_and_analytics.sql"])
+            #expect(applied.sorted() == Self.shipped)
         }
     }
 

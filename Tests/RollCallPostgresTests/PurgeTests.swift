@@ -35,7 +35,7 @@ struct PurgeTests {
             let reports = try await tap.listen(database) {
                 try await withTestClient(database) { client in
                     let writers = (0..<2).map {
-                        RegistryWriter(serverID: "live-\($0)", client: client, maxBatch: 10, offlineGrace: .seconds(3), logger: testLogger)
+                        RegistryWriter(serverID: "live-\($0)", client: client, seal: testSeal, maxBatch: 10, offlineGrace: .seconds(3), logger: testLogger)
                     }
                     let running = writers.map { writer in Task { try await writer.run() } }
                     defer { running.forEach { $0.cancel() } }
@@ -70,7 +70,7 @@ struct PurgeTests {
             try await execute(database, "INSERT INTO rollcall.connections (connection_id, user_id, server_id, created_at) VALUES (gen_random_uuid(), 'dan', 'dead-hub', now() - interval '30 seconds')")
             try await execute(database, "UPDATE rollcall.users SET connections = 2 WHERE user_id = 'dan'")
             let report = try await withTestClient(database) { client in
-                let writer = RegistryWriter(serverID: "purger", client: client, maxBatch: 10, logger: testLogger)
+                let writer = RegistryWriter(serverID: "purger", client: client, seal: testSeal, maxBatch: 10, logger: testLogger)
                 let running = Task { try await writer.run() }
                 defer { running.cancel() }
                 return try await writer.purgeOrphans(window: .seconds(60))
@@ -88,7 +88,7 @@ struct PurgeTests {
                 database,
                 "INSERT INTO rollcall.users (user_id, online, connections, online_since, offline_pending_since, version) VALUES ('fred', true, 0, now() - interval '1 hour', now() - interval '1 minute', 3)")
             let report = try await withTestClient(database) { client in
-                let writer = RegistryWriter(serverID: "purger", client: client, maxBatch: 10, offlineGrace: .seconds(3), logger: testLogger)
+                let writer = RegistryWriter(serverID: "purger", client: client, seal: testSeal, maxBatch: 10, offlineGrace: .seconds(3), logger: testLogger)
                 let running = Task { try await writer.run() }
                 defer { running.cancel() }
                 return try await writer.purgeOrphans(window: .seconds(60))

@@ -12,7 +12,7 @@ struct RegistryWriterTests {
         let tap = PresenceTap()
         return try await tap.listen(location) {
             try await withTestClient(location) { client in
-                let writer = RegistryWriter(serverID: "hub-w", client: client, maxBatch: maxBatch, logger: testLogger)
+                let writer = RegistryWriter(serverID: "hub-w", client: client, seal: testSeal, maxBatch: maxBatch, logger: testLogger)
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     for index in 0..<count {
                         group.addTask {
@@ -54,7 +54,7 @@ struct RegistryWriterTests {
         try await withTestDatabase { location in
             try await withTestClient(location) { client in
                 let connection = NewConnection(userID: "rita", userAgent: nil, remoteAddress: "127.0.0.1")
-                let first = RegistryWriter(serverID: "hub-r", client: client, maxBatch: 500, logger: testLogger)
+                let first = RegistryWriter(serverID: "hub-r", client: client, seal: testSeal, maxBatch: 500, logger: testLogger)
                 let running = Task { try await first.run() }
                 _ = try await first.open(connection)
                 running.cancel()
@@ -64,7 +64,7 @@ struct RegistryWriterTests {
                 try await execute(location, "UPDATE rollcall.users SET connections = 0, online = false")
 
                 // The socket closes, then the heartbeat's reopen (taken before the close) arrives: one batch.
-                let second = RegistryWriter(serverID: "hub-r", client: client, maxBatch: 500, logger: testLogger)
+                let second = RegistryWriter(serverID: "hub-r", client: client, seal: testSeal, maxBatch: 500, logger: testLogger)
                 second.close(connection.connectionID, reason: .clientClosed)
                 second.reopen([connection.connectionID])
                 #expect(second.pendingRequests == 2)

@@ -4,15 +4,20 @@ import RollCall
 import RollCallPostgres
 import Synchronization
 
+/// What the hubs of the tests sign their notifications with (`TestHub.secret`).
+public let testSeal = NotifySeal(secret: TestHub.secret)
+
 /// LISTENs on `rollcall_presence` like a hub would and keeps every transition it hears.
 public final class PresenceTap: Sendable {
     private let heard = Mutex<[PresenceTransition]>([])
-    private let payloadSizes = Mutex<[Int]>([])
+    private let payloadsHeard = Mutex<[String]>([])
 
     public init() {}
 
     public var transitions: [PresenceTransition] { heard.withLock { $0 } }
-    public var payloads: [Int] { payloadSizes.withLock { $0 } }
+    /// Every payload as it came, sealed.
+    public var rawPayloads: [String] { payloadsHeard.withLock { $0 } }
+    public var payloads: [Int] { rawPayloads.map(\.utf8.count) }
 
     public func transitions(of user: String) -> [PresenceTransition] {
         transitions.filter { $0.userID == user }
@@ -26,8 +31,9 @@ public final class PresenceTap: Sendable {
               try await withThrowingTaskGroup(of: T?.self) { group in
                 group.addTask {
                     for try await notification in notifications {
-                        self.payloadSizes.withLock { $0.append(notification.payload.utf8.count) }
-                        let batch = try PresenceNotification.decode(notification.payload)
+                        self.payloadsHeard.withLock { $0.append(notification.payload) }
+                        let opened = try testSeal.open(notification.payload, channel: "rollcall_presence")
+                        let batch = try PresenceNotification.decode(String(opened.json))
                         self.heard.withLock { $0.append(contentsOf: batch.events) }
                     }
                     return nil
