@@ -19,14 +19,17 @@ public enum HubApplication {
         try configuration.validate()
         let logger = logger.with(metadata: "server_id", "\(configuration.serverID)")
 
-        let client = PostgresClient(configuration: database.clientConfiguration, backgroundLogger: logger)
+        // Two pools: the writer, heartbeat and sweep on one, the reads that clients cause on the
+        // other, so a flood of reads never makes an open, a close or a heartbeat wait.
+        let client = PostgresClient(configuration: database.clientConfiguration(connections: 3), backgroundLogger: logger)
+        let readClient = PostgresClient(configuration: database.clientConfiguration(connections: 6), backgroundLogger: logger)
         let seal = NotifySeal(secret: configuration.jwtSecret)
         let writer = RegistryWriter(
             serverID: configuration.serverID, client: client, seal: seal, maxBatch: configuration.maxBatch,
             offlineGrace: configuration.offlineGrace, logger: logger)
         let metrics = HubMetrics()
         writer.onCommit { metrics.record($0) }
-        let reader = RegistryReader(client: client, logger: logger)
+        let reader = RegistryReader(client: readClient, logger: logger)
         let sockets = LiveSockets()
         let watchers = WatchIndex()
         let fanout = PresenceFanout(watchers: watchers, sockets: sockets, reader: reader, logger: logger)
@@ -74,7 +77,7 @@ public enum HubApplication {
             logger: logger)
         // Shutdown runs in reverse: server, then purge and heartbeat, lifecycle (closes and
         // stopped_at), listener, writer, pool.
-        app.addServices(client, writer, listener, lifecycle, heartbeat, purge)
+        app.addServices(client, readClient, writer, listener, lifecycle, heartbeat, purge)
         app.beforeServerStarts {
             // A SIGTERM while the database keeps the start waiting (a lock, an unreachable server)
             // ends the start instead of waiting for it.

@@ -58,7 +58,10 @@ public struct DatabaseLocation: Sendable, Equatable {
         return copy
     }
 
-    public var clientConfiguration: PostgresClient.Configuration {
+    public var clientConfiguration: PostgresClient.Configuration { clientConfiguration(connections: 8) }
+
+    /// A pool of at most `connections` sessions, each bounded by `sessionLimits`.
+    public func clientConfiguration(connections: Int) -> PostgresClient.Configuration {
         var configuration: PostgresClient.Configuration
         switch endpoint {
         case .tcp(let host, let port):
@@ -68,7 +71,7 @@ public struct DatabaseLocation: Sendable, Equatable {
                 unixSocketPath: "\(directory)/.s.PGSQL.\(port)", username: username, password: password, database: database)
         }
         configuration.options.minimumConnections = 0
-        configuration.options.maximumConnections = 8
+        configuration.options.maximumConnections = connections
         configuration.options.additionalStartupParameters = [("application_name", Self.applicationName)] + Self.sessionLimits
         return configuration
     }

@@ -2,6 +2,7 @@ import Foundation
 import RollCall
 import RollCallPostgres
 import RollCallTestSupport
+import Synchronization
 import Testing
 
 /// Clients that send what a careful client never would, and a database that refuses a write.
@@ -113,6 +114,52 @@ struct HostileClientTests {
 
     static func isPresence(_ user: String) -> ([String: Any]) -> Bool {
         { $0["type"] as? String == "presence" && $0["user_id"] as? String == user }
+    }
+
+    @Test("reads the database holds up do not hold up opens: the writer has connections of its own")
+    func readFloodSparesWriter() async throws {
+        try await withTestDatabase { database in
+            var configuration = TestHub.configuration()
+            // No heartbeat while the test holds a lock on the servers table.
+            configuration.heartbeatInterval = .seconds(3600)
+            configuration.orphanWindow = .seconds(7200)
+            try await TestHub.run(configuration, database: database) { hub in
+                let admin = try await hub.token("root", admin: true)
+                let answered = Tally()
+                try await DatabaseAdmin.withConnection(to: database, logger: testLogger) { locker in
+                    try await locker.query("BEGIN", logger: testLogger)
+                    try await locker.query("LOCK TABLE rollcall.servers IN ACCESS EXCLUSIVE MODE", logger: testLogger)
+                    try await withThrowingTaskGroup(of: Void.self) { reads in
+                        for _ in 0..<12 {
+                            reads.addTask {
+                                _ = try await hub.get("/v1/servers", token: admin)
+                                answered.add()
+                            }
+                        }
+                        try await eventually("every read connection waiting on the lock") {
+                            try await Self.sessionsWaitingOnLocks(database) >= 6
+                        }
+                        let socket = try await hub.connect("opener")
+                        #expect(answered.count == 0, "the open waited for reads to give up")
+                        #expect(try await Self.sessionsWaitingOnLocks(database) >= 6)
+                        try await locker.query("ROLLBACK", logger: testLogger)
+                        try await reads.waitForAll()
+                        try await socket.close()
+                    }
+                }
+                #expect(answered.count == 12)
+            }
+        }
+    }
+
+    final class Tally: Sendable {
+        private let value = Mutex(0)
+        func add() { value.withLock { $0 += 1 } }
+        var count: Int { value.withLock { $0 } }
+    }
+
+    static func sessionsWaitingOnLocks(_ database: DatabaseLocation) async throws -> Int {
+        try await sql(database, "SELECT count(*)::int FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'", as: Int.self).first ?? 0
     }
 
     @Test("a row the database refuses fails alone: that client gets 1013 and no welcome, the others in its batch are welcomed")
