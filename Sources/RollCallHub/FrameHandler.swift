@@ -119,11 +119,13 @@ struct FrameHandler {
             // Without the database other hubs are out of reach; this hub's sockets are not. When the
             // outage is known, do not make the sender wait for the writer to find out again.
             guard hub.databaseAvailable else { return deliverHereOnly(message, id: id, because: "database unavailable", logger: logger) }
-            do {
-                try await hub.writer.send(message)
-                mailbox.yield(.frame(.ack(id: id, accepted: true)))
-            } catch {
-                deliverHereOnly(message, id: id, because: "\(error)", logger: logger)
+            // Not awaited: the next frames are read (and metered) as they arrive, and a sender's
+            // messages share batches. The answer comes when the batch commits, in sending order.
+            hub.writer.send(message) { [self] result in
+                switch result {
+                case .success: mailbox.yield(.frame(.ack(id: id, accepted: true)))
+                case .failure(let error): deliverHereOnly(message, id: id, because: "\(error)", logger: logger)
+                }
             }
         }
     }

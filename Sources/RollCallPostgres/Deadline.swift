@@ -7,31 +7,109 @@ public struct DeadlinePassed: Error, CustomStringConvertible {
     public var description: String { "no answer within \(limit)" }
 }
 
-/// Runs `body`, throwing `DeadlinePassed` after `limit`. Cancellation alone cannot stop work that
-/// ignores it, and the group waits for `body` to end: `onTimeout` is how a caller makes it end
-/// (closing the connection the work waits on).
+/// Runs `body`, throwing `DeadlinePassed` after `limit` (or `CancellationError` when the caller
+/// is cancelled) without waiting for `body` to end: work that ignores cancellation, a query whose
+/// connection hangs, cannot hold the caller. `onTimeout` is how the caller makes the abandoned work
+/// end (closing the connection it waits on); `body` is cancelled too, and its result dropped.
 public func withDeadline<T: Sendable>(
     _ limit: Duration, onTimeout: @escaping @Sendable () -> Void = {}, _ body: @escaping @Sendable () async throws -> T
 ) async throws -> T {
-    try await withThrowingTaskGroup(of: T.self) { group in
-        group.addTask { try await body() }
-        group.addTask {
-            try await Task.sleep(for: limit)
-            onTimeout()
-            throw DeadlinePassed(limit: limit)
+    let race = DeadlineRace<T>()
+    return try await withTaskCancellationHandler {
+        try await withCheckedThrowingContinuation { continuation in
+            race.start(continuation)
+            let work = Task {
+                do {
+                    race.finish(.success(try await body()))
+                } catch {
+                    race.finish(.failure(error))
+                }
+            }
+            let timer = Task {
+                try? await Task.sleep(for: limit)
+                if race.finish(.failure(DeadlinePassed(limit: limit))) {
+                    onTimeout()
+                    work.cancel()
+                }
+            }
+            race.whenFinished {
+                timer.cancel()
+                work.cancel()
+            }
         }
-        defer { group.cancelAll() }
-        return try await group.next()!
+    } onCancel: {
+        race.finish(.failure(CancellationError()))
     }
 }
 
-/// The connection one attempt runs on, so that its deadline can close it.
+/// The first of body, timer and cancellation to finish resumes the caller; the others find it done.
+private final class DeadlineRace<T: Sendable>: Sendable {
+    private struct State {
+        var continuation: CheckedContinuation<T, any Error>?
+        var outcome: Result<T, any Error>?
+        var cleanup: (@Sendable () -> Void)?
+    }
+    private let state = Mutex(State())
+
+    func start(_ continuation: CheckedContinuation<T, any Error>) {
+        let early = state.withLock { state -> Result<T, any Error>? in
+            if let outcome = state.outcome { return outcome }
+            state.continuation = continuation
+            return nil
+        }
+        if let early { continuation.resume(with: early) }
+    }
+
+    /// Runs `cleanup` once the race is decided (at once if it is already).
+    func whenFinished(_ cleanup: @escaping @Sendable () -> Void) {
+        let decided = state.withLock { state -> Bool in
+            if state.outcome != nil { return true }
+            state.cleanup = cleanup
+            return false
+        }
+        if decided { cleanup() }
+    }
+
+    /// Records `outcome` if nothing finished first; true when it did.
+    @discardableResult
+    func finish(_ outcome: Result<T, any Error>) -> Bool {
+        let (won, continuation, cleanup) = state.withLock { state -> (Bool, CheckedContinuation<T, any Error>?, (@Sendable () -> Void)?) in
+            guard state.outcome == nil else { return (false, nil, nil) }
+            state.outcome = outcome
+            defer {
+                state.continuation = nil
+                state.cleanup = nil
+            }
+            return (true, state.continuation, state.cleanup)
+        }
+        continuation?.resume(with: outcome)
+        cleanup?()
+        return won
+    }
+}
+
+/// The connection one attempt runs on, so that its deadline can close it, and the transaction
+/// it began there, so that the outcome of an attempt given up on can be asked afterwards.
 final class ConnectionSlot: Sendable {
+    /// A transaction by its 64-bit id (`pg_current_xact_id()`) and the backend running it.
+    struct Transaction: Sendable, Equatable {
+        let id: String
+        let backend: Int32
+    }
+
     private let connection = Mutex<PostgresConnection?>(nil)
+    private let began = Mutex<Transaction?>(nil)
 
     func use(_ connection: PostgresConnection) {
         self.connection.withLock { $0 = connection }
     }
+
+    func record(_ transaction: Transaction) {
+        began.withLock { $0 = transaction }
+    }
+
+    /// The transaction the attempt began, if it got that far.
+    var transaction: Transaction? { began.withLock { $0 } }
 
     @Sendable func closeConnection() {
         if let connection = connection.withLock({ $0 }) {

@@ -8,6 +8,11 @@ extension RegistryWriter {
     func write(_ batch: [RegistryRequest], slot: ConnectionSlot) async throws -> BatchOutcome {
         try await client.withTransaction(logger: logger) { connection in
             slot.use(connection)
+            // Named first, so an attempt whose answer never comes can ask later whether it committed.
+            let begun = try await connection.query("SELECT pg_current_xact_id()::text, pg_backend_pid()", logger: logger)
+            for try await (id, backend) in begun.decode((String, Int32).self) {
+                slot.record(.init(id: id, backend: backend))
+            }
             var outcome = BatchOutcome()
             var delta: [String: Int] = [:]
 

@@ -42,9 +42,13 @@ public final class RegistryWriter: Service, Sendable {
     /// Signs every NOTIFY so hubs can tell this writer's payloads from anyone else's.
     let seal: NotifySeal
 
-    public init(serverID: String, client: PostgresClient, seal: NotifySeal, maxBatch: Int, offlineGrace: Duration = .zero, logger: Logger) {
+    public init(
+        serverID: String, client: PostgresClient, seal: NotifySeal, maxBatch: Int, offlineGrace: Duration = .zero,
+        attemptLimit: Duration = .seconds(10), logger: Logger
+    ) {
         self.serverID = serverID
         self.seal = seal
+        self.attemptLimit = attemptLimit
         self.client = client
         self.maxBatch = max(1, maxBatch)
         self.offlineGrace = offlineGrace
@@ -110,8 +114,15 @@ public final class RegistryWriter: Service, Sendable {
     /// the notification is committed.
     public func send(_ message: UserMessage) async throws {
         try await withCheckedThrowingContinuation { continuation in
-            submit(.message(message, continuation))
+            submit(.message(message) { continuation.resume(with: $0) })
         }
+    }
+
+    /// Publishes a message without waiting: `completion` is called once it is committed or has
+    /// failed. Completions run in submission order, so a sender's answers keep its order, and a
+    /// socket can have many messages in one batch.
+    public func send(_ message: UserMessage, then completion: @escaping MessageCompletion) {
+        submit(.message(message, completion))
     }
 
     /// Returns when everything submitted so far is committed.
@@ -186,9 +197,9 @@ public final class RegistryWriter: Service, Sendable {
         state.withLock { $0.stoppingSince = $0.stoppingSince ?? .now }
     }
 
-    /// Longest one attempt at a batch may take (waiting for a pooled connection included).
-    /// Every statement of a batch is idempotent, so an attempt that committed after all is harmless.
-    static let attemptLimit: Duration = .seconds(10)
+    /// Longest one attempt at a batch may take (waiting for a pooled connection included); past
+    /// it the attempt's backend is stopped and the writer asks whether the transaction committed.
+    let attemptLimit: Duration
 
     /// How long a stopping writer keeps retrying an unreachable database. What it then gives up
     /// is not lost for good: a restart with the same server_id, or another hub's orphan purge,
@@ -251,8 +262,17 @@ public final class RegistryWriter: Service, Sendable {
                 // Past the deadline the attempt's connection is closed: a query on a dead TCP
                 // connection or a hung server ignores cancellation, and would hold the writer.
                 let slot = ConnectionSlot()
-                let outcome = try await withDeadline(Self.attemptLimit, onTimeout: slot.closeConnection) {
-                    try await self.write(batch, slot: slot)
+                let outcome: BatchOutcome
+                do {
+                    outcome = try await withDeadline(attemptLimit, onTimeout: slot.closeConnection) {
+                        try await self.write(batch, slot: slot)
+                    }
+                } catch let error as DeadlinePassed {
+                    // The answer never came: ask the database what became of the transaction,
+                    // so that what the clients are told matches what is in it.
+                    guard let transaction = slot.transaction, await settle(transaction) == .committed else { throw error }
+                    logger.warning("registry batch committed after its deadline", metadata: ["requests": "\(batch.count)"])
+                    outcome = await lateOutcome()
                 }
                 let observers = state.withLock { state in
                     state.committedTransactions += 1
@@ -278,8 +298,8 @@ public final class RegistryWriter: Service, Sendable {
                     case .open(_, let continuation):
                         continuation.resume(throwing: RegistryUnavailable(underlying: error))
                         return false
-                    case .message(_, let continuation):
-                        continuation.resume(throwing: RegistryUnavailable(underlying: error))
+                    case .message(_, let completion):
+                        completion(.failure(RegistryUnavailable(underlying: error)))
                         return false
                     case .purgeOrphans(_, _, let continuation):
                         // The next pass tries again.
@@ -342,7 +362,7 @@ public final class RegistryWriter: Service, Sendable {
         for request in requests {
             switch request {
             case .open(_, let continuation): continuation.resume(throwing: RegistryUnavailable(underlying: error))
-            case .message(_, let continuation): continuation.resume(throwing: RegistryUnavailable(underlying: error))
+            case .message(_, let completion): completion(.failure(RegistryUnavailable(underlying: error)))
             case .closeServer(_, _, let continuation): continuation.resume(throwing: RegistryUnavailable(underlying: error))
             case .purgeOrphans(_, _, let continuation): continuation.resume(throwing: RegistryUnavailable(underlying: error))
             case .close, .finishGrace, .reopen: break
@@ -357,8 +377,8 @@ public final class RegistryWriter: Service, Sendable {
                 continuation.resume(returning: outcome.openedAt[connection.connectionID] ?? outcome.committedAt)
             case .closeServer(let server, let reason, let continuation):
                 continuation.resume(returning: outcome.closedByServer["\(server)/\(reason.rawValue)"] ?? 0)
-            case .message(_, let continuation):
-                continuation.resume()
+            case .message(_, let completion):
+                completion(.success(()))
             case .purgeOrphans(_, _, let continuation):
                 continuation.resume(returning: outcome.purge ?? PurgeReport(skipped: true))
             case .close, .finishGrace, .reopen:
@@ -371,6 +391,9 @@ public final class RegistryWriter: Service, Sendable {
     }
 }
 
+/// Told whether a message was committed (and so published to every hub).
+public typealias MessageCompletion = @Sendable (Result<Void, any Error>) -> Void
+
 /// One thing asked of the writer.
 enum RegistryRequest: Sendable {
     case open(NewConnection, CheckedContinuation<Date, any Error>)
@@ -378,7 +401,7 @@ enum RegistryRequest: Sendable {
     case closeServer(String, CloseReason, CheckedContinuation<Int, any Error>)
     /// Users whose offline grace has run out on this hub's clock.
     case finishGrace([String])
-    case message(UserMessage, CheckedContinuation<Void, any Error>)
+    case message(UserMessage, MessageCompletion)
     /// Rows of this hub that a purge closed while their sockets lived on.
     case reopen([ConnectionID])
     /// `requestedAt`: the hub's contact with the database was checked then; a request that waited

@@ -78,4 +78,41 @@ struct RegistryWriterTests {
             }
         }
     }
+
+    @Test("a batch whose answer is late is settled: what the open is told matches the row, and the writer goes on")
+    func lateCommitSettled() async throws {
+        try await withTestDatabase { location in
+            // The commit of a 'slow-commit' row takes 3 s, past the writer's 1 s deadline.
+            try await execute(location, """
+                CREATE FUNCTION public.slow_commit() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN
+                    IF NEW.user_agent = 'slow-commit' THEN PERFORM pg_sleep(3); END IF;
+                    RETURN NULL;
+                END $$
+                """)
+            try await execute(location, """
+                CREATE CONSTRAINT TRIGGER slow_commit AFTER INSERT ON rollcall.connections
+                DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION public.slow_commit()
+                """)
+            try await withTestClient(location) { client in
+                let writer = RegistryWriter(serverID: "hub-l", client: client, seal: testSeal, maxBatch: 500, attemptLimit: .seconds(1), logger: testLogger)
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask { try await writer.run() }
+                    // The writer stops the slow backend, so today the open fails; had it committed first,
+                    // the open would succeed. Either way the answer and the row agree.
+                    let opened = (try? await writer.open(NewConnection(userID: "late", userAgent: "slow-commit", remoteAddress: nil))) != nil
+                    // Whatever ran the slow commit has ended: its outcome is final.
+                    try await eventually("no commit still sleeping") {
+                        try await sql(location, "SELECT count(*)::int FROM pg_stat_activity WHERE wait_event = 'PgSleep'", as: Int.self) == [0]
+                    }
+                    let rows = opened ? 1 : 0
+                    #expect(try await sql(location, "SELECT count(*)::int FROM rollcall.connections WHERE user_id = 'late'", as: Int.self) == [rows])
+                    #expect(try await sql(location, "SELECT coalesce((SELECT connections FROM rollcall.users WHERE user_id = 'late'), 0)", as: Int.self) == [rows])
+                    _ = try await writer.open(NewConnection(userID: "after", userAgent: nil, remoteAddress: nil))
+                    #expect(try await sql(location, "SELECT count(*)::int FROM rollcall.connections WHERE user_id = 'after'", as: Int.self) == [1])
+                    group.cancelAll()
+                }
+            }
+        }
+    }
 }
