@@ -67,6 +67,11 @@ final class UpgradeGate: ChannelInboundHandler, RemovableChannelHandler {
             return
         }
         refused = true
+        answer(refusal, version: version, context: context)
+    }
+
+    /// Writes `refusal` as the whole response, then closes the connection.
+    private func answer(_ refusal: APIError, version: HTTPVersion, context: ChannelHandlerContext) {
         let body = refusal.body
         let headers = HTTPHeaders([
             ("content-type", "application/json; charset=utf-8"), ("content-length", "\(body.readableBytes)"), ("connection", "close"),
@@ -78,6 +83,17 @@ final class UpgradeGate: ChannelInboundHandler, RemovableChannelHandler {
         context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in
             loopBound.value.close(promise: nil)
         }
+    }
+
+    /// Bytes the HTTP parser cannot read (garbage, a NUL in the method) get a 400 and a close at
+    /// once, instead of a connection held open, unanswered, until the idle timeout.
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        guard error is HTTPParserError, !refused else {
+            context.fireErrorCaught(error)
+            return
+        }
+        refused = true
+        answer(APIError.badRequest("the request could not be parsed as HTTP/1.1"), version: .http1_1, context: context)
     }
 
     static func isWebSocketUpgrade(_ head: HTTPRequestHead) -> Bool {

@@ -86,4 +86,17 @@ struct AuthenticationTests {
             }
         }
     }
+
+    @Test("bytes that are not HTTP get a 400 and a close at once, not a connection held to the idle timeout")
+    func unparseable() async throws {
+        try await withTestDatabase { database in
+            try await TestHub.run(database: database) { hub in
+                for garbage in ["\u{1}\u{2}NOT HTTP\r\n\r\n", "G\u{0}T / HTTP/1.1\r\n\r\n", "GET / HTTP/1.1\r\nHost: h\r\nBad Header\r\n\r\n"] {
+                    let answer = try await hub.exchange(garbage)
+                    #expect(answer.hasPrefix("HTTP/1.1 400"), "\(garbage.debugDescription) got \(answer.prefix(80).debugDescription)")
+                }
+                #expect(try await hub.get("/healthz").status == 200)
+            }
+        }
+    }
 }

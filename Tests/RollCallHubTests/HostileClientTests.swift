@@ -206,12 +206,6 @@ struct HostileClientTests {
     }
 
     /// Resident memory of a process, from /proc.
-    static func residentBytes(of pid: pid_t) throws -> Int {
-        let status = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
-        let line = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") } ?? ""
-        return (Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0) * 1024
-    }
-
     @Test("a socket that does not read is closed past its budget: 96 MB sent its way leave the hub's memory where it was")
     func slowReader() async throws {
         try await withTestDatabase { database in
@@ -224,7 +218,7 @@ struct HostileClientTests {
             try await eventually("the silent peer's row") {
                 try await sql(database, "SELECT count(*)::int FROM rollcall.connections WHERE user_id = 'sloth' AND connected", as: Int.self) == [1]
             }
-            let before = try Self.residentBytes(of: hub.pid)
+            let before = try HTTPProbe.residentBytes(of: hub.pid)
             let body = #"{"data":"\#(String(repeating: "z", count: 64 * 1024 - 16))"}"#
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for worker in 0..<4 {
@@ -240,7 +234,7 @@ struct HostileClientTests {
             try await eventually("the slow reader's row closed as kicked") {
                 try await sql(database, "SELECT coalesce(close_reason, 'open') FROM rollcall.connections WHERE user_id = 'sloth'", as: String.self) == ["kicked"]
             }
-            let after = try Self.residentBytes(of: hub.pid)
+            let after = try HTTPProbe.residentBytes(of: hub.pid)
             #expect(after - before < 48 * 1024 * 1024, "resident memory grew from \(before) to \(after) bytes")
             #expect(try await HTTPProbe.metric(port: hub.port, "rollcall_connections_slow_closed_total") == 1)
             await peer.hangUp()

@@ -8,18 +8,6 @@ import Testing
 /// A seeded random walk through what goes wrong in production, bounded in steps.
 @Suite("Soak")
 struct SoakTests {
-    /// SplitMix64: the same seed, the same walk. `ROLLCALL_SOAK_SEED` picks another.
-    struct Walk: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     static let steps = 200
     /// Short windows so kills are purged within the test; a grace so dead hubs leave graces pending.
     static let options = ["--orphan-window", "2s", "--heartbeat-interval", "300ms", "--purge-interval", "300ms", "--offline-grace", "300ms"]
@@ -33,7 +21,7 @@ struct SoakTests {
     @Test("connects, closes, kill -9 and restarts, LISTEN drops and a database restart end with no ghost and no lost row")
     func soak() async throws {
         let seed = UInt64(ProcessInfo.processInfo.environment["ROLLCALL_SOAK_SEED"] ?? "") ?? 20_261_122
-        var walk = Walk(state: seed)
+        var walk = SeededRandom(seed: seed)
         try await PrivateCluster.with { cluster in
             let database = cluster.database
             let authority = try await TestTokens.authority()

@@ -1,3 +1,4 @@
+import Foundation
 /// The status of a GET, for hubs running as processes.
 public enum HTTPProbe {
     public static func status(port: Int, path: String) async throws -> Int {
@@ -32,5 +33,19 @@ extension HTTPProbe {
             if parts.count == 2, parts[0] == name { return Double(parts[1]) }
         }
         return nil
+    }
+}
+
+extension HTTPProbe {
+    /// Writes raw bytes as given and returns whatever the hub answers before it closes.
+    public static func exchange(port: Int, request: String) async throws -> String {
+        try await HTTP.exchange(port: port, request: request)
+    }
+
+    /// A process's resident memory, from /proc.
+    public static func residentBytes(of pid: pid_t) throws -> Int {
+        let status = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
+        let line = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") } ?? ""
+        return (Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0) * 1024
     }
 }
