@@ -93,4 +93,29 @@ struct MessageTests {
             }
         }
     }
+
+    @Test("a token with a watch claim may message only those users; one without may message anyone")
+    func sendPolicy() async throws {
+        try await withTestDatabase { database in
+            try await TestHub.run(database: database) { hub in
+                let limited = try await TestSocket.open(url: hub.webSocketURL, token: try await hub.token("lena", watch: ["max"]))
+                _ = try await limited.next()
+                try await limited.send(#"{"type":"send","id":"a","to":"max","data":1}"#)
+                try await limited.send(#"{"type":"send","id":"b","to":"stranger","data":1}"#)
+                var answers: [String: [String: Any]] = [:]
+                while answers.count < 2 {
+                    let frame = try await limited.next()
+                    if let id = frame["id"] as? String { answers[id] = frame }
+                }
+                #expect(answers["a"]?["type"] as? String == "ack")
+                #expect(answers["b"]?["code"] as? String == "forbidden")
+
+                let open = try await hub.connect("olga")
+                try await open.send(#"{"type":"send","id":"c","to":"stranger","data":1}"#)
+                let answer = try await open.frames { $0["id"] as? String == "c" }
+                #expect(answer.last?["type"] as? String == "ack")
+                for socket in [limited, open] { try await socket.close() }
+            }
+        }
+    }
 }
