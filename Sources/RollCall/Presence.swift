@@ -52,26 +52,43 @@ public struct UserPresence: Sendable, Equatable, Codable {
     }
 }
 
-/// How a counter upsert changed one user: what `RETURNING` said.
+/// The presence rule, applied to what the counter update of one user returned. The database
+/// decides the state (inside the transaction that writes the rows); this says what that state
+/// means for watchers: whoever's `online` flipped made a transition; a user still online with no
+/// connection is waiting out the offline grace.
 public struct CounterChange: Sendable, Equatable {
     public let userID: String
-    public let before: Int
-    public let after: Int
+    /// `online` before the batch (the row as locked), and after it.
+    public let wasOnline: Bool
+    public let online: Bool
+    public let connections: Int
     public let version: Int64
 
-    public init(userID: String, before: Int, after: Int, version: Int64) {
+    public init(userID: String, wasOnline: Bool, online: Bool, connections: Int, version: Int64) {
         self.userID = userID
-        self.before = before
-        self.after = after
+        self.wasOnline = wasOnline
+        self.online = online
+        self.connections = connections
         self.version = version
     }
 
-    /// The transition this change makes, if the user crossed zero.
-    public func transition(at date: Date) -> PresenceTransition? {
-        switch (before > 0, after > 0) {
-        case (false, true): PresenceTransition(userID: userID, online: true, version: version, at: date, connections: after)
-        case (true, false): PresenceTransition(userID: userID, online: false, version: version, at: date, connections: after)
-        default: nil
+    public enum Outcome: Sendable, Equatable {
+        case transition(PresenceTransition)
+        /// The last connection closed; offline is published only if none opens within the grace.
+        case graceStarted
+        case unchanged
+    }
+
+    public func outcome(at date: Date) -> Outcome {
+        if online != wasOnline {
+            return .transition(PresenceTransition(userID: userID, online: online, version: version, at: date, connections: connections))
         }
+        return online && connections == 0 ? .graceStarted : .unchanged
+    }
+
+    /// Whether a user whose count reaches zero goes offline in this batch rather than after the
+    /// grace: with no grace, or when a purge closed the connections (their hub died a window ago).
+    public static func offlineAtOnce(grace: Duration, closedByPurge: Bool) -> Bool {
+        grace == .zero || closedByPurge
     }
 }

@@ -27,10 +27,10 @@ public func withDeadline<T: Sendable>(
             }
             let timer = Task {
                 try? await Task.sleep(for: limit)
-                if race.finish(.failure(DeadlinePassed(limit: limit))) {
-                    onTimeout()
-                    work.cancel()
-                }
+                // The connection is closed before the work is cancelled and the caller resumes:
+                // cancelled work may otherwise hand a connection whose query still runs back to
+                // its pool, for the caller's next lease.
+                race.finish(.failure(DeadlinePassed(limit: limit)), first: onTimeout)
             }
             race.whenFinished {
                 timer.cancel()
@@ -70,9 +70,8 @@ private final class DeadlineRace<T: Sendable>: Sendable {
         if decided { cleanup() }
     }
 
-    /// Records `outcome` if nothing finished first; true when it did.
-    @discardableResult
-    func finish(_ outcome: Result<T, any Error>) -> Bool {
+    /// Records `outcome` if nothing finished first, runs `first`, then resumes the caller.
+    func finish(_ outcome: Result<T, any Error>, first: () -> Void = {}) {
         let (won, continuation, cleanup) = state.withLock { state -> (Bool, CheckedContinuation<T, any Error>?, (@Sendable () -> Void)?) in
             guard state.outcome == nil else { return (false, nil, nil) }
             state.outcome = outcome
@@ -82,9 +81,10 @@ private final class DeadlineRace<T: Sendable>: Sendable {
             }
             return (true, state.continuation, state.cleanup)
         }
-        continuation?.resume(with: outcome)
+        guard won else { return }
+        first()
         cleanup?()
-        return won
+        continuation?.resume(with: outcome)
     }
 }
 
@@ -110,6 +110,12 @@ final class ConnectionSlot: Sendable {
 
     /// The transaction the attempt began, if it got that far.
     var transaction: Transaction? { began.withLock { $0 } }
+
+    /// Returns once the attempt's connection is closed (or at once when it had none).
+    func closed() async {
+        guard let connection = connection.withLock({ $0 }) else { return }
+        try? await connection.closeFuture.get()
+    }
 
     @Sendable func closeConnection() {
         if let connection = connection.withLock({ $0 }) {

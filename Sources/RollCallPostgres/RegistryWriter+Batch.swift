@@ -143,7 +143,7 @@ extension RegistryWriter {
 
     /// The counters, in two statements. The first makes sure every user has a row and locks the
     /// rows in `user_id` order (so concurrent hubs cannot deadlock), returning each user's state
-    /// before this batch; the second applies the deltas. Whoever crossed zero made a transition.
+    /// before this batch; the second applies the deltas. `CounterChange` reads what it returns.
     /// Without grace, a user whose count reaches zero goes offline at once; with it, the user stays
     /// online with `offline_pending_since` set until `finishGrace`.
     private func applyCounters(_ delta: [String: Int], offlineAtOnce: Set<String>, on connection: PostgresConnection) async throws
@@ -161,7 +161,7 @@ extension RegistryWriter {
             """, logger: logger)
         for try await (user, online) in locked.decode((String, Bool).self) { wasOnline[user] = online }
 
-        let immediate = entries.map { offlineGrace == .zero || offlineAtOnce.contains($0.key) }
+        let immediate = entries.map { CounterChange.offlineAtOnce(grace: offlineGrace, closedByPurge: offlineAtOnce.contains($0.key)) }
         let rows = try await connection.query(
             """
             UPDATE rollcall.users AS u SET
@@ -185,10 +185,11 @@ extension RegistryWriter {
         var committedAt: Date?
         for try await (user, connections, online, version, now) in rows.decode((String, Int, Bool, Int64, Date).self) {
             committedAt = now
-            if online != wasOnline[user, default: false] {
-                transitions.append(PresenceTransition(userID: user, online: online, version: version, at: now, connections: connections))
-            } else if online && connections == 0 {
-                graceStarted.append(user)
+            let change = CounterChange(userID: user, wasOnline: wasOnline[user, default: false], online: online, connections: connections, version: version)
+            switch change.outcome(at: now) {
+            case .transition(let transition): transitions.append(transition)
+            case .graceStarted: graceStarted.append(user)
+            case .unchanged: break
             }
         }
         return (transitions.sorted { $0.userID < $1.userID }, graceStarted, committedAt)

@@ -21,6 +21,8 @@ extension RegistryWriter {
                 while true {
                     do {
                         return try await self.askFate(of: transaction, slot: slot)
+                    } catch is StaleConnection {
+                        try await Task.sleep(for: .milliseconds(20))
                     } catch let error as PSQLError where error.code == .clientClosedConnection || error.code == .serverClosedConnection {
                         try await Task.sleep(for: .milliseconds(20))
                     }
@@ -36,6 +38,8 @@ extension RegistryWriter {
 
     private func askFate(of transaction: ConnectionSlot.Transaction, slot: ConnectionSlot) async throws -> Settled {
         try await client.withConnection { connection in
+            // The pool may not yet know that the attempt's connection closed: never query a closed one.
+            if connection.isClosed { throw StaleConnection() }
             slot.use(connection)
             _ = try await connection.query(
                 """
@@ -55,6 +59,8 @@ extension RegistryWriter {
             }
         }
     }
+
+    private struct StaleConnection: Error {}
 
     /// What a batch that committed late is known to have done: its requests succeeded. Its row
     /// details are gone with the lost answer; only the graces it may have started matter, and

@@ -270,7 +270,11 @@ public final class RegistryWriter: Service, Sendable {
                 } catch let error as DeadlinePassed {
                     // The answer never came: ask the database what became of the transaction,
                     // so that what the clients are told matches what is in it.
-                    guard let transaction = slot.transaction, await settle(transaction) == .committed else { throw error }
+                    guard let transaction = slot.transaction else { throw error }
+                    // Its connection must be gone before the pool is asked for another one: a query
+                    // on a connection closed under it is never answered.
+                    _ = try? await withDeadline(.seconds(2)) { await slot.closed() }
+                    guard await settle(transaction) == .committed else { throw error }
                     logger.warning("registry batch committed after its deadline", metadata: ["requests": "\(batch.count)"])
                     outcome = await lateOutcome()
                 }
