@@ -1,38 +1,22 @@
 import Foundation
+import RollCall
 import Synchronization
 
-/// What the heartbeat knows of the database: whether it answers, since when without a break,
-/// and the last purge of this hub's rows it has seen.
+/// The hub's shared `DatabaseHealth`, fed by the heartbeat and the writer's outcomes.
 final class DatabaseContact: Sendable {
-    private struct State {
-        var since: ContinuousClock.Instant? = .now
-        var lastPurgeSeen: Date?
-    }
-    private let state = Mutex(State())
+    private let health = Mutex(DatabaseHealth(now: .now))
 
-    var isUp: Bool { state.withLock { $0.since != nil } }
+    var isAvailable: Bool { health.withLock { $0.isAvailable } }
 
-    /// Whether contact has lasted `window` without a break: only then may this hub judge others dead.
-    func lasted(_ window: Duration) -> Bool {
-        state.withLock { state in state.since.map { ContinuousClock.now - $0 >= window } ?? false }
+    func lasted(_ window: Duration) -> Bool { health.withLock { $0.contactLasted(window, now: .now) } }
+
+    func heartbeatSucceeded(purgedAt: Date?) -> DatabaseHealth.Heartbeat {
+        health.withLock { $0.heartbeatSucceeded(purgedAt: purgedAt, now: .now) }
     }
 
-    /// A heartbeat went through; returns true when it reports a purge of this hub not seen before.
-    func heartbeatSucceeded(purgedAt: Date?) -> Bool {
-        state.withLock { state in
-            if state.since == nil { state.since = .now }
-            guard let purgedAt, purgedAt != state.lastPurgeSeen else { return false }
-            state.lastPurgeSeen = purgedAt
-            return true
-        }
-    }
+    func heartbeatFailed() -> Bool { health.withLock { $0.heartbeatFailed() } }
 
-    /// A heartbeat failed: the contact clock starts again when the database is back.
-    /// Returns whether this is news (the database was up until now).
-    func heartbeatFailed() -> Bool {
-        state.withLock { state in
-            defer { state.since = nil }
-            return state.since != nil
-        }
-    }
+    func writeCommitted() { health.withLock { $0.writeCommitted() } }
+
+    func writeFailed() { health.withLock { $0.writeFailed() } }
 }

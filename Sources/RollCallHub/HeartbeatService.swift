@@ -37,14 +37,13 @@ struct HeartbeatService: Service {
     func beat() async {
         do {
             let purgedAt = try await registration.heartbeat(within: Self.deadline(interval: hub.configuration.heartbeatInterval))
-            let wasDown = !hub.databaseAvailable
-            hub.writer.databaseAnswered()
-            if contact.heartbeatSucceeded(purgedAt: purgedAt) {
+            let beat = contact.heartbeatSucceeded(purgedAt: purgedAt)
+            if beat.purgedMeanwhile {
                 let held = hub.sockets.allConnections
                 logger.warning("this hub's rows were purged while it was cut off: reopening them", metadata: ["sockets": "\(held.count)"])
                 hub.writer.reopen(held)
             }
-            if wasDown { logger.notice("database reachable again") }
+            if beat.recovered { logger.notice("database reachable again") }
         } catch is ServerRegistration.Unregistered {
             // Someone deleted our row; put it back (started_at restarts, the rows are ours).
             try? await registration.register(version: HubLifecycle.version, host: "")

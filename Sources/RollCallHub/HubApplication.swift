@@ -28,7 +28,12 @@ public enum HubApplication {
             serverID: configuration.serverID, client: client, seal: seal, maxBatch: configuration.maxBatch,
             offlineGrace: configuration.offlineGrace, logger: logger)
         let metrics = HubMetrics()
-        writer.onCommit { metrics.record($0) }
+        let contact = DatabaseContact()
+        writer.onCommit { report in
+            metrics.record(report)
+            contact.writeCommitted()
+        }
+        writer.onFailure { contact.writeFailed() }
         let reader = RegistryReader(client: readClient, logger: logger)
         let sockets = LiveSockets()
         let watchers = WatchIndex()
@@ -36,7 +41,6 @@ public enum HubApplication {
         let listener = NotificationListener(
             location: database, seal: seal, logger: logger, onRejected: { _ in metrics.notificationsRejected.increment() }
         ) { await fanout.handle($0) }
-        let contact = DatabaseContact()
         let hub = HubState(
             configuration: configuration,
             writer: writer,

@@ -17,5 +17,5 @@ public struct HubState: Sendable {
     let contact: DatabaseContact
 
     /// Whether the database takes writes: the heartbeat answers and the last batch went through.
-    var databaseAvailable: Bool { contact.isUp && !writer.isFailing }
+    var databaseAvailable: Bool { contact.isAvailable }
 }

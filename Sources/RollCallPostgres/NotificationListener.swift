@@ -19,6 +19,9 @@ public final class NotificationListener: Service, Sendable {
         case messages(MessageNotification)
     }
 
+    /// The pause before reconnecting: 100 ms, doubling, at most 5 s.
+    static let backoff = Backoff()
+
     static let presenceChannel = "rollcall_presence"
     static let messageChannel = "rollcall_messages"
 
@@ -67,8 +70,7 @@ public final class NotificationListener: Service, Sendable {
             }
             outageStart = outageStart ?? Date()
             failures += 1
-            // 100 ms, doubling, at most 5 s.
-            try? await Task.sleep(for: .milliseconds(min(5000, 100 << min(failures - 1, 6))))
+            try? await Task.sleep(for: Self.backoff.delay(afterFailures: failures))
         }
     }
 

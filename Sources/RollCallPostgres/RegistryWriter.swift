@@ -29,6 +29,7 @@ public final class RegistryWriter: Service, Sendable {
         var finished = false
         var committedTransactions = 0
         var consecutiveFailures = 0
+        var failureObservers: [@Sendable () -> Void] = []
         /// When graceful shutdown began: past `shutdownPatience` an unreachable database is given up on.
         var stoppingSince: ContinuousClock.Instant?
         var observers: [@Sendable (CommitReport) -> Void] = []
@@ -100,16 +101,6 @@ public final class RegistryWriter: Service, Sendable {
         }
     }
 
-    /// Whether the last batch failed: the database is not taking writes right now.
-    public var isFailing: Bool { state.withLock { $0.consecutiveFailures > 0 } }
-
-    /// Someone else (the heartbeat) just wrote to the database. A failed batch with nothing left
-    /// to retry (an open or a message, answered with an error) would otherwise leave `isFailing`
-    /// set until the next batch, and the hub refusing sockets meanwhile.
-    public func databaseAnswered() {
-        state.withLock { $0.consecutiveFailures = 0 }
-    }
-
     /// Publishes a message to every open connection of `message.to`, on every hub; returns once
     /// the notification is committed.
     public func send(_ message: UserMessage) async throws {
@@ -140,6 +131,12 @@ public final class RegistryWriter: Service, Sendable {
     /// Calls `observer` after every committed batch.
     public func onCommit(_ observer: @escaping @Sendable (CommitReport) -> Void) {
         state.withLock { $0.observers.append(observer) }
+    }
+
+    /// Calls `observer` each time a batch fails for want of the database (not when the database
+    /// refuses one request of it).
+    public func onFailure(_ observer: @escaping @Sendable () -> Void) {
+        state.withLock { $0.failureObservers.append(observer) }
     }
 
     func submit(_ request: RegistryRequest) {
@@ -200,6 +197,9 @@ public final class RegistryWriter: Service, Sendable {
     /// Longest one attempt at a batch may take (waiting for a pooled connection included); past
     /// it the attempt's backend is stopped and the writer asks whether the transaction committed.
     let attemptLimit: Duration
+
+    /// The pause before retrying what a failed batch left: 100 ms, doubling, at most 5 s.
+    static let backoff = Backoff()
 
     /// How long a stopping writer keeps retrying an unreachable database. What it then gives up
     /// is not lost for good: a restart with the same server_id, or another hub's orphan purge,
@@ -291,10 +291,11 @@ public final class RegistryWriter: Service, Sendable {
                 await isolate(batch, refusedWith: PSQLError.refusal(in: error)!)
                 return
             } catch {
-                let failures = state.withLock { state in
+                let (failures, failureObservers) = state.withLock { state in
                     state.consecutiveFailures += 1
-                    return state.consecutiveFailures
+                    return (state.consecutiveFailures, state.failureObservers)
                 }
+                for observer in failureObservers { observer() }
                 logger.warning("registry batch failed", metadata: ["error": "\(String(reflecting: error))", "requests": "\(batch.count)"])
                 // Opens and messages fail fast (the client hears it); closes and the rest wait and retry.
                 let retained = batch.filter { request in
@@ -319,7 +320,7 @@ public final class RegistryWriter: Service, Sendable {
                     return
                 }
                 state.withLock { $0.pending.insert(contentsOf: retained, at: 0) }
-                try? await Task.sleep(for: .milliseconds(min(5000, 100 << min(failures, 6))))
+                try? await Task.sleep(for: Self.backoff.delay(afterFailures: failures))
                 return
             }
         }
