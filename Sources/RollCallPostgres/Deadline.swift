@@ -11,8 +11,12 @@ public struct DeadlinePassed: Error, CustomStringConvertible {
 /// is cancelled) without waiting for `body` to end: work that ignores cancellation, a query whose
 /// connection hangs, cannot hold the caller. `onTimeout` is how the caller makes the abandoned work
 /// end (closing the connection it waits on); `body` is cancelled too, and its result dropped.
+///
+/// `unless`: checked when the limit passes; true lets `body` run on without limit (a deadline on
+/// setting something up that then runs for long, like a LISTEN).
 public func withDeadline<T: Sendable>(
-    _ limit: Duration, onTimeout: @escaping @Sendable () -> Void = {}, _ body: @escaping @Sendable () async throws -> T
+    _ limit: Duration, unless reached: @escaping @Sendable () -> Bool = { false },
+    onTimeout: @escaping @Sendable () -> Void = {}, _ body: @escaping @Sendable () async throws -> T
 ) async throws -> T {
     let race = DeadlineRace<T>()
     return try await withTaskCancellationHandler {
@@ -26,7 +30,7 @@ public func withDeadline<T: Sendable>(
                 }
             }
             let timer = Task {
-                try? await Task.sleep(for: limit)
+                guard (try? await Task.sleep(for: limit)) != nil, !reached() else { return }
                 // The connection is closed before the work is cancelled and the caller resumes:
                 // cancelled work may otherwise hand a connection whose query still runs back to
                 // its pool, for the caller's next lease.

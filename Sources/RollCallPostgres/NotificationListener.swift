@@ -59,7 +59,9 @@ public final class NotificationListener: Service, Sendable {
         var outageStart: Date?
         while !Task.isCancelled {
             do {
-                try await listenOnce(outageStart: outageStart) { failures = 0 }
+                let attempt = Attempt()
+                defer { if attempt.established { failures = 0 } }
+                try await listenOnce(outageStart: outageStart, attempt: attempt)
             } catch {
                 if Task.isCancelled { break }
                 logger.warning("LISTEN connection lost", metadata: ["error": "\(String(reflecting: error))", "attempt": "\(failures + 1)"])
@@ -74,32 +76,47 @@ public final class NotificationListener: Service, Sendable {
         }
     }
 
-    private func listenOnce(outageStart: Date?, onListening: () -> Void) async throws {
-        try await DatabaseAdmin.withConnection(to: location, logger: logger) { connection in
-            try await connection.listen(on: Self.presenceChannel) { presence in
-                try await connection.listen(on: Self.messageChannel) { messages in
-                    listening.store(true, ordering: .relaxed)
-                    onListening()
-                    logger.info("listening for presence and messages")
-                    await handler(.listening(outageStart: outageStart))
-                    try await withThrowingTaskGroup(of: Void.self) { group in
-                        group.addTask {
-                            for try await notification in presence {
-                                await self.dispatch(notification.payload, channel: Self.presenceChannel) {
-                                    .presence(try PresenceNotification.decode($0))
+    /// Longest a connect plus LISTEN may take. A connection killed at the wrong moment can leave
+    /// its LISTEN unanswered for good; past this the attempt is given up and a new one made.
+    static let setupLimit: Duration = .seconds(5)
+
+    /// Whether one attempt got as far as LISTENing.
+    final class Attempt: Sendable {
+        private let reached = Atomic<Bool>(false)
+        var established: Bool { reached.load(ordering: .relaxed) }
+        func markEstablished() { reached.store(true, ordering: .relaxed) }
+    }
+
+    private func listenOnce(outageStart: Date?, attempt: Attempt) async throws {
+        let slot = ConnectionSlot()
+        try await withDeadline(Self.setupLimit, unless: { attempt.established }, onTimeout: slot.closeConnection) {
+            try await DatabaseAdmin.withConnection(to: self.location, logger: self.logger) { connection in
+                slot.use(connection)
+                try await connection.listen(on: Self.presenceChannel) { presence in
+                    try await connection.listen(on: Self.messageChannel) { messages in
+                        attempt.markEstablished()
+                        self.listening.store(true, ordering: .relaxed)
+                        self.logger.info("listening for presence and messages")
+                        await self.handler(.listening(outageStart: outageStart))
+                        try await withThrowingTaskGroup(of: Void.self) { group in
+                            group.addTask {
+                                for try await notification in presence {
+                                    await self.dispatch(notification.payload, channel: Self.presenceChannel) {
+                                        .presence(try PresenceNotification.decode($0))
+                                    }
                                 }
+                                throw ListenerEnded()
                             }
-                            throw ListenerEnded()
-                        }
-                        group.addTask {
-                            for try await notification in messages {
-                                await self.dispatch(notification.payload, channel: Self.messageChannel) {
-                                    .messages(try MessageNotification.decode($0))
+                            group.addTask {
+                                for try await notification in messages {
+                                    await self.dispatch(notification.payload, channel: Self.messageChannel) {
+                                        .messages(try MessageNotification.decode($0))
+                                    }
                                 }
+                                throw ListenerEnded()
                             }
-                            throw ListenerEnded()
+                            try await group.next()
                         }
-                        try await group.next()
                     }
                 }
             }
