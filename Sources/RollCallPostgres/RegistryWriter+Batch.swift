@@ -4,9 +4,11 @@ import PostgresNIO
 import RollCall
 
 extension RegistryWriter {
-    /// One batch, one transaction: rows, counters, grace, then the notifications.
+    /// One batch, one transaction: rows, counters, grace, then the notifications; one function
+    /// per phase, each reading its part of the `BatchPlan`.
     func write(_ batch: [RegistryRequest], slot: ConnectionSlot) async throws -> BatchOutcome {
-        try await client.withTransaction(logger: logger) { connection in
+        let plan = BatchPlan(batch.map(\.item), now: .now, purgeFreshness: Self.purgeFreshness)
+        return try await client.withTransaction(logger: logger) { connection in
             slot.use(connection)
             // Named first, so an attempt whose answer never comes can ask later whether it committed.
             let begun = try await connection.query("SELECT pg_current_xact_id()::text, pg_backend_pid()", logger: logger)
@@ -15,87 +17,15 @@ extension RegistryWriter {
             }
             var outcome = BatchOutcome()
             var delta: [String: Int] = [:]
-
-            let opens = batch.compactMap { if case .open(let c, _) = $0 { c } else { nil } }
-            if !opens.isEmpty {
-                let agents = Dictionary(opens.map { ($0.connectionID, $0.userAgent) }, uniquingKeysWith: { $1 })
-                let rows = try await connection.query(
-                    """
-                    INSERT INTO rollcall.connections (connection_id, user_id, server_id, user_agent, remote_addr)
-                    SELECT id, user_id, \(serverID), NULLIF(agent, ''), NULLIF(address, '')::inet
-                    FROM unnest(\(opens.map(\.connectionID.uuid))::uuid[], \(opens.map(\.userID))::text[],
-                                \(opens.map { $0.userAgent ?? "" })::text[], \(opens.map { $0.remoteAddress ?? "" })::text[])
-                         AS t(id, user_id, agent, address)
-                    ON CONFLICT (connection_id) DO NOTHING
-                    RETURNING connection_id, user_id, created_at
-                    """, logger: logger)
-                for try await (id, user, createdAt) in rows.decode((UUID, String, Date).self) {
-                    let connectionID = ConnectionID(id)
-                    outcome.openedAt[connectionID] = createdAt
-                    outcome.connectionEvents.append(ConnectionEvent(
-                        event: .opened, connectionID: connectionID, userID: user, serverID: serverID,
-                        userAgent: agents[connectionID] ?? nil, at: createdAt, reason: nil))
-                    delta[user, default: 0] += 1
-                }
-            }
-
-            let closes = batch.compactMap { if case .close(let id, let reason) = $0 { (id, reason) } else { nil } }
-            if !closes.isEmpty {
-                let rows = try await connection.query(
-                    """
-                    UPDATE rollcall.connections AS c
-                    SET connected = false, disconnected_at = now(), close_reason = t.reason
-                    FROM unnest(\(closes.map(\.0.uuid))::uuid[], \(closes.map(\.1.rawValue))::text[]) AS t(id, reason)
-                    WHERE c.connection_id = t.id AND c.connected
-                    RETURNING c.connection_id, c.user_id, c.server_id, c.user_agent, c.disconnected_at, c.close_reason
-                    """, logger: logger)
-                try await recordCloses(rows, into: &outcome, delta: &delta)
-            }
-
-            for request in batch {
-                guard case .closeServer(let server, let reason, _) = request else { continue }
-                let rows = try await connection.query(
-                    """
-                    UPDATE rollcall.connections
-                    SET connected = false, disconnected_at = now(), close_reason = \(reason.rawValue)
-                    WHERE server_id = \(server) AND connected
-                    RETURNING connection_id, user_id, server_id, user_agent, disconnected_at, close_reason
-                    """, logger: logger)
-                let before = outcome.connectionEvents.count
-                try await recordCloses(rows, into: &outcome, delta: &delta)
-                outcome.closedByServer["\(server)/\(reason.rawValue)", default: 0] += outcome.connectionEvents.count - before
-            }
-
-            // A socket that closed after the heartbeat saw it stays closed: in the same batch a
-            // close always wins over a reopen, whichever came first.
-            let closing = Set(closes.map(\.0))
-            let reopened = batch.flatMap { request -> [ConnectionID] in
-                if case .reopen(let ids) = request { ids.filter { !closing.contains($0) } } else { [] }
-            }
-            if !reopened.isEmpty {
-                let rows = try await connection.query(
-                    """
-                    UPDATE rollcall.connections SET connected = true, disconnected_at = NULL, close_reason = NULL
-                    WHERE connection_id = ANY(\(reopened.map(\.uuid))::uuid[]) AND server_id = \(serverID)
-                      AND NOT connected AND close_reason = 'orphaned'
-                    RETURNING connection_id, user_id, user_agent, created_at
-                    """, logger: logger)
-                for try await (id, user, agent, createdAt) in rows.decode((UUID, String, String?, Date).self) {
-                    outcome.connectionEvents.append(ConnectionEvent(
-                        event: .opened, connectionID: ConnectionID(id), userID: user, serverID: serverID,
-                        userAgent: agent, at: createdAt, reason: nil))
-                    delta[user, default: 0] += 1
-                }
-            }
+            try await insertOpens(plan.opens, on: connection, into: &outcome, delta: &delta)
+            try await writeCloses(plan.closes, on: connection, into: &outcome, delta: &delta)
+            try await closeServers(plan.serverCloses, on: connection, into: &outcome, delta: &delta)
+            try await reopen(plan.reopens, on: connection, into: &outcome, delta: &delta)
 
             // Users who lost connections to a purge went away a window ago: offline at once.
             var offlineAtOnce: Set<String> = []
-            let purgeWindow = batch.compactMap { request -> Duration? in
-                guard case .purgeOrphans(let window, let requestedAt, _) = request, ContinuousClock.now - requestedAt < Self.purgeFreshness else { return nil }
-                return window
-            }.min()
-            if let purgeWindow {
-                let report = try await purgeOrphans(window: purgeWindow, on: connection, delta: &delta, outcome: &outcome)
+            if let window = plan.purgeWindow {
+                let report = try await purgeOrphans(window: window, on: connection, delta: &delta, outcome: &outcome)
                 offlineAtOnce = report.users
                 outcome.purge = report.report
             }
@@ -105,11 +35,8 @@ extension RegistryWriter {
             outcome.transitions = changes.transitions
             outcome.graceStarted = changes.graceStarted
 
-            let graceDue: [String] = batch.flatMap { request -> [String] in
-                if case .finishGrace(let users) = request { users } else { [] }
-            }
-            if !graceDue.isEmpty {
-                outcome.transitions += try await finishGrace(Array(Set(graceDue)).sorted(), on: connection)
+            if !plan.graceDue.isEmpty {
+                outcome.transitions += try await finishGrace(plan.graceDue, on: connection)
             }
             if outcome.purge?.skipped == false {
                 // Graces whose hub died before it could finish them.
@@ -124,11 +51,86 @@ extension RegistryWriter {
             for payload in presence {
                 try await connection.query("SELECT pg_notify('rollcall_presence', \(seal.seal(payload, channel: "rollcall_presence")))", logger: logger)
             }
-            let messages = batch.compactMap { if case .message(let message, _) = $0 { message } else { nil } }
-            if !messages.isEmpty {
-                try await publish(messages, on: connection)
+            if !plan.messages.isEmpty {
+                try await publish(plan.messages, on: connection)
             }
             return outcome
+        }
+    }
+
+    private func insertOpens(
+        _ opens: [NewConnection], on connection: PostgresConnection, into outcome: inout BatchOutcome, delta: inout [String: Int]
+    ) async throws {
+        guard !opens.isEmpty else { return }
+        let agents = Dictionary(opens.map { ($0.connectionID, $0.userAgent) }, uniquingKeysWith: { $1 })
+        let rows = try await connection.query(
+            """
+            INSERT INTO rollcall.connections (connection_id, user_id, server_id, user_agent, remote_addr)
+            SELECT id, user_id, \(serverID), NULLIF(agent, ''), NULLIF(address, '')::inet
+            FROM unnest(\(opens.map(\.connectionID.uuid))::uuid[], \(opens.map(\.userID))::text[],
+                        \(opens.map { $0.userAgent ?? "" })::text[], \(opens.map { $0.remoteAddress ?? "" })::text[])
+                 AS t(id, user_id, agent, address)
+            ON CONFLICT (connection_id) DO NOTHING
+            RETURNING connection_id, user_id, created_at
+            """, logger: logger)
+        for try await (id, user, createdAt) in rows.decode((UUID, String, Date).self) {
+            let connectionID = ConnectionID(id)
+            outcome.openedAt[connectionID] = createdAt
+            outcome.connectionEvents.append(ConnectionEvent(
+                event: .opened, connectionID: connectionID, userID: user, serverID: serverID,
+                userAgent: agents[connectionID] ?? nil, at: createdAt, reason: nil))
+            delta[user, default: 0] += 1
+        }
+    }
+
+    private func writeCloses(
+        _ closes: [BatchPlan.Close], on connection: PostgresConnection, into outcome: inout BatchOutcome, delta: inout [String: Int]
+    ) async throws {
+        guard !closes.isEmpty else { return }
+        let rows = try await connection.query(
+            """
+            UPDATE rollcall.connections AS c
+            SET connected = false, disconnected_at = now(), close_reason = t.reason
+            FROM unnest(\(closes.map(\.id.uuid))::uuid[], \(closes.map(\.reason.rawValue))::text[]) AS t(id, reason)
+            WHERE c.connection_id = t.id AND c.connected
+            RETURNING c.connection_id, c.user_id, c.server_id, c.user_agent, c.disconnected_at, c.close_reason
+            """, logger: logger)
+        try await recordCloses(rows, into: &outcome, delta: &delta)
+    }
+
+    private func closeServers(
+        _ serverCloses: [BatchPlan.ServerClose], on connection: PostgresConnection, into outcome: inout BatchOutcome, delta: inout [String: Int]
+    ) async throws {
+        for close in serverCloses {
+            let rows = try await connection.query(
+                """
+                UPDATE rollcall.connections
+                SET connected = false, disconnected_at = now(), close_reason = \(close.reason.rawValue)
+                WHERE server_id = \(close.server) AND connected
+                RETURNING connection_id, user_id, server_id, user_agent, disconnected_at, close_reason
+                """, logger: logger)
+            let before = outcome.connectionEvents.count
+            try await recordCloses(rows, into: &outcome, delta: &delta)
+            outcome.closedByServer[close, default: 0] += outcome.connectionEvents.count - before
+        }
+    }
+
+    private func reopen(
+        _ ids: [ConnectionID], on connection: PostgresConnection, into outcome: inout BatchOutcome, delta: inout [String: Int]
+    ) async throws {
+        guard !ids.isEmpty else { return }
+        let rows = try await connection.query(
+            """
+            UPDATE rollcall.connections SET connected = true, disconnected_at = NULL, close_reason = NULL
+            WHERE connection_id = ANY(\(ids.map(\.uuid))::uuid[]) AND server_id = \(serverID)
+              AND NOT connected AND close_reason = 'orphaned'
+            RETURNING connection_id, user_id, user_agent, created_at
+            """, logger: logger)
+        for try await (id, user, agent, createdAt) in rows.decode((UUID, String, String?, Date).self) {
+            outcome.connectionEvents.append(ConnectionEvent(
+                event: .opened, connectionID: ConnectionID(id), userID: user, serverID: serverID,
+                userAgent: agent, at: createdAt, reason: nil))
+            delta[user, default: 0] += 1
         }
     }
 

@@ -381,7 +381,7 @@ public final class RegistryWriter: Service, Sendable {
             case .open(let connection, let continuation):
                 continuation.resume(returning: outcome.openedAt[connection.connectionID] ?? outcome.committedAt)
             case .closeServer(let server, let reason, let continuation):
-                continuation.resume(returning: outcome.closedByServer["\(server)/\(reason.rawValue)"] ?? 0)
+                continuation.resume(returning: outcome.closedByServer[BatchPlan.ServerClose(server: server, reason: reason)] ?? 0)
             case .message(_, let completion):
                 completion(.success(()))
             case .purgeOrphans(_, _, let continuation):
@@ -415,6 +415,19 @@ enum RegistryRequest: Sendable {
 }
 
 extension RegistryRequest {
+    /// The request as a batch plan reads it.
+    var item: BatchPlan.Item {
+        switch self {
+        case .open(let connection, _): .open(connection)
+        case .close(let id, let reason): .close(id, reason)
+        case .closeServer(let server, let reason, _): .closeServer(server, reason)
+        case .finishGrace(let users): .finishGrace(users)
+        case .message(let message, _): .message(message)
+        case .reopen(let ids): .reopen(ids)
+        case .purgeOrphans(let window, let requestedAt, _): .purge(window: window, requestedAt: requestedAt)
+        }
+    }
+
     /// The request's kind, for logs.
     var kind: String {
         switch self {
@@ -455,7 +468,7 @@ public struct CommitReport: Sendable {
 
 struct BatchOutcome {
     var openedAt: [ConnectionID: Date] = [:]
-    var closedByServer: [String: Int] = [:]
+    var closedByServer: [BatchPlan.ServerClose: Int] = [:]
     var transitions: [PresenceTransition] = []
     var connectionEvents: [ConnectionEvent] = []
     /// Users whose last connection closed and whose offline waits for the grace.

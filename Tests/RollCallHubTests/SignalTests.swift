@@ -64,7 +64,11 @@ struct SignalTests {
                 let url = HubProcess.databaseURL(database)
                 let hub = try HubProcess.start(["serve", "--port", "0", "--server-id", "migrating", "--database-url", url, "--jwt-secret", TestHub.secret])
                 try await eventually("the hub to wait for the migration lock") {
-                    try await sql(database, "SELECT count(*)::int FROM pg_locks WHERE locktype = 'advisory' AND NOT granted", as: Int.self) == [1]
+                    // pg_locks is the whole cluster's: only this test's database counts.
+                    try await sql(database, """
+                        SELECT count(*)::int FROM pg_locks
+                        WHERE locktype = 'advisory' AND NOT granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+                        """, as: Int.self) == [1]
                 }
                 hub.signal(SIGTERM)
                 #expect(try await hub.waitForExit(timeout: .seconds(90)) != 0)
