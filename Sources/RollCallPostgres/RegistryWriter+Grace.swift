@@ -7,9 +7,7 @@ extension RegistryWriter {
         guard !users.isEmpty else { return }
         // A little past the grace, so the database's clock agrees it has run out.
         let deadline = ContinuousClock.now + offlineGrace + .milliseconds(50)
-        state.withLock { state in
-            for user in users { state.graceDeadlines[user] = deadline }
-        }
+        state.withLock { $0.queue.graceStarted(for: users, endsAt: deadline) }
     }
 
     /// Submits the users whose grace ran out; the batch publishes their offline transition
@@ -19,12 +17,8 @@ extension RegistryWriter {
         while !Task.isCancelled {
             try? await Task.sleep(for: tick)
             let now = ContinuousClock.now
-            let due = state.withLock { state in
-                let due = state.graceDeadlines.filter { $0.value <= now }.map(\.key)
-                for user in due { state.graceDeadlines[user] = nil }
-                return due
-            }
-            if !due.isEmpty { submit(.finishGrace(due.sorted())) }
+            let due = state.withLock { $0.queue.gracesDue(at: now) }
+            if !due.isEmpty { submit(.finishGrace(due)) }
         }
     }
 }

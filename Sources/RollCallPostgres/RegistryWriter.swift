@@ -14,27 +14,19 @@ import Synchronization
 public final class RegistryWriter: Service, Sendable {
     public let serverID: String
     let client: PostgresClient
-    let maxBatch: Int
     let logger: Logger
-    let state = Mutex(QueueState())
+    let state: Mutex<QueueState>
 
-    /// What the submitters and the run loop share.
+    /// What the submitters and the run loop share: the queue's decisions (`RegistryQueue`, pure)
+    /// and the continuations that carry them out.
     struct QueueState {
-        var pending: [RegistryRequest] = []
+        var queue: RegistryQueue<RegistryRequest>
+        /// The run loop, waiting for work.
         var wakeUp: CheckedContinuation<Void, Never>?
+        /// Callers of `drained()`.
         var idleWaiters: [CheckedContinuation<Void, Never>] = []
-        var inFlight = false
-        var stopping = false
-        /// `run()` has returned: nothing submitted now would ever be written.
-        var finished = false
-        var committedTransactions = 0
-        var consecutiveFailures = 0
-        var failureObservers: [@Sendable () -> Void] = []
-        /// When graceful shutdown began: past `shutdownPatience` an unreachable database is given up on.
-        var stoppingSince: ContinuousClock.Instant?
         var observers: [@Sendable (CommitReport) -> Void] = []
-        /// When each user's offline grace runs out, on this hub's clock.
-        var graceDeadlines: [String: ContinuousClock.Instant] = [:]
+        var failureObservers: [@Sendable () -> Void] = []
     }
 
     /// How long a user whose last connection closed stays online; zero publishes offline at once.
@@ -51,7 +43,7 @@ public final class RegistryWriter: Service, Sendable {
         self.seal = seal
         self.attemptLimit = attemptLimit
         self.client = client
-        self.maxBatch = max(1, maxBatch)
+        self.state = Mutex(QueueState(queue: RegistryQueue(maxBatch: maxBatch, shutdownPatience: Self.shutdownPatience, backoff: Self.backoff)))
         self.offlineGrace = offlineGrace
         var logger = logger
         logger[metadataKey: "server_id"] = "\(serverID)"
@@ -59,10 +51,10 @@ public final class RegistryWriter: Service, Sendable {
     }
 
     /// Transactions this writer committed: the figure that shows grouping.
-    public var committedTransactions: Int { state.withLock { $0.committedTransactions } }
+    public var committedTransactions: Int { state.withLock { $0.queue.committedTransactions } }
 
     /// Requests waiting for the next transaction (the queue depth).
-    public var pendingRequests: Int { state.withLock { $0.pending.count } }
+    public var pendingRequests: Int { state.withLock { $0.queue.pending.count } }
 
     // MARK: Requests
 
@@ -120,7 +112,7 @@ public final class RegistryWriter: Service, Sendable {
     public func drained() async {
         await withCheckedContinuation { continuation in
             let idle = state.withLock { state in
-                if state.finished || (state.pending.isEmpty && !state.inFlight) { return true }
+                if state.queue.isIdle { return true }
                 state.idleWaiters.append(continuation)
                 return false
             }
@@ -141,8 +133,7 @@ public final class RegistryWriter: Service, Sendable {
 
     func submit(_ request: RegistryRequest) {
         let (accepted, wakeUp) = state.withLock { state in
-            guard !state.finished else { return (false, nil as CheckedContinuation<Void, Never>?) }
-            state.pending.append(request)
+            guard state.queue.submit(request) else { return (false, nil as CheckedContinuation<Void, Never>?) }
             defer { state.wakeUp = nil }
             return (true, state.wakeUp)
         }
@@ -166,7 +157,7 @@ public final class RegistryWriter: Service, Sendable {
                     group.addTask { await self.runGraceTimers() }
                     while let batch = await nextBatch() {
                         await commit(batch)
-                        state.withLock { $0.inFlight = false }
+                        state.withLock { $0.queue.batchEnded() }
                     }
                     group.cancelAll()
                 }
@@ -177,12 +168,8 @@ public final class RegistryWriter: Service, Sendable {
             self.requestStop()
         }
         let (waiters, leftover) = state.withLock { state in
-            state.finished = true
-            defer {
-                state.idleWaiters = []
-                state.pending = []
-            }
-            return (state.idleWaiters, state.pending)
+            defer { state.idleWaiters = [] }
+            return (state.idleWaiters, state.queue.finish())
         }
         fail(leftover, error: WriterStopped())
         for waiter in waiters { waiter.resume() }
@@ -191,7 +178,7 @@ public final class RegistryWriter: Service, Sendable {
     /// The hub has begun to shut down: from now on an unreachable database is retried only for
     /// `shutdownPatience`, so shutdown cannot hang on it.
     public func shutdownBegins() {
-        state.withLock { $0.stoppingSince = $0.stoppingSince ?? .now }
+        state.withLock { $0.queue.shutdownBegins(now: .now) }
     }
 
     /// Longest one attempt at a batch may take (waiting for a pooled connection included); past
@@ -212,8 +199,7 @@ public final class RegistryWriter: Service, Sendable {
 
     private func requestStop() {
         let wakeUp = state.withLock { state in
-            state.stopping = true
-            state.stoppingSince = state.stoppingSince ?? .now
+            state.queue.stopRequested(now: .now)
             defer { state.wakeUp = nil }
             return state.wakeUp
         }
@@ -223,17 +209,13 @@ public final class RegistryWriter: Service, Sendable {
     /// Waits for work; nil once stopping with nothing left to write.
     private func nextBatch() async -> [RegistryRequest]? {
         while true {
-            enum Step { case batch([RegistryRequest]), stop, wait }
-            let (step, idleWaiters): (Step, [CheckedContinuation<Void, Never>]) = state.withLock { state in
-                if !state.pending.isEmpty {
-                    let batch = Array(state.pending.prefix(maxBatch))
-                    state.pending.removeFirst(batch.count)
-                    state.inFlight = true
-                    return (.batch(batch), [])
+            let (step, idleWaiters) = state.withLock { state in
+                let step = state.queue.next()
+                guard case .batch = step else {
+                    defer { state.idleWaiters = [] }
+                    return (step, state.idleWaiters)
                 }
-                defer { state.idleWaiters = [] }
-                // Stopping waits out running graces, so their offline transitions are still published.
-                return (state.stopping && state.graceDeadlines.isEmpty ? .stop : .wait, state.idleWaiters)
+                return (step, [])
             }
             for waiter in idleWaiters { waiter.resume() }
             switch step {
@@ -242,7 +224,7 @@ public final class RegistryWriter: Service, Sendable {
             case .wait:
                 await withCheckedContinuation { continuation in
                     let ready = state.withLock { state in
-                        if !state.pending.isEmpty || (state.stopping && state.graceDeadlines.isEmpty) { return true }
+                        if state.queue.hasWork { return true }
                         state.wakeUp = continuation
                         return false
                     }
@@ -279,8 +261,7 @@ public final class RegistryWriter: Service, Sendable {
                     outcome = await lateOutcome()
                 }
                 let observers = state.withLock { state in
-                    state.committedTransactions += 1
-                    state.consecutiveFailures = 0
+                    state.queue.batchCommitted()
                     return state.observers
                 }
                 deliver(outcome, to: batch, observers: observers)
@@ -291,36 +272,19 @@ public final class RegistryWriter: Service, Sendable {
                 await isolate(batch, refusedWith: PSQLError.refusal(in: error)!)
                 return
             } catch {
-                let (failures, failureObservers) = state.withLock { state in
-                    state.consecutiveFailures += 1
-                    return (state.consecutiveFailures, state.failureObservers)
+                let (failure, failureObservers) = state.withLock { state in
+                    (state.queue.batchFailed(batch, now: .now), state.failureObservers)
                 }
                 for observer in failureObservers { observer() }
                 logger.warning("registry batch failed", metadata: ["error": "\(String(reflecting: error))", "requests": "\(batch.count)"])
                 // Opens and messages fail fast (the client hears it); closes and the rest wait and retry.
-                let retained = batch.filter { request in
-                    switch request {
-                    case .open(_, let continuation):
-                        continuation.resume(throwing: RegistryUnavailable(underlying: error))
-                        return false
-                    case .message(_, let completion):
-                        completion(.failure(RegistryUnavailable(underlying: error)))
-                        return false
-                    case .purgeOrphans(_, _, let continuation):
-                        // The next pass tries again.
-                        continuation.resume(throwing: RegistryUnavailable(underlying: error))
-                        return false
-                    default:
-                        return true
-                    }
+                fail(failure.failFast, error: error)
+                if !failure.abandoned.isEmpty {
+                    abandon(failure.abandoned, graces: failure.abandonedGraces, error: error)
                 }
-                guard !retained.isEmpty else { return }
-                if let since = state.withLock({ $0.stoppingSince }), ContinuousClock.now - since > Self.shutdownPatience {
-                    abandon(retained, error: error)
-                    return
+                if let pause = failure.retryAfter {
+                    try? await Task.sleep(for: pause)
                 }
-                state.withLock { $0.pending.insert(contentsOf: retained, at: 0) }
-                try? await Task.sleep(for: Self.backoff.delay(afterFailures: failures))
                 return
             }
         }
@@ -346,15 +310,7 @@ public final class RegistryWriter: Service, Sendable {
     }
 
     /// Shutting down with the database gone: give up what is queued, saying what and why.
-    private func abandon(_ batch: [RegistryRequest], error: any Error) {
-        let (queued, graces) = state.withLock { state in
-            defer {
-                state.pending = []
-                state.graceDeadlines = [:]
-            }
-            return (state.pending, state.graceDeadlines.count)
-        }
-        let requests = batch + queued
+    private func abandon(_ requests: [RegistryRequest], graces: Int, error: any Error) {
         let closes = requests.filter { if case .close = $0 { true } else { false } }.count
         logger.error(
             "database unreachable at shutdown: giving up; a restart with this server_id or another hub's orphan purge closes these rows",
@@ -414,7 +370,16 @@ enum RegistryRequest: Sendable {
     case purgeOrphans(window: Duration, requestedAt: ContinuousClock.Instant, CheckedContinuation<PurgeReport, any Error>)
 }
 
-extension RegistryRequest {
+extension RegistryRequest: QueuedRequest {
+    /// Opens, messages and purges are answered at once when their batch fails (the caller can
+    /// try again); closes, bulk closes, graces and reopens are kept until written.
+    var retriedAfterFailure: Bool {
+        switch self {
+        case .open, .message, .purgeOrphans: false
+        case .close, .closeServer, .finishGrace, .reopen: true
+        }
+    }
+
     /// The request as a batch plan reads it.
     var item: BatchPlan.Item {
         switch self {

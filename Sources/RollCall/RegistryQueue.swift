@@ -1,0 +1,136 @@
+/// A request the registry writer queues: whether a batch that failed for want of the database
+/// keeps it for the next attempt (a close must never be lost) or answers it at once (an open's
+/// client is waiting and can retry itself).
+public protocol QueuedRequest: Sendable {
+    var retriedAfterFailure: Bool { get }
+}
+
+/// The registry writer's queue as a state machine, without I/O: what is pending, what the next
+/// batch is, what a failure does, when to stop, which offline graces are due. The writer feeds it
+/// events and carries out what it returns; the time is always passed in.
+public struct RegistryQueue<Request: QueuedRequest>: Sendable {
+    public let maxBatch: Int
+    /// How long a stopping writer keeps retrying an unreachable database.
+    public let shutdownPatience: Duration
+    public let backoff: Backoff
+
+    public private(set) var pending: [Request] = []
+    public private(set) var inFlight = false
+    public private(set) var stopping = false
+    /// When shutdown began: past `shutdownPatience` an unreachable database is given up on.
+    public private(set) var stoppingSince: ContinuousClock.Instant?
+    /// The run loop has ended: nothing submitted now would ever be written.
+    public private(set) var finished = false
+    public private(set) var consecutiveFailures = 0
+    public private(set) var committedTransactions = 0
+    /// When each user's offline grace runs out, on this hub's clock.
+    private var graceDeadlines: [String: ContinuousClock.Instant] = [:]
+
+    public init(maxBatch: Int, shutdownPatience: Duration, backoff: Backoff = Backoff()) {
+        self.maxBatch = max(1, maxBatch)
+        self.shutdownPatience = shutdownPatience
+        self.backoff = backoff
+    }
+
+    /// Queues `request`; false once the queue has finished (the caller must answer it itself).
+    public mutating func submit(_ request: Request) -> Bool {
+        guard !finished else { return false }
+        pending.append(request)
+        return true
+    }
+
+    public enum Next: Sendable {
+        case batch([Request])
+        /// Nothing to write now: wait for a submission, a grace or a stop.
+        case wait
+        /// Stopping, nothing pending and no grace running: the run loop may end.
+        case stop
+    }
+
+    /// The next batch, up to `maxBatch` requests in submission order.
+    public mutating func next() -> Next {
+        if !pending.isEmpty {
+            let batch = Array(pending.prefix(maxBatch))
+            pending.removeFirst(batch.count)
+            inFlight = true
+            return .batch(batch)
+        }
+        // Stopping waits out running graces, so their offline transitions are still published.
+        return stopping && graceDeadlines.isEmpty ? .stop : .wait
+    }
+
+    /// Whether everything submitted so far has been written (or the queue has finished).
+    public var isIdle: Bool { finished || (pending.isEmpty && !inFlight) }
+
+    /// Whether the run loop, waiting, has something to do.
+    public var hasWork: Bool { !pending.isEmpty || (stopping && graceDeadlines.isEmpty) }
+
+    public mutating func batchCommitted() {
+        committedTransactions += 1
+        consecutiveFailures = 0
+    }
+
+    /// The batch is done with, committed or not.
+    public mutating func batchEnded() {
+        inFlight = false
+    }
+
+    public struct Failure: Sendable {
+        /// Requests to answer with the error now.
+        public var failFast: [Request]
+        /// Requests given up on (and graces dropped): stopping, past the patience.
+        public var abandoned: [Request]
+        public var abandonedGraces: Int
+        /// Pause before the next attempt; nil when nothing was kept.
+        public var retryAfter: Duration?
+    }
+
+    /// A batch failed for want of the database: what waits answers now, what must not be lost
+    /// goes back to the head of the queue, unless the queue is stopping and out of patience.
+    public mutating func batchFailed(_ batch: [Request], now: ContinuousClock.Instant) -> Failure {
+        consecutiveFailures += 1
+        let kept = batch.filter(\.retriedAfterFailure)
+        var failure = Failure(failFast: batch.filter { !$0.retriedAfterFailure }, abandoned: [], abandonedGraces: 0, retryAfter: nil)
+        guard !kept.isEmpty else { return failure }
+        if let since = stoppingSince, now - since > shutdownPatience {
+            failure.abandoned = kept + pending
+            failure.abandonedGraces = graceDeadlines.count
+            pending = []
+            graceDeadlines = [:]
+            return failure
+        }
+        pending.insert(contentsOf: kept, at: 0)
+        failure.retryAfter = backoff.delay(afterFailures: consecutiveFailures)
+        return failure
+    }
+
+    /// Shutdown began: an unreachable database is retried for `shutdownPatience` from now on.
+    public mutating func shutdownBegins(now: ContinuousClock.Instant) {
+        stoppingSince = stoppingSince ?? now
+    }
+
+    /// Write what is pending (and let running graces finish), then stop.
+    public mutating func stopRequested(now: ContinuousClock.Instant) {
+        stopping = true
+        shutdownBegins(now: now)
+    }
+
+    /// The run loop ended: returns what was still pending, to be answered as never written.
+    public mutating func finish() -> [Request] {
+        finished = true
+        defer { pending = [] }
+        return pending
+    }
+
+    /// Remembers when the grace of users whose last connection just closed runs out.
+    public mutating func graceStarted(for users: [String], endsAt deadline: ContinuousClock.Instant) {
+        for user in users { graceDeadlines[user] = deadline }
+    }
+
+    /// Users whose grace ran out by `now`, sorted; they are forgotten here.
+    public mutating func gracesDue(at now: ContinuousClock.Instant) -> [String] {
+        let due = graceDeadlines.filter { $0.value <= now }.map(\.key).sorted()
+        for user in due { graceDeadlines[user] = nil }
+        return due
+    }
+}
