@@ -1,5 +1,24 @@
 /// Everything a hub needs to run, parsed once from flags and environment.
 public struct HubConfiguration: Sendable {
+    /// Every default, written once: the initializer, the command line and its help use these.
+    public enum Defaults {
+        public static let host = "127.0.0.1"
+        public static let port = 8080
+        public static let orphanWindow: Duration = .seconds(60)
+        public static let heartbeatInterval: Duration = .seconds(10)
+        public static let offlineGrace: Duration = .seconds(3)
+        public static let retention: Duration = .seconds(30 * 86_400)
+        public static let maxBatch = 500
+        public static let maxMessageBytes = 64 * 1024
+        public static let maxUserAgentBytes = 512
+        public static let maxOutboundBytes = 4 * 1024 * 1024
+        public static let pingInterval: Duration = .seconds(30)
+        public static let maxBadFrames = 20
+        public static let maxSocketsPerUser = 100
+        public static let userOpensPerSecond = 10
+        public static let addressOpensPerSecond = 200
+    }
+
     public var host: String
     public var port: Int
     public var serverID: String
@@ -27,21 +46,21 @@ public struct HubConfiguration: Sendable {
     public var openLimits: OpenLimits.Rules
 
     public init(
-        host: String = "127.0.0.1",
-        port: Int = 8080,
+        host: String = Defaults.host,
+        port: Int = Defaults.port,
         serverID: String,
         jwtSecret: String,
-        orphanWindow: Duration = .seconds(60),
-        heartbeatInterval: Duration = .seconds(10),
+        orphanWindow: Duration = Defaults.orphanWindow,
+        heartbeatInterval: Duration = Defaults.heartbeatInterval,
         purgeInterval: Duration? = nil,
-        offlineGrace: Duration = .seconds(3),
-        retention: Duration = .seconds(30 * 86_400),
-        maxBatch: Int = 500,
-        maxMessageBytes: Int = 64 * 1024,
-        maxUserAgentBytes: Int = 512,
-        maxOutboundBytes: Int = 4 * 1024 * 1024,
-        pingInterval: Duration = .seconds(30),
-        maxBadFrames: Int = 20,
+        offlineGrace: Duration = Defaults.offlineGrace,
+        retention: Duration = Defaults.retention,
+        maxBatch: Int = Defaults.maxBatch,
+        maxMessageBytes: Int = Defaults.maxMessageBytes,
+        maxUserAgentBytes: Int = Defaults.maxUserAgentBytes,
+        maxOutboundBytes: Int = Defaults.maxOutboundBytes,
+        pingInterval: Duration = Defaults.pingInterval,
+        maxBadFrames: Int = Defaults.maxBadFrames,
         trustedProxies: TrustedProxies = .none,
         openLimits: OpenLimits.Rules = .init()
     ) {

@@ -28,7 +28,11 @@ public struct OpenLimits: Sendable {
         public var userOpens: Rate
         public var addressOpens: Rate
 
-        public init(maxSocketsPerUser: Int = 100, userOpens: Rate = .sustained(10), addressOpens: Rate = .sustained(200)) {
+        public init(
+            maxSocketsPerUser: Int = HubConfiguration.Defaults.maxSocketsPerUser,
+            userOpens: Rate = .sustained(Double(HubConfiguration.Defaults.userOpensPerSecond)),
+            addressOpens: Rate = .sustained(Double(HubConfiguration.Defaults.addressOpensPerSecond))
+        ) {
             self.maxSocketsPerUser = maxSocketsPerUser
             self.userOpens = userOpens
             self.addressOpens = addressOpens

@@ -11,13 +11,13 @@ struct Purge: AsyncParsableCommand {
     @OptionGroup var common: CommonOptions
 
     @Option(help: "A hub silent this long is dead (env: ROLLCALL_ORPHAN_WINDOW; default 60s).", transform: DurationText.parseArgument)
-    var orphanWindow: Duration = environmentDuration("ROLLCALL_ORPHAN_WINDOW", default: .seconds(60))
+    var orphanWindow: Duration = environmentDuration("ROLLCALL_ORPHAN_WINDOW", default: HubConfiguration.Defaults.orphanWindow)
 
     @Option(help: "Offline grace the hubs use (env: ROLLCALL_OFFLINE_GRACE; default 3s).", transform: DurationText.parseArgument)
-    var offlineGrace: Duration = environmentDuration("ROLLCALL_OFFLINE_GRACE", default: .seconds(3))
+    var offlineGrace: Duration = environmentDuration("ROLLCALL_OFFLINE_GRACE", default: HubConfiguration.Defaults.offlineGrace)
 
     @Option(help: "How long closed rows are kept (env: ROLLCALL_RETENTION; default 30d).", transform: DurationText.parseArgument)
-    var retention: Duration = environmentDuration("ROLLCALL_RETENTION", default: .seconds(30 * 86_400))
+    var retention: Duration = environmentDuration("ROLLCALL_RETENTION", default: HubConfiguration.Defaults.retention)
 
     func run() async throws {
         let logger = common.makeLogger()

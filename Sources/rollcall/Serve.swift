@@ -14,52 +14,52 @@ struct Serve: AsyncParsableCommand {
     @OptionGroup var common: CommonOptions
 
     @Option(help: "Address to listen on (env: ROLLCALL_HOST).")
-    var host: String = ProcessInfo.processInfo.environment["ROLLCALL_HOST"] ?? "127.0.0.1"
+    var host: String = ProcessInfo.processInfo.environment["ROLLCALL_HOST"] ?? HubConfiguration.Defaults.host
 
     @Option(help: "Port to listen on; 0 picks a free one (env: ROLLCALL_PORT).")
-    var port: Int = environmentInt("ROLLCALL_PORT", default: 8080)
+    var port: Int = environmentInt("ROLLCALL_PORT", default: HubConfiguration.Defaults.port)
 
     @Option(name: .customLong("server-id"), help: "This hub's name; keep it across restarts (env: ROLLCALL_SERVER_ID; default HOSTNAME:PORT).")
     var serverIDOption: String?
 
     @Option(help: "A hub silent this long is dead and its rows are purged (env: ROLLCALL_ORPHAN_WINDOW; default 60s).", transform: DurationText.parseArgument)
-    var orphanWindow: Duration = environmentDuration("ROLLCALL_ORPHAN_WINDOW", default: .seconds(60))
+    var orphanWindow: Duration = environmentDuration("ROLLCALL_ORPHAN_WINDOW", default: HubConfiguration.Defaults.orphanWindow)
 
     @Option(help: "How often the hub vouches for its connections (env: ROLLCALL_HEARTBEAT_INTERVAL; default 10s).", transform: DurationText.parseArgument)
-    var heartbeatInterval: Duration = environmentDuration("ROLLCALL_HEARTBEAT_INTERVAL", default: .seconds(10))
+    var heartbeatInterval: Duration = environmentDuration("ROLLCALL_HEARTBEAT_INTERVAL", default: HubConfiguration.Defaults.heartbeatInterval)
 
     @Option(name: .customLong("purge-interval"), help: "How often the purge runs; default a quarter of the orphan window (env: ROLLCALL_PURGE_INTERVAL).", transform: DurationText.parseArgument)
     var purgeIntervalOption: Duration?
 
     @Option(help: "Wait before publishing a user offline (env: ROLLCALL_OFFLINE_GRACE; default 3s).", transform: DurationText.parseArgument)
-    var offlineGrace: Duration = environmentDuration("ROLLCALL_OFFLINE_GRACE", default: .seconds(3))
+    var offlineGrace: Duration = environmentDuration("ROLLCALL_OFFLINE_GRACE", default: HubConfiguration.Defaults.offlineGrace)
 
     @Option(help: "How long closed rows are kept (env: ROLLCALL_RETENTION; default 30d).", transform: DurationText.parseArgument)
-    var retention: Duration = environmentDuration("ROLLCALL_RETENTION", default: .seconds(30 * 86_400))
+    var retention: Duration = environmentDuration("ROLLCALL_RETENTION", default: HubConfiguration.Defaults.retention)
 
     @Option(help: "Most events in one registry transaction; 1 turns grouping off (env: ROLLCALL_MAX_BATCH).")
-    var maxBatch: Int = environmentInt("ROLLCALL_MAX_BATCH", default: 500)
+    var maxBatch: Int = environmentInt("ROLLCALL_MAX_BATCH", default: HubConfiguration.Defaults.maxBatch)
 
     @Option(help: "Largest frame or message body in bytes (env: ROLLCALL_MAX_MESSAGE_BYTES).")
-    var maxMessageBytes: Int = environmentInt("ROLLCALL_MAX_MESSAGE_BYTES", default: 64 * 1024)
+    var maxMessageBytes: Int = environmentInt("ROLLCALL_MAX_MESSAGE_BYTES", default: HubConfiguration.Defaults.maxMessageBytes)
 
     @Option(help: "Most bytes queued for one socket that does not read; past it the socket is closed (env: ROLLCALL_MAX_OUTBOUND_BYTES).")
-    var maxOutboundBytes: Int = environmentInt("ROLLCALL_MAX_OUTBOUND_BYTES", default: 4 * 1024 * 1024)
+    var maxOutboundBytes: Int = environmentInt("ROLLCALL_MAX_OUTBOUND_BYTES", default: HubConfiguration.Defaults.maxOutboundBytes)
 
     @Option(help: "How often idle sockets are pinged; a peer silent as long again is dropped (env: ROLLCALL_PING_INTERVAL; default 30s).", transform: DurationText.parseArgument)
-    var pingInterval: Duration = environmentDuration("ROLLCALL_PING_INTERVAL", default: .seconds(30))
+    var pingInterval: Duration = environmentDuration("ROLLCALL_PING_INTERVAL", default: HubConfiguration.Defaults.pingInterval)
 
     @Option(help: "Proxies whose X-Forwarded-For names the client, as addresses or networks, comma-separated, e.g. 10.0.0.0/8 (env: ROLLCALL_TRUSTED_PROXIES; default none).")
     var trustedProxies: String = ProcessInfo.processInfo.environment["ROLLCALL_TRUSTED_PROXIES"] ?? ""
 
     @Option(help: "Most sockets one user holds open on this hub; 0 is no cap (env: ROLLCALL_MAX_SOCKETS_PER_USER).")
-    var maxSocketsPerUser: Int = environmentInt("ROLLCALL_MAX_SOCKETS_PER_USER", default: 100)
+    var maxSocketsPerUser: Int = environmentInt("ROLLCALL_MAX_SOCKETS_PER_USER", default: HubConfiguration.Defaults.maxSocketsPerUser)
 
     @Option(help: "Sockets one user may open per second, in bursts of five seconds' worth; 0 is no limit (env: ROLLCALL_USER_OPEN_RATE).")
-    var userOpenRate: Int = environmentInt("ROLLCALL_USER_OPEN_RATE", default: 10)
+    var userOpenRate: Int = environmentInt("ROLLCALL_USER_OPEN_RATE", default: HubConfiguration.Defaults.userOpensPerSecond)
 
     @Option(help: "Sockets one client address may open per second, in bursts of five seconds' worth; 0 is no limit (env: ROLLCALL_ADDRESS_OPEN_RATE).")
-    var addressOpenRate: Int = environmentInt("ROLLCALL_ADDRESS_OPEN_RATE", default: 200)
+    var addressOpenRate: Int = environmentInt("ROLLCALL_ADDRESS_OPEN_RATE", default: HubConfiguration.Defaults.addressOpensPerSecond)
 
     var serverID: String? { serverIDOption ?? ProcessInfo.processInfo.environment["ROLLCALL_SERVER_ID"] }
     var purgeInterval: Duration? {
