@@ -7,9 +7,11 @@ extension RegistryWriter {
     /// One batch, one transaction: rows, counters, grace, then the notifications; one function
     /// per phase, each reading its part of the `BatchPlan`.
     func write(_ batch: [RegistryRequest], slot: ConnectionSlot) async throws -> BatchOutcome {
-        let plan = BatchPlan(batch.map(\.item), now: .now, purgeFreshness: Self.purgeFreshness)
-        return try await client.withTransaction(logger: logger) { connection in
+        try await client.withTransaction(logger: logger) { connection in
             slot.use(connection)
+            // Planned once the connection is ours: a purge request that waited out the lease (the
+            // database coming back) is judged as stale as it now is.
+            let plan = BatchPlan(batch.map(\.item), now: .now, purgeFreshness: Self.purgeFreshness)
             // Named first, so an attempt whose answer never comes can ask later whether it committed.
             let begun = try await connection.query("SELECT pg_current_xact_id()::text, pg_backend_pid()", logger: logger)
             for try await (id, backend) in begun.decode((String, Int32).self) {

@@ -80,7 +80,10 @@ struct MultiHubTests {
                 // Reload: the old socket closes on A, the new one opens on B within the grace.
                 try await tab.close()
                 let reloaded = try await b.connect("sam")
-                #expect(try await sql(database, "SELECT connections FROM rollcall.users WHERE user_id = 'sam'", as: Int.self) == [1])
+                // The old socket's row closes once A's writer has it: wait for that, not for time.
+                try await eventually("the old tab's row closed") {
+                    try await sql(database, "SELECT connections FROM rollcall.users WHERE user_id = 'sam'", as: Int.self) == [1]
+                }
                 try await Task.sleep(for: .milliseconds(1500))  // past the grace, on purpose: nothing may come
                 let marker = try await a.connect("marker")
                 let meanwhile = try await watcher.frames(until: Self.isPresence("marker"))
