@@ -10,4 +10,31 @@ public enum RegistryDatabase {
             try await Migrator(logger: logger).migrate(migrations, on: connection)
         }
     }
+
+    /// What one purge pass did: the orphans it closed, and the history rows it deleted (nil when
+    /// another hub was sweeping at the time).
+    public struct PurgePass: Sendable {
+        public let report: PurgeReport
+        public let historyDeleted: Int?
+    }
+
+    /// One purge pass outside a hub (`rollcall purge`): closes the rows of hubs silent past
+    /// `orphanWindow`, finishes the graces they left, deletes history past `retention`. Its
+    /// transitions are sealed with `seal` so hubs believe them.
+    public static func purgeOnce(
+        _ location: DatabaseLocation, seal: NotifySeal, orphanWindow: Duration, offlineGrace: Duration, retention: Duration, logger: Logger
+    ) async throws -> PurgePass {
+        _ = try await migrate(location, logger: logger)
+        let client = PostgresClient(configuration: location.clientConfiguration(connections: 2), backgroundLogger: logger)
+        // A name of its own: the purge spares only the hub that runs it, and this is no hub.
+        let writer = RegistryWriter(serverID: "rollcall-purge", client: client, seal: seal, maxBatch: 1, offlineGrace: offlineGrace, logger: logger)
+        return try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await client.run() }
+            group.addTask { try await writer.run() }
+            defer { group.cancelAll() }
+            let report = try await writer.purgeOrphans(window: orphanWindow)
+            let deleted = try await RetentionSweep(client: client, logger: logger).run(retention: retention)
+            return PurgePass(report: report, historyDeleted: deleted)
+        }
+    }
 }

@@ -1,6 +1,5 @@
 import ArgumentParser
 import Foundation
-import PostgresNIO
 import RollCall
 import RollCallPostgres
 
@@ -24,19 +23,9 @@ struct Purge: AsyncParsableCommand {
         // Hubs believe only sealed notifications: the purge's transitions are sealed with their secret.
         let seal = NotifySeal(secret: try common.resolveSecret(logger: logger))
         try await common.withDatabase(logger: logger) { target in
-            _ = try await RegistryDatabase.migrate(target.location, logger: logger)
-            let client = PostgresClient(configuration: target.location.clientConfiguration, backgroundLogger: logger)
-            // Its own name: the purge excludes only the hub that runs it, and this is no hub.
-            let writer = RegistryWriter(
-                serverID: "rollcall-purge", client: client, seal: seal, maxBatch: 1, offlineGrace: offlineGrace, logger: logger)
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { await client.run() }
-                group.addTask { try await writer.run() }
-                defer { group.cancelAll() }
-                let report = try await writer.purgeOrphans(window: orphanWindow)
-                let deleted = try await RetentionSweep(client: client, logger: logger).run(retention: retention)
-                print(Self.describe(report, deleted: deleted))
-            }
+            let pass = try await RegistryDatabase.purgeOnce(
+                target.location, seal: seal, orphanWindow: orphanWindow, offlineGrace: offlineGrace, retention: retention, logger: logger)
+            print(Self.describe(pass.report, deleted: pass.historyDeleted))
         }
     }
 
