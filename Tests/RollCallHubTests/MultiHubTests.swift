@@ -138,17 +138,18 @@ struct MultiHubTests {
                 #expect(Self.presence([try await watcher.next()]).map(\.0) == ["uma"])
 
                 // Keep killing every LISTEN backend while presence changes on hub B.
-                let killer = Task {
-                    while !Task.isCancelled {
-                        try? await execute(database, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND query ILIKE 'LISTEN%'")
-                        try? await Task.sleep(for: .milliseconds(20))
+                let vic = try await withThrowingTaskGroup(of: Void.self) { killer in
+                    killer.addTask {
+                        while !Task.isCancelled {
+                            try? await execute(database, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND query ILIKE 'LISTEN%'")
+                            try? await Task.sleep(for: .milliseconds(20))
+                        }
                     }
+                    defer { killer.cancelAll() }
+                    try await eventually("hub A to report the outage") { try await a.get("/readyz").status == 503 }
+                    try await uma.close()
+                    return try await b.connect("vic")
                 }
-                try await eventually("hub A to report the outage") { try await a.get("/readyz").status == 503 }
-                try await uma.close()
-                let vic = try await b.connect("vic")
-                killer.cancel()
-                _ = await killer.result
 
                 try await eventually("hub A ready again") { try await a.get("/readyz").status == 200 }
                 var seen: [String: (Bool, Int)] = [:]

@@ -71,9 +71,7 @@ struct PurgeTests {
             try await execute(database, "UPDATE rollcall.users SET connections = 2 WHERE user_id = 'dan'")
             let report = try await withTestClient(database) { client in
                 let writer = RegistryWriter(serverID: "purger", client: client, seal: testSeal, maxBatch: 10, logger: testLogger)
-                let running = Task { try await writer.run() }
-                defer { running.cancel() }
-                return try await writer.purgeOrphans(window: .seconds(60))
+                return try await writer.running { try await writer.purgeOrphans(window: .seconds(60)) }
             }
             #expect(report.closedByServer == ["dead-hub": 2])
             #expect(try await sql(database, "SELECT count(*)::int FROM rollcall.connections WHERE connected AND server_id = 'alive'", as: Int.self) == [1])
@@ -89,9 +87,7 @@ struct PurgeTests {
                 "INSERT INTO rollcall.users (user_id, online, connections, online_since, offline_pending_since, version) VALUES ('fred', true, 0, now() - interval '1 hour', now() - interval '1 minute', 3)")
             let report = try await withTestClient(database) { client in
                 let writer = RegistryWriter(serverID: "purger", client: client, seal: testSeal, maxBatch: 10, offlineGrace: .seconds(3), logger: testLogger)
-                let running = Task { try await writer.run() }
-                defer { running.cancel() }
-                return try await writer.purgeOrphans(window: .seconds(60))
+                return try await writer.running { try await writer.purgeOrphans(window: .seconds(60)) }
             }
             #expect(report.gracesFinished == 1)
             let fred = try await sql(database, "SELECT online, version FROM rollcall.users", as: (Bool, Int64).self)

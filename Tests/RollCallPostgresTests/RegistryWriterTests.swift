@@ -20,9 +20,9 @@ struct RegistryWriterTests {
                         }
                     }
                     try await eventually("all opens queued") { writer.pendingRequests == count }
-                    let running = Task { try await writer.run() }
-                    for _ in 0..<count { try await group.next() }
-                    running.cancel()
+                    try await writer.running {
+                        for _ in 0..<count { try await group.next() }
+                    }
                 }
                 let rows = try await sql(location, "SELECT count(*)::int FROM rollcall.connections WHERE connected", as: Int.self)
                 #expect(rows == [count])
@@ -55,10 +55,7 @@ struct RegistryWriterTests {
             try await withTestClient(location) { client in
                 let connection = NewConnection(userID: "rita", userAgent: nil, remoteAddress: "127.0.0.1")
                 let first = RegistryWriter(serverID: "hub-r", client: client, seal: testSeal, maxBatch: 500, logger: testLogger)
-                let running = Task { try await first.run() }
-                _ = try await first.open(connection)
-                running.cancel()
-                _ = try await running.value
+                _ = try await first.running { try await first.open(connection) }
                 // A purge closed the row while the hub was cut off, and it hears of it now.
                 try await execute(location, "UPDATE rollcall.connections SET connected = false, close_reason = 'orphaned', disconnected_at = now()")
                 try await execute(location, "UPDATE rollcall.users SET connections = 0, online = false")
@@ -68,10 +65,7 @@ struct RegistryWriterTests {
                 second.close(connection.connectionID, reason: .clientClosed)
                 second.reopen([connection.connectionID])
                 #expect(second.pendingRequests == 2)
-                let again = Task { try await second.run() }
-                await second.drained()
-                again.cancel()
-                _ = try await again.value
+                try await second.running { await second.drained() }
                 #expect(second.committedTransactions == 1)
                 #expect(try await sql(location, "SELECT connected FROM rollcall.connections", as: Bool.self) == [false])
                 #expect(try await usersWithWrongCounters(location).isEmpty)

@@ -1,0 +1,21 @@
+import RollCallPostgres
+
+extension RegistryWriter {
+    /// Runs the writer while `body` runs, as a child task, and stops it (letting it write what is
+    /// pending) before returning: no writer outlives the test that started it.
+    public func running<T: Sendable>(_ body: () async throws -> T) async throws -> T {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await self.run() }
+            let result: T
+            do {
+                result = try await body()
+            } catch {
+                group.cancelAll()
+                throw error
+            }
+            group.cancelAll()
+            try await group.waitForAll()
+            return result
+        }
+    }
+}
