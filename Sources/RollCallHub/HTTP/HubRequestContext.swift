@@ -1,3 +1,4 @@
+import Foundation
 import Hummingbird
 import HummingbirdWebSocket
 import NIOCore
@@ -22,4 +23,7 @@ public struct HubRequestContext: RequestContext, WebSocketRequestContext, Remote
 
     /// The bodies the API takes are small JSON documents; messages have their own limit.
     public var maxUploadSize: Int { 1024 * 1024 }
+
+    /// Typed bodies are written in RollCall's JSON conventions: sorted keys, ISO 8601 times.
+    public var responseEncoder: JSONEncoder { RollCallJSON.encoder }
 }

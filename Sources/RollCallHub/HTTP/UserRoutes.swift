@@ -1,0 +1,88 @@
+import Foundation
+import Hummingbird
+import RollCall
+import RollCallPostgres
+
+/// `/v1/presence`, `/v1/users…`: presence, connection rows and messages, behind a token.
+struct UserRoutes {
+    let reader: RegistryReader
+    let writer: RegistryWriter
+    let maxMessageBytes: Int
+    let databaseAvailable: @Sendable () -> Bool
+
+    var routes: RouteCollection<HubRequestContext> {
+        let routes = RouteCollection(context: HubRequestContext.self)
+        routes.get("presence", use: presence)
+        routes.get("users/:id", use: user)
+        routes.get("users/:id/connections", use: connections)
+        routes.get("users", use: onlineUsers)
+        routes.post("users/:id/messages", use: postMessage)
+        return routes
+    }
+
+    @Sendable func postMessage(_ request: Request, context: HubRequestContext) async throws -> some ResponseGenerator {
+        let identity = try context.requireAdmin()
+        let user = try context.userIDParameter()
+        let limit = maxMessageBytes
+        let body: ByteBuffer
+        do {
+            body = try await request.body.collect(upTo: limit + 64)
+        } catch {
+            throw APIError(status: .contentTooLarge, code: .tooLarge, message: "the body is over \(limit) bytes")
+        }
+        struct Envelope: Decodable { let data: JSONValue }
+        guard let envelope = try? JSONDecoder().decode(Envelope.self, from: Data(buffer: body)) else {
+            throw APIError.badRequest("the body must be {\"data\": ...}")
+        }
+        guard RollCallJSON.string(envelope.data).utf8.count <= limit else {
+            throw APIError(status: .contentTooLarge, code: .tooLarge, message: "data is over \(limit) bytes")
+        }
+        // Nothing is delivered without the database, so the caller can simply retry.
+        guard databaseAvailable() else { throw APIError.unavailable("the database is unreachable; nothing was delivered") }
+        try await writer.send(UserMessage(to: user, from: identity.userID, data: envelope.data, at: Date()))
+        return EditedResponse(status: .accepted, response: AcceptedBody(accepted: true))
+    }
+
+    @Sendable func presence(_ request: Request, context: HubRequestContext) async throws -> some ResponseGenerator {
+        let identity = try context.requireIdentity()
+        let users = (request.uri.queryParameters.get("users") ?? "").split(separator: ",").map(String.init).filter { !$0.isEmpty }
+        guard !users.isEmpty, users.count <= HubRoutes.maxPageSize else {
+            throw APIError.badRequest("give 1 to \(HubRoutes.maxPageSize) user ids: ?users=alice,bob")
+        }
+        if let hidden = users.first(where: { !identity.mayWatch($0) }) {
+            throw APIError.forbidden("this token may not watch \(hidden)")
+        }
+        return UsersBody(users: try await reader.presence(of: users))
+    }
+
+    @Sendable func user(_ request: Request, context: HubRequestContext) async throws -> some ResponseGenerator {
+        let identity = try context.requireIdentity()
+        let user = try context.userIDParameter()
+        guard identity.mayWatch(user) else { throw APIError.forbidden("this token may not watch \(user)") }
+        return try await reader.presence(of: [user])[0]
+    }
+
+    @Sendable func connections(_ request: Request, context: HubRequestContext) async throws -> some ResponseGenerator {
+        let identity = try context.requireIdentity()
+        let user = try context.userIDParameter()
+        guard identity.mayInspect(user) else { throw APIError.forbidden("only \(user) or an admin may list these connections") }
+        let all = request.uri.queryParameters.get("all") == "true"
+        return ConnectionsBody(connections: try await reader.connections(of: user, includeClosed: all))
+    }
+
+    @Sendable func onlineUsers(_ request: Request, context: HubRequestContext) async throws -> some ResponseGenerator {
+        _ = try context.requireAdmin()
+        let parameters = request.uri.queryParameters
+        guard parameters.get("online") == "true" else {
+            throw APIError.badRequest("only ?online=true is supported: the online users, paged by cursor")
+        }
+        let limit = parameters.get("limit").map { Int($0) } ?? 100
+        guard let limit, (1...HubRoutes.maxPageSize).contains(limit) else {
+            throw APIError.badRequest("limit must be 1 to \(HubRoutes.maxPageSize)")
+        }
+        let cursor = parameters.get("cursor")
+        let users = try await reader.onlineUsers(after: cursor, limit: limit)
+        let next = users.count == limit ? users.last?.userID : nil
+        return OnlinePage(users: users, nextCursor: next)
+    }
+}
