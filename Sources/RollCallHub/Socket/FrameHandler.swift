@@ -11,16 +11,12 @@ struct FrameHandler {
     let connectionID: ConnectionID
     let mailbox: Mailbox
 
-    /// Most users one `subscribe` may name, and one socket may watch.
-    static let maxUsersPerFrame = 1000
-    static let maxWatchedUsers = 10_000
     /// Most online users an admin feed's snapshot lists.
     static let maxSnapshotAll = 10_000
 
     /// Reads frames until the socket ends; returns a reason when the hub itself ended it.
     func receive(inbound: WebSocketInboundStream, logger: Logger) async throws -> CloseReason? {
-        var budget = FrameBudget(maxBadFrames: hub.configuration.maxBadFrames)
-        var watchList = WatchList(limit: Self.maxWatchedUsers)
+        var socket = SocketState(identity: identity, maxBadFrames: hub.configuration.maxBadFrames)
         let clock = ContinuousClock()
         let origin = clock.now
         for try await message in inbound.messages(maxSize: hub.configuration.maxFrameBytes) {
@@ -33,7 +29,7 @@ struct FrameHandler {
                 failure = ClientFrameError(id: nil, message: "frames must be JSON text")
             }
             let id = frame?.id ?? failure?.id
-            switch budget.admit(at: clock.now - origin, bad: failure != nil) {
+            switch socket.frameArrived(at: clock.now - origin, bad: failure != nil) {
             case .disconnect:
                 hub.metrics.framesRejected.increment()
                 logger.notice("connection closed for flooding or bad frames")
@@ -52,26 +48,21 @@ struct FrameHandler {
                 mailbox.yield(.frame(.error(id: failure.id, code: .badRequest, message: failure.message)))
                 continue
             }
-            if let frame { try await handle(frame, watchList: &watchList, logger: logger) }
+            if let frame { try await handle(frame, socket: &socket, logger: logger) }
         }
         return nil
     }
 
-    private func handle(_ frame: ClientFrame, watchList: inout WatchList, logger: Logger) async throws {
+    private func handle(_ frame: ClientFrame, socket: inout SocketState, logger: Logger) async throws {
         switch frame {
         case .ping(let id):
             mailbox.yield(.frame(.pong(id: id)))
 
-        case .subscribe(let id, .users(let users)):
-            let users = Array(Set(users)).sorted()
-            guard users.count <= Self.maxUsersPerFrame else {
-                return refuse(id, .badRequest, "one subscribe may name at most \(Self.maxUsersPerFrame) users")
-            }
-            if let hidden = users.first(where: { !identity.mayWatch($0) }) {
-                return refuse(id, .forbidden, "this token may not watch \(hidden)")
-            }
-            guard let added = watchList.add(users) else {
-                return refuse(id, .badRequest, "a socket may watch at most \(Self.maxWatchedUsers) users; it watches \(watchList.users.count)")
+        case .subscribe(let id, .users(let requested)):
+            let (users, added): ([String], [String])
+            switch socket.subscribe(requested) {
+            case .refuse(let refusal): return refuse(id, refusal.code, refusal.message)
+            case .watch(let all, let new): (users, added) = (all, new)
             }
             // Registered before the snapshot is read: a transition in between waits for the snapshot.
             mailbox.yield(.subscriber(.subscribing(users)))
@@ -82,7 +73,7 @@ struct FrameHandler {
                 // Only what this frame added is undone: users watched before stay watched.
                 hub.watchers.unwatch(added, by: connectionID)
                 mailbox.yield(.subscriber(.unsubscribe(added)))
-                watchList.remove(added)
+                socket.snapshotFailed(added: added)
                 refuse(id, .unavailable, "the registry could not answer; try again")
             }
 
@@ -102,7 +93,7 @@ struct FrameHandler {
         case .unsubscribe(let id, .users(let users)):
             hub.watchers.unwatch(users, by: connectionID)
             mailbox.yield(.subscriber(.unsubscribe(users)))
-            watchList.remove(users)
+            socket.unsubscribe(users)
             mailbox.yield(.frame(.ack(id: id, accepted: true)))
 
         case .unsubscribe(let id, .all):
@@ -111,7 +102,7 @@ struct FrameHandler {
             mailbox.yield(.frame(.ack(id: id, accepted: true)))
 
         case .send(let id, let to, let data):
-            guard identity.mayWatch(to) else { return refuse(id, .forbidden, "this token may not message \(to)") }
+            if let refusal = socket.maySend(to: to) { return refuse(id, refusal.code, refusal.message) }
             guard RollCallJSON.string(data).utf8.count <= hub.configuration.maxMessageBytes else {
                 return refuse(id, .tooLarge, "data is over \(hub.configuration.maxMessageBytes) bytes")
             }
