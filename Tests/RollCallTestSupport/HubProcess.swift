@@ -34,6 +34,7 @@ public final class HubProcess: Sendable {
         let url = databaseURL(database)
         let arguments = ["serve", "--port", "0", "--server-id", serverID, "--database-url", url, "--jwt-secret", secret, "--log-level", "info"] + extra
         let pid = try spawn(executable, arguments, output: logFile)
+        try killWhenTestsEnd(pid)
         let process = HubProcess(pid: pid, logFile: logFile, port: 0)
         var port = 0
         try await eventually(timeout: .seconds(60), "\(serverID) to listen") {
@@ -56,7 +57,9 @@ public final class HubProcess: Sendable {
     /// Starts `rollcall` with `arguments` and returns at once, whatever stage it reaches.
     public static func start(_ arguments: [String], environment: [String: String] = [:]) throws -> HubProcess {
         let logFile = FileManager.default.temporaryDirectory.appendingPathComponent("rollcall-start-\(UUID().uuidString).log")
-        return HubProcess(pid: try spawn(executable, arguments, output: logFile, environment: environment), logFile: logFile, port: 0)
+        let pid = try spawn(executable, arguments, output: logFile, environment: environment)
+        try killWhenTestsEnd(pid)
+        return HubProcess(pid: pid, logFile: logFile, port: 0)
     }
 
     /// Sends `signal` the moment the process logs `text`, from a shell watcher of its own: the test
@@ -105,6 +108,20 @@ public final class HubProcess: Sendable {
             return exit != nil
         }
         return exit ?? -1
+    }
+
+    /// A hub a failed test left running is killed when the test process ends, however it ends:
+    /// a detached watcher (its own session, inherited descriptors closed) polls both processes.
+    static func killWhenTestsEnd(_ pid: pid_t) throws {
+        let script = """
+            for fd in /proc/$$/fd/*; do n=${fd##*/}; [ "$n" -gt 2 ] && eval "exec $n>&-"; done 2>/dev/null
+            while [ -d "/proc/$2" ]; do [ -d "/proc/$1" ] || { kill -9 "$2"; exit 0; }; sleep 0.5; done
+            """
+        let watcher = try spawn(
+            "/usr/bin/setsid", ["-f", "/bin/sh", "-c", script, "rollcall-test-reaper", "\(getpid())", "\(pid)"],
+            output: URL(fileURLWithPath: "/dev/null"))
+        var status: Int32 = 0
+        waitpid(watcher, &status, 0)
     }
 
     static func spawn(_ executable: String, _ arguments: [String], output: URL, environment: [String: String] = [:]) throws -> pid_t {
