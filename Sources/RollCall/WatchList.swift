@@ -1,5 +1,5 @@
 /// The users one socket watches by name, capped in distinct users: re-subscribing a user costs
-/// nothing, unsubscribing one never watched frees nothing. Pure: the frame handler asks it first.
+/// nothing, unsubscribing one never watched frees nothing. Pure: `SocketState` asks it before anything is watched.
 public struct WatchList: Sendable, Equatable {
     /// Most distinct users the socket may watch at once.
     public let limit: Int

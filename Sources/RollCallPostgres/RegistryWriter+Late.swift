@@ -21,9 +21,7 @@ extension RegistryWriter {
                 while true {
                     do {
                         return try await self.askFate(of: transaction, slot: slot)
-                    } catch is StaleConnection {
-                        try await Task.sleep(for: .milliseconds(20))
-                    } catch let error as PSQLError where error.code == .clientClosedConnection || error.code == .serverClosedConnection {
+                    } catch where Self.isClosedConnection(error) {
                         try await Task.sleep(for: .milliseconds(20))
                     }
                 }
@@ -61,6 +59,13 @@ extension RegistryWriter {
     }
 
     private struct StaleConnection: Error {}
+
+    /// The connection was closed before or under the query: another lease may do.
+    private static func isClosedConnection(_ error: any Error) -> Bool {
+        if error is StaleConnection { return true }
+        guard let error = error as? PSQLError else { return false }
+        return error.code == .clientClosedConnection || error.code == .serverClosedConnection
+    }
 
     /// What a batch that committed late is known to have done: its requests succeeded. Its row
     /// details are gone with the lost answer; only the graces it may have started matter, and

@@ -10,9 +10,6 @@ import RollCallPostgres
 struct HubRoutes {
     let hub: HubState
 
-    /// Largest page of `GET /v1/users`.
-    static let maxPageSize = 1000
-
     func add(to router: Router<HubRequestContext>) {
         router.addRoutes(ProbeRoutes(metrics: hub.metrics, listening: hub.listening, databaseAvailable: { hub.databaseAvailable }).routes)
 

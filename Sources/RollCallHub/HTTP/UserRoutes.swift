@@ -10,6 +10,9 @@ struct UserRoutes {
     let maxMessageBytes: Int
     let databaseAvailable: @Sendable () -> Bool
 
+    /// Most ids one `GET /v1/presence` may name, and the largest page of `GET /v1/users`.
+    static let maxPageSize = 1000
+
     var routes: RouteCollection<HubRequestContext> {
         let routes = RouteCollection(context: HubRequestContext.self)
         routes.get("presence", use: presence)
@@ -46,8 +49,8 @@ struct UserRoutes {
     @Sendable func presence(_ request: Request, context: HubRequestContext) async throws -> some ResponseGenerator {
         let identity = try context.requireIdentity()
         let users = (request.uri.queryParameters.get("users") ?? "").split(separator: ",").map(String.init).filter { !$0.isEmpty }
-        guard !users.isEmpty, users.count <= HubRoutes.maxPageSize else {
-            throw APIError.badRequest("give 1 to \(HubRoutes.maxPageSize) user ids: ?users=alice,bob")
+        guard !users.isEmpty, users.count <= Self.maxPageSize else {
+            throw APIError.badRequest("give 1 to \(Self.maxPageSize) user ids: ?users=alice,bob")
         }
         if let hidden = users.first(where: { !identity.mayWatch($0) }) {
             throw APIError.forbidden("this token may not watch \(hidden)")
@@ -77,8 +80,8 @@ struct UserRoutes {
             throw APIError.badRequest("only ?online=true is supported: the online users, paged by cursor")
         }
         let limit = parameters.get("limit").map { Int($0) } ?? 100
-        guard let limit, (1...HubRoutes.maxPageSize).contains(limit) else {
-            throw APIError.badRequest("limit must be 1 to \(HubRoutes.maxPageSize)")
+        guard let limit, (1...Self.maxPageSize).contains(limit) else {
+            throw APIError.badRequest("limit must be 1 to \(Self.maxPageSize)")
         }
         let cursor = parameters.get("cursor")
         let users = try await reader.onlineUsers(after: cursor, limit: limit)
