@@ -41,28 +41,33 @@ public enum HubApplication {
         let listener = NotificationListener(
             location: database, seal: seal, logger: logger, onRejected: { _ in metrics.notificationsRejected.increment() }
         ) { await fanout.handle($0) }
-        let hub = HubState(
-            configuration: configuration,
+        let authority = try await TokenAuthority(secret: configuration.jwtSecret)
+        let hub = SocketServices(
+            settings: SocketSettings(configuration),
             writer: writer,
             reader: reader,
-            authority: try await TokenAuthority(secret: configuration.jwtSecret),
             sockets: sockets,
             watchers: watchers,
             metrics: metrics,
-            listening: { listener.isListening },
             contact: contact)
         let registration = ServerRegistration(client: client, serverID: configuration.serverID, logger: logger)
-        let lifecycle = HubLifecycle(hub: hub, registration: registration, logger: logger)
-        let heartbeat = HeartbeatService(hub: hub, registration: registration, contact: contact, logger: logger)
-        let purge = PurgeService(hub: hub, sweep: RetentionSweep(client: client, logger: logger), contact: contact, logger: logger)
+        let lifecycle = HubLifecycle(serverID: configuration.serverID, writer: writer, registration: registration, logger: logger)
+        let heartbeat = HeartbeatService(
+            interval: configuration.heartbeatInterval, writer: writer, sockets: sockets, metrics: metrics,
+            registration: registration, contact: contact, logger: logger)
+        let purge = PurgeService(
+            interval: configuration.purgeInterval, orphanWindow: configuration.orphanWindow, retention: configuration.retention,
+            writer: writer, metrics: metrics, sweep: RetentionSweep(client: client, logger: logger), contact: contact, logger: logger)
 
         let admission = SocketAdmission(
-            authority: hub.authority, rules: configuration.openLimits, trustedProxies: configuration.trustedProxies,
-            metrics: metrics, databaseAvailable: { hub.databaseAvailable })
+            authority: authority, rules: configuration.openLimits, trustedProxies: configuration.trustedProxies,
+            metrics: metrics, databaseAvailable: { contact.isAvailable })
 
         let router = Router(context: HubRequestContext.self)
         router.middlewares.add(JSONErrorMiddleware())
-        HubRoutes(hub: hub).add(to: router)
+        HubRoutes(
+            hub: hub, authority: authority, trustedProxies: configuration.trustedProxies, listening: { listener.isListening }
+        ).add(to: router)
 
         var app = Application(
             router: router,
@@ -90,7 +95,7 @@ public enum HubApplication {
                 try await lifecycle.prepare(host: ProcessInfo.processInfo.hostName)
             }
         }
-        return Hub(application: app, drain: SocketDrain(sockets: hub.sockets, logger: logger), logger: logger)
+        return Hub(application: app, drain: SocketDrain(sockets: sockets, logger: logger), logger: logger)
     }
 }
 

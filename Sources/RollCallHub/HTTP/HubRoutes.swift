@@ -8,26 +8,31 @@ import RollCallPostgres
 /// The hub's routes: the probes, the WebSocket endpoint and the API's resources, each given
 /// only what it uses.
 struct HubRoutes {
-    let hub: HubState
+    let hub: SocketServices
+    let authority: TokenAuthority
+    let trustedProxies: TrustedProxies
+    /// Whether the LISTEN connection is up.
+    let listening: @Sendable () -> Bool
 
     func add(to router: Router<HubRequestContext>) {
-        router.addRoutes(ProbeRoutes(metrics: hub.metrics, listening: hub.listening, databaseAvailable: { hub.databaseAvailable }).routes)
+        let hub = hub
+        router.addRoutes(ProbeRoutes(metrics: hub.metrics, listening: listening, databaseAvailable: { hub.databaseAvailable }).routes)
 
-        let api = router.group("v1").add(middleware: AuthenticationMiddleware(authority: hub.authority))
+        let api = router.group("v1").add(middleware: AuthenticationMiddleware(authority: authority))
         api.ws("ws") { _, _ in .upgrade([:]) } onUpgrade: { inbound, outbound, wsContext in
             let context = wsContext.requestContext
             guard let identity = context.identity else { return }
             let session = WebSocketSession(
                 hub: hub, identity: identity,
                 userAgent: wsContext.request.headers[.userAgent],
-                remoteAddress: hub.configuration.trustedProxies.clientAddress(
+                remoteAddress: trustedProxies.clientAddress(
                     peer: context.remoteAddress?.ipAddress, forwardedFor: wsContext.request.headers[values: .xForwardedFor]),
                 resuming: wsContext.request.uri.queryParameters.get("resume").flatMap(ConnectionID.init),
                 channel: context.channel)
             await session.run(inbound: inbound, outbound: outbound, logger: wsContext.logger)
         }
         api.addRoutes(UserRoutes(
-            reader: hub.reader, writer: hub.writer, maxMessageBytes: hub.configuration.maxMessageBytes,
+            reader: hub.reader, writer: hub.writer, maxMessageBytes: hub.settings.maxMessageBytes,
             databaseAvailable: { hub.databaseAvailable }).routes)
         api.addRoutes(ServerRoutes(reader: hub.reader).routes)
     }

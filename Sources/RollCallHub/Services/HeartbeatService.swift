@@ -7,7 +7,10 @@ import ServiceLifecycle
 /// notices when the database is gone (new sockets then get 503) and when a purge closed this
 /// hub's rows while it was cut off, in which case it reopens the rows of the sockets it holds.
 struct HeartbeatService: Service {
-    let hub: HubState
+    let interval: Duration
+    let writer: RegistryWriter
+    let sockets: LiveSockets
+    let metrics: HubMetrics
     let registration: ServerRegistration
     let contact: DatabaseContact
     let logger: Logger
@@ -25,7 +28,7 @@ struct HeartbeatService: Service {
     /// While the database is gone, knock every second so new sockets are accepted soon after it
     /// is back, not a whole heartbeat interval later.
     var pause: Duration {
-        hub.databaseAvailable ? hub.configuration.heartbeatInterval : min(hub.configuration.heartbeatInterval, .seconds(1))
+        contact.isAvailable ? interval : min(interval, .seconds(1))
     }
 
     /// How long one beat may take: its interval, within 2 to 5 s. A timed-out beat closes its
@@ -36,19 +39,19 @@ struct HeartbeatService: Service {
 
     func beat() async {
         do {
-            let purgedAt = try await registration.heartbeat(within: Self.deadline(interval: hub.configuration.heartbeatInterval))
+            let purgedAt = try await registration.heartbeat(within: Self.deadline(interval: interval))
             let beat = contact.heartbeatSucceeded(purgedAt: purgedAt)
             if beat.purgedMeanwhile {
-                let held = hub.sockets.allConnections
+                let held = sockets.allConnections
                 logger.warning("this hub's rows were purged while it was cut off: reopening them", metadata: ["sockets": "\(held.count)"])
-                hub.writer.reopen(held)
+                writer.reopen(held)
             }
             if beat.recovered { logger.notice("database reachable again") }
         } catch is ServerRegistration.Unregistered {
             // Someone deleted our row; put it back (started_at restarts, the rows are ours).
             try? await registration.register(version: HubLifecycle.version, host: "")
         } catch {
-            hub.metrics.heartbeatFailures.increment()
+            metrics.heartbeatFailures.increment()
             if contact.heartbeatFailed() {
                 logger.error("database unreachable: refusing new sockets, keeping open ones", metadata: ["error": "\(error)"])
             }

@@ -8,7 +8,8 @@ import Synchronization
 /// closes what a previous run with the same `server_id` left open; at shutdown, after the sockets
 /// are closed, it closes whatever is still open and marks the hub stopped.
 struct HubLifecycle: Service {
-    let hub: HubState
+    let serverID: String
+    let writer: RegistryWriter
     let registration: ServerRegistration
     let logger: Logger
     /// Set once `prepare` has registered the hub: only then is there a shutdown to record.
@@ -19,7 +20,7 @@ struct HubLifecycle: Service {
     /// Runs before the server starts accepting (Hummingbird's `beforeServerStarts`).
     func prepare(host: String) async throws {
         try await registration.register(version: Self.version, host: host)
-        let stale = try await hub.writer.closeAll(of: hub.configuration.serverID, reason: .serverRestart)
+        let stale = try await writer.closeAll(of: serverID, reason: .serverRestart)
         if stale > 0 {
             logger.notice("closed rows left open by a previous run", metadata: ["rows": "\(stale)", "close_reason": "server_restart"])
         }
@@ -39,11 +40,11 @@ struct HubLifecycle: Service {
             logger.info("hub stopped before it served")
             return
         }
-        hub.writer.shutdownBegins()
+        writer.shutdownBegins()
         // The server has stopped and its sockets have queued their closes by now.
-        await hub.writer.drained()
+        await writer.drained()
         do {
-            let leftover = try await hub.writer.closeAll(of: hub.configuration.serverID, reason: .serverShutdown)
+            let leftover = try await writer.closeAll(of: serverID, reason: .serverShutdown)
             try await registration.markStopped()
             logger.info("hub stopped", metadata: ["rows_closed_at_shutdown": "\(leftover)"])
         } catch {

@@ -7,7 +7,11 @@ import ServiceLifecycle
 /// Runs on every hub; advisory locks let one work at a time, and a hub that has not been in
 /// contact with the database for a whole window judges nobody (it may be the one cut off).
 struct PurgeService: Service {
-    let hub: HubState
+    let interval: Duration
+    let orphanWindow: Duration
+    let retention: Duration
+    let writer: RegistryWriter
+    let metrics: HubMetrics
     let sweep: RetentionSweep
     let contact: DatabaseContact
     let logger: Logger
@@ -15,8 +19,8 @@ struct PurgeService: Service {
     func run() async throws {
         await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
-                try? await Task.sleep(for: hub.configuration.purgeInterval)
-                guard !Task.isCancelled, contact.lasted(hub.configuration.orphanWindow) else { continue }
+                try? await Task.sleep(for: interval)
+                guard !Task.isCancelled, contact.lasted(orphanWindow) else { continue }
                 await pass()
             }
         }
@@ -24,16 +28,16 @@ struct PurgeService: Service {
 
     func pass() async {
         do {
-            let report = try await hub.writer.purgeOrphans(window: hub.configuration.orphanWindow)
-            hub.metrics.orphansClosed.increment(by: Int64(report.rowsClosed))
+            let report = try await writer.purgeOrphans(window: orphanWindow)
+            metrics.orphansClosed.increment(by: Int64(report.rowsClosed))
             if report.rowsClosed > 0 || report.gracesFinished > 0 {
                 logger.notice("orphan purge", metadata: [
                     "rows_closed": "\(report.rowsClosed)", "servers": "\(report.closedByServer.keys.sorted())",
                     "users_offline": "\(report.usersOffline)", "graces_finished": "\(report.gracesFinished)",
                 ])
             }
-            if let deleted = try await sweep.run(retention: hub.configuration.retention), deleted > 0 {
-                hub.metrics.historyDeleted.increment(by: Int64(deleted))
+            if let deleted = try await sweep.run(retention: retention), deleted > 0 {
+                metrics.historyDeleted.increment(by: Int64(deleted))
                 logger.info("history past retention deleted", metadata: ["rows": "\(deleted)"])
             }
         } catch {

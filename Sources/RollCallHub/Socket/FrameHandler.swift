@@ -6,7 +6,7 @@ import RollCallPostgres
 
 /// What a client's frames do: ping, subscriptions, messages. Answers go to the socket's mailbox.
 struct FrameHandler {
-    let hub: HubState
+    let hub: SocketServices
     let identity: Identity
     let connectionID: ConnectionID
     let mailbox: Mailbox
@@ -16,10 +16,10 @@ struct FrameHandler {
 
     /// Reads frames until the socket ends; returns a reason when the hub itself ended it.
     func receive(inbound: WebSocketInboundStream, logger: Logger) async throws -> CloseReason? {
-        var socket = SocketState(identity: identity, maxBadFrames: hub.configuration.maxBadFrames)
+        var socket = SocketState(identity: identity, maxBadFrames: hub.settings.maxBadFrames)
         let clock = ContinuousClock()
         let origin = clock.now
-        for try await message in inbound.messages(maxSize: hub.configuration.maxFrameBytes) {
+        for try await message in inbound.messages(maxSize: hub.settings.maxFrameBytes) {
             var frame: ClientFrame?
             var failure: ClientFrameError?
             switch message {
@@ -103,8 +103,8 @@ struct FrameHandler {
 
         case .send(let id, let to, let data):
             if let refusal = socket.maySend(to: to) { return refuse(id, refusal.code, refusal.message) }
-            guard RollCallJSON.string(data).utf8.count <= hub.configuration.maxMessageBytes else {
-                return refuse(id, .tooLarge, "data is over \(hub.configuration.maxMessageBytes) bytes")
+            guard RollCallJSON.string(data).utf8.count <= hub.settings.maxMessageBytes else {
+                return refuse(id, .tooLarge, "data is over \(hub.settings.maxMessageBytes) bytes")
             }
             let message = UserMessage(to: to, from: identity.userID, data: data, at: Date())
             // Without the database other hubs are out of reach; this hub's sockets are not. When the

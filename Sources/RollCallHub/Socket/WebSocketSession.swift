@@ -10,7 +10,7 @@ import RollCallPostgres
 /// with the reason the socket showed, when it ends. Frames the client sends are handled in order;
 /// everything the socket receives goes through its mailbox, written by one task.
 struct WebSocketSession {
-    let hub: HubState
+    let hub: SocketServices
     let identity: Identity
     let userAgent: String?
     let remoteAddress: String?
@@ -21,7 +21,7 @@ struct WebSocketSession {
     func run(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, logger: Logger) async {
         let connection = NewConnection(
             userID: identity.userID,
-            userAgent: userAgent.map { $0.truncated(toUTF8Bytes: hub.configuration.maxUserAgentBytes) },
+            userAgent: userAgent.map { $0.truncated(toUTF8Bytes: hub.settings.maxUserAgentBytes) },
             remoteAddress: remoteAddress)
         let logger = logger
             .with(metadata: "connection_id", "\(connection.connectionID)")
@@ -45,9 +45,9 @@ struct WebSocketSession {
 
         let channel = channel
         let metrics = hub.metrics
-        let (mailboxInput, mailbox) = Mailbox.make(budget: hub.configuration.maxOutboundBytes) {
+        let (mailboxInput, mailbox) = Mailbox.make(budget: hub.settings.maxOutboundBytes) {
             metrics.slowReadersClosed.increment()
-            logger.warning("connection closed: it does not read what it is sent", metadata: ["budget_bytes": "\(hub.configuration.maxOutboundBytes)"])
+            logger.warning("connection closed: it does not read what it is sent", metadata: ["budget_bytes": "\(hub.settings.maxOutboundBytes)"])
             Self.closeForSlowReading(channel)
         }
         hub.sockets.add(connection.connectionID, user: identity.userID, outbound: outbound, mailbox: mailboxInput)
@@ -55,8 +55,8 @@ struct WebSocketSession {
         hub.metrics.connectionsOpen.increment()
         logger.info("connection opened", metadata: ["remote_addr": "\(remoteAddress ?? "-")", "resumed": "\(resumed)"])
         mailboxInput.yield(.frame(.welcome(
-            connectionID: connection.connectionID, userID: identity.userID, serverID: hub.configuration.serverID,
-            heartbeatMilliseconds: Int(hub.configuration.pingInterval.milliseconds), resumed: resumed)))
+            connectionID: connection.connectionID, userID: identity.userID, serverID: hub.settings.serverID,
+            heartbeatMilliseconds: Int(hub.settings.pingInterval.milliseconds), resumed: resumed)))
 
         let frames = FrameHandler(hub: hub, identity: identity, connectionID: connection.connectionID, mailbox: mailboxInput)
         var explicitReason: CloseReason?
