@@ -128,3 +128,30 @@ extension JSONValue {
         }
     }
 }
+
+extension ClientFrame {
+    /// The frame as one line of JSON text, as a client sends it.
+    public func json() -> String {
+        var fields: [String: JSONValue] = [:]
+        switch self {
+        case .ping:
+            fields["type"] = .string("ping")
+        case .subscribe(_, let target), .unsubscribe(_, let target):
+            if case .subscribe = self { fields["type"] = .string("subscribe") } else { fields["type"] = .string("unsubscribe") }
+            switch target {
+            case .all: fields["all"] = .bool(true)
+            case .users(let users): fields["users"] = .array(users.map(JSONValue.string))
+            }
+        case .send(_, let to, let data):
+            fields["type"] = .string("send")
+            fields["to"] = .string(to)
+            fields["data"] = data
+        }
+        switch id {
+        case .string(let value)?: fields["id"] = .string(value)
+        case .number(let value)?: fields["id"] = .number(Double(value))
+        case nil: break
+        }
+        return RollCallJSON.string(JSONValue.object(fields))
+    }
+}

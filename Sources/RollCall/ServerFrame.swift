@@ -28,10 +28,15 @@ public enum ServerFrame: Sendable, Equatable {
         let data = try! RollCallJSON.encoder.encode(Wire(self))
         return String(decoding: data, as: UTF8.self)
     }
+
+    /// Reads one frame the hub sent, as a client does.
+    public static func decode(_ text: String) throws -> ServerFrame {
+        try RollCallJSON.decoder.decode(Wire.self, from: Data(text.utf8)).frame
+    }
 }
 
 /// The flat JSON shape of every server frame.
-private struct Wire: Encodable {
+private struct Wire: Codable {
     let frame: ServerFrame
 
     init(_ frame: ServerFrame) { self.frame = frame }
@@ -40,6 +45,48 @@ private struct Wire: Encodable {
         case type, id, code, message, accepted, users, resumed, online, connections, at, version
         case event, reason, from, data, userAgent = "user_agent"
         case connectionID = "connection_id", userID = "user_id", serverID = "server_id", heartbeat = "heartbeat_ms"
+    }
+
+    init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: Key.self)
+        let id = try c.decodeIfPresent(RequestID.self, forKey: .id)
+        switch try c.decode(String.self, forKey: .type) {
+        case "welcome":
+            frame = .welcome(
+                connectionID: try c.decode(ConnectionID.self, forKey: .connectionID),
+                userID: try c.decode(String.self, forKey: .userID),
+                serverID: try c.decode(String.self, forKey: .serverID),
+                heartbeatMilliseconds: try c.decode(Int.self, forKey: .heartbeat),
+                resumed: try c.decodeIfPresent(Bool.self, forKey: .resumed) ?? false)
+        case "pong":
+            frame = .pong(id: id)
+        case "error":
+            frame = .error(id: id, code: try c.decode(ErrorCode.self, forKey: .code), message: try c.decode(String.self, forKey: .message))
+        case "ack":
+            frame = .ack(id: id, accepted: try c.decode(Bool.self, forKey: .accepted))
+        case "snapshot":
+            frame = .snapshot(id: id, users: try c.decode([UserPresence].self, forKey: .users))
+        case "presence":
+            frame = .presence(PresenceTransition(
+                userID: try c.decode(String.self, forKey: .userID),
+                online: try c.decode(Bool.self, forKey: .online),
+                version: try c.decode(Int64.self, forKey: .version),
+                at: try c.decode(Date.self, forKey: .at),
+                connections: try c.decode(Int.self, forKey: .connections)))
+        case "connection":
+            frame = .connection(ConnectionEvent(
+                event: try c.decode(ConnectionEvent.Kind.self, forKey: .event),
+                connectionID: try c.decode(ConnectionID.self, forKey: .connectionID),
+                userID: try c.decode(String.self, forKey: .userID),
+                serverID: try c.decode(String.self, forKey: .serverID),
+                userAgent: try c.decodeIfPresent(String.self, forKey: .userAgent),
+                at: try c.decode(Date.self, forKey: .at),
+                reason: try c.decodeIfPresent(CloseReason.self, forKey: .reason)))
+        case "message":
+            frame = .message(from: try c.decode(String.self, forKey: .from), data: try c.decode(JSONValue.self, forKey: .data), at: try c.decode(Date.self, forKey: .at))
+        case let other:
+            throw DecodingError.dataCorruptedError(forKey: .type, in: c, debugDescription: "unknown frame type \(other)")
+        }
     }
 
     func encode(to encoder: any Encoder) throws {
