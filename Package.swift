@@ -11,6 +11,7 @@ let package = Package(
     products: [
         .executable(name: "rollcall", targets: ["rollcall"]),
         .library(name: "RollCall", targets: ["RollCall"]),
+        .library(name: "RollCallClient", targets: ["RollCallClient"]),
         .library(name: "RollCallPostgres", targets: ["RollCallPostgres"]),
         .library(name: "RollCallHub", targets: ["RollCallHub"]),
     ],
@@ -33,6 +34,17 @@ let package = Package(
     targets: [
         .target(
             name: "RollCall",
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "RollCallClient",
+            dependencies: [
+                "RollCall",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+            ],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -90,6 +102,7 @@ let package = Package(
                 "RollCall",
                 "RollCallPostgres",
                 "RollCallHub",
+                "RollCallClient",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
                 .product(name: "Hummingbird", package: "hummingbird"),

@@ -44,7 +44,7 @@ public enum JSONValue: Sendable, Equatable, Codable {
 }
 
 /// The optional `id` a client puts on a frame, echoed in the answer: a string or a number.
-public enum RequestID: Sendable, Equatable, Codable {
+public enum RequestID: Sendable, Hashable, Codable {
     case string(String)
     case number(Int64)
 

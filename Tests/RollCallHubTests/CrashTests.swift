@@ -14,12 +14,8 @@ struct CrashTests {
     static func socket(_ hub: HubProcess, _ user: String, authority: TokenAuthority) async throws -> TestSocket {
         let socket = try await TestSocket.open(url: hub.webSocketURL, token: try await authority.mint(Identity(userID: user), lifetime: .seconds(600)))
         let welcome = try await socket.next()
-        guard welcome["type"] as? String == "welcome" else { throw UnexpectedFrame(frame: welcome) }
+        guard welcome.type == "welcome" else { throw UnexpectedFrame(frame: welcome) }
         return socket
-    }
-
-    static func presenceEvents(_ frames: [[String: Any]]) -> [(user: String, online: Bool)] {
-        frames.filter { $0["type"] as? String == "presence" }.map { ($0["user_id"] as? String ?? "", $0["online"] as? Bool ?? false) }
     }
 
     @Test("kill -9 a hub with 50 connections of 20 users while two hubs purge: rows orphaned once, counters exact, one offline per user left with nothing")
@@ -36,7 +32,7 @@ struct CrashTests {
             for hub in [survivor, second] {
                 let watcher = try await Self.socket(hub, "watcher", authority: authority)
                 try await watcher.send(#"{"type":"subscribe","users":[\#(list)]}"#)
-                #expect(try await watcher.next()["type"] as? String == "snapshot")
+                #expect(try await watcher.next().type == "snapshot")
                 watchers.append(watcher)
             }
 
@@ -62,10 +58,10 @@ struct CrashTests {
 
             let marker = try await Self.socket(survivor, "marker", authority: authority)
             for watcher in watchers {
-                let frames = try await watcher.frames(until: { $0["type"] as? String == "presence" && $0["user_id"] as? String == "marker" })
-                let offline = Self.presenceEvents(frames).filter { !$0.online }.map(\.user)
+                let frames = try await watcher.frames(until: { $0.isPresence(of: "marker") })
+                let offline = frames.presenceEvents.filter { !$0.online }.map(\.user)
                 #expect(offline.sorted() == users.dropFirst(5).sorted(), "one offline for each user left with nothing")
-                #expect(Set(Self.presenceEvents(frames).filter(\.online).map(\.user)) == Set(users + ["marker"]))
+                #expect(Set(frames.presenceEvents.filter(\.online).map(\.user)) == Set(users + ["marker"]))
             }
 
             for socket in kept + [marker] + watchers { try await socket.close() }
@@ -87,7 +83,7 @@ struct CrashTests {
             _ = try await watcher.next()
             let pia = try await Self.socket(a, "pia", authority: authority)
             let quin = try await Self.socket(a, "quin", authority: authority)
-            _ = try await watcher.frames(until: { $0["user_id"] as? String == "quin" })
+            _ = try await watcher.frames(until: { $0.isPresence(of: "quin") })
 
             a.signal(SIGSTOP)  // a long GC pause, a frozen VM: no heartbeats, sockets still open
             try await eventually(timeout: .seconds(30), "the frozen hub's rows purged") {
@@ -100,7 +96,7 @@ struct CrashTests {
             #expect(try await sql(database, "SELECT user_id FROM rollcall.users WHERE online AND user_id <> 'watcher' ORDER BY 1", as: String.self) == ["pia", "quin"])
             var state: [String: [Bool]] = [:]
             while state["pia"]?.last != true || state["quin"]?.last != true || (state["pia"]?.count ?? 0) < 2 || (state["quin"]?.count ?? 0) < 2 {
-                for event in Self.presenceEvents([try await watcher.next(timeout: .seconds(30))]) { state[event.user, default: []].append(event.online) }
+                for event in [try await watcher.next(timeout: .seconds(30))].presenceEvents { state[event.user, default: []].append(event.online) }
             }
             #expect(state["pia"] == [false, true] && state["quin"] == [false, true])
             #expect(try await pia.roundTrip())

@@ -16,8 +16,8 @@ struct HostileClientTests {
                 let socket = try await hub.connect("zoe", userAgent: agent)
                 let watcher = try await hub.watch(["zoe"])
                 try await socket.close()
-                let offline = try await watcher.socket.frames { $0["type"] as? String == "presence" }
-                #expect(offline.last?["online"] as? Bool == false)
+                let offline = try await watcher.socket.frames { $0.type == "presence" }
+                #expect(offline.last?.transition?.online == false)
                 let rows = try await sql(database, "SELECT octet_length(user_agent), connected FROM rollcall.connections WHERE user_id = 'zoe'", as: (Int, Bool).self)
                 #expect(rows.count == 1)
                 #expect(rows.first.map { $0.0 <= 512 && !$0.1 } == true)
@@ -80,7 +80,7 @@ struct HostileClientTests {
                     let (watcher, _) = try await hub.watch(["mallory", "marker", "genuine"])
                     let bob = try await hub.connect("bob")
                     let genuine = try await hub.connect("genuine")
-                    _ = try await watcher.frames(until: Self.isPresence("genuine"))
+                    _ = try await watcher.frames(until: { $0.isPresence(of: "genuine") })
                     let sealed = try await eventuallyValue("the genuine payload heard") { tap.rawPayloads.first }
 
                     let now = Date()
@@ -102,12 +102,12 @@ struct HostileClientTests {
                     }
                     // A transition committed after the forgeries: whatever they caused has arrived before it.
                     let marker = try await hub.connect("marker")
-                    let heard = try await watcher.frames(until: Self.isPresence("marker"))
-                    #expect(!heard.contains { $0["user_id"] as? String == "mallory" }, "forged presence reached a watcher: \(heard)")
-                    #expect(!heard.contains { $0["user_id"] as? String == "genuine" }, "a replayed transition reached a watcher")
+                    let heard = try await watcher.frames(until: { $0.isPresence(of: "marker") })
+                    #expect(!heard.contains { $0.isPresence(of: "mallory") }, "forged presence reached a watcher: \(heard)")
+                    #expect(!heard.contains { $0.isPresence(of: "genuine") }, "a replayed transition reached a watcher")
                     try await bob.send(#"{"type":"ping","id":"after"}"#)
-                    let bobHeard = try await bob.frames { $0["type"] as? String == "pong" }
-                    #expect(!bobHeard.contains { $0["type"] as? String == "message" }, "a forged message reached bob")
+                    let bobHeard = try await bob.frames { $0.type == "pong" }
+                    #expect(!bobHeard.contains { $0.type == "message" }, "a forged message reached bob")
 
                     try await eventually("four rejections counted") {
                         try await hub.get("/metrics").body.contains("rollcall_notifications_rejected_total 4")
@@ -118,9 +118,6 @@ struct HostileClientTests {
         }
     }
 
-    static func isPresence(_ user: String) -> ([String: Any]) -> Bool {
-        { $0["type"] as? String == "presence" && $0["user_id"] as? String == user }
-    }
 
     @Test("reads the database holds up do not hold up opens: the writer has connections of its own")
     func readFloodSparesWriter() async throws {
@@ -198,7 +195,7 @@ struct HostileClientTests {
                 #expect(try await poisoned.waitUntilClosed() == 1013)
                 #expect(try await poisoned.nextOrNil(timeout: .seconds(1)) == nil)
                 for socket in others {
-                    #expect(try await socket.next()["type"] as? String == "welcome")
+                    #expect(try await socket.next().type == "welcome")
                 }
                 #expect(try await sql(database, "SELECT count(*)::int FROM rollcall.connections WHERE user_id = 'pat'", as: Int.self) == [0])
                 #expect(try await sql(database, "SELECT count(*)::int FROM rollcall.connections WHERE connected", as: Int.self) == [12])

@@ -19,13 +19,12 @@ struct MessageTests {
                 let alice = try await a.connect("alice")
                 try await alice.send(#"{"type":"send","id":"m1","to":"bob","data":\#(data)}"#)
                 let ack = try await alice.next()
-                #expect(ack["type"] as? String == "ack" && ack["id"] as? String == "m1" && ack["accepted"] as? Bool == true)
-                let expected = try JSONSerialization.jsonObject(with: Data(data.utf8)) as? NSDictionary
+                #expect(ack.type == "ack" && ack.requestID == .string("m1") && ack.accepted == true)
+                let expected = try JSONDecoder().decode(JSONValue.self, from: Data(data.utf8))
                 for tab in tabs {
                     let message = try await tab.next()
-                    #expect(message["type"] as? String == "message")
-                    #expect(message["from"] as? String == "alice")
-                    #expect((message["data"] as? NSDictionary) == expected, "\(name)")
+                    #expect(message.delivered?.from == "alice")
+                    #expect(message.delivered?.data == expected, "\(name)")
                 }
                 for socket in tabs + [alice] { try await socket.close() }
             }
@@ -44,8 +43,8 @@ struct MessageTests {
                 let posted = try await hub.post("/v1/users/cleo/messages", token: admin, body: #"{"data":{"kind":"kick-off"}}"#)
                 #expect(posted.status == 202)
                 let message = try await tab.next()
-                #expect(message["from"] as? String == "ops")
-                #expect((message["data"] as? [String: Any])?["kind"] as? String == "kick-off")
+                #expect(message.delivered?.from == "ops")
+                #expect(message.delivered?.data == .object(["kind": .string("kick-off")]))
                 #expect(try await hub.post("/v1/users/cleo/messages", token: try await hub.token("cleo"), body: #"{"data":1}"#).status == 403)
                 #expect(try await hub.post("/v1/users/cleo/messages", token: admin, body: "nope").status == 400)
                 try await tab.close()
@@ -66,7 +65,7 @@ struct MessageTests {
                 let sender = try await hub.connect("eli")
                 try await sender.send(#"{"type":"send","id":"big","to":"dan","data":"\#(String(repeating: "y", count: 2000))"}"#)
                 let refused = try await sender.next()
-                #expect(refused["code"] as? String == "too_large" && refused["id"] as? String == "big")
+                #expect(refused.errorCode?.rawValue == "too_large" && refused.requestID == .string("big"))
                 #expect(try await sender.roundTrip())
                 try await sender.close()
             }
@@ -83,7 +82,7 @@ struct MessageTests {
                 }
                 var codes: [String] = []
                 while let frame = try await flooder.nextOrNil() {
-                    if let code = frame["code"] as? String { codes.append(code) }
+                    if let code = frame.errorCode?.rawValue { codes.append(code) }
                 }
                 #expect(codes.contains("rate_limited"))
                 #expect(try await flooder.waitUntilClosed() == 1008)
@@ -102,18 +101,18 @@ struct MessageTests {
                 _ = try await limited.next()
                 try await limited.send(#"{"type":"send","id":"a","to":"max","data":1}"#)
                 try await limited.send(#"{"type":"send","id":"b","to":"stranger","data":1}"#)
-                var answers: [String: [String: Any]] = [:]
+                var answers: [RequestID: ServerFrame] = [:]
                 while answers.count < 2 {
                     let frame = try await limited.next()
-                    if let id = frame["id"] as? String { answers[id] = frame }
+                    if let id = frame.requestID { answers[id] = frame }
                 }
-                #expect(answers["a"]?["type"] as? String == "ack")
-                #expect(answers["b"]?["code"] as? String == "forbidden")
+                #expect(answers[.string("a")]?.type == "ack")
+                #expect(answers[.string("b")]?.errorCode?.rawValue == "forbidden")
 
                 let open = try await hub.connect("olga")
                 try await open.send(#"{"type":"send","id":"c","to":"stranger","data":1}"#)
-                let answer = try await open.frames { $0["id"] as? String == "c" }
-                #expect(answer.last?["type"] as? String == "ack")
+                let answer = try await open.frames { $0.requestID == .string("c") }
+                #expect(answer.last?.type == "ack")
                 for socket in [limited, open] { try await socket.close() }
             }
         }

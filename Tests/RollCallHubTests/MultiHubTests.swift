@@ -29,41 +29,30 @@ struct MultiHubTests {
         }
     }
 
-    static func isPresence(_ user: String) -> ([String: Any]) -> Bool {
-        { $0["type"] as? String == "presence" && $0["user_id"] as? String == user }
-    }
-
-    /// Presence frames among `frames`, as (user, online, version).
-    static func presence(_ frames: [[String: Any]]) -> [(String, Bool, Int)] {
-        frames.filter { $0["type"] as? String == "presence" }.map {
-            ($0["user_id"] as? String ?? "", $0["online"] as? Bool ?? false, $0["version"] as? Int ?? 0)
-        }
-    }
-
     @Test("tabs on hubs A and B, watcher on C: one online, nothing when one tab closes, one offline after the last")
     func tabsAcrossHubs() async throws {
         try await withTestDatabase { database in
             try await Self.withHubs(database) { a, b, c in
                 let (watcher, snapshot) = try await c.watch(["rita", "marker"])
-                #expect(snapshot.map { $0["online"] as? Bool } == [false, false])
+                #expect(snapshot.map(\.online) == [false, false])
 
                 let first = try await a.connect("rita")
                 let second = try await b.connect("rita")
                 let online = try await watcher.next()
-                #expect(online["type"] as? String == "presence" && online["online"] as? Bool == true && online["version"] as? Int == 1)
+                #expect(online.transition?.online == true && online.transition?.version == 1)
 
                 try await first.close()
                 // A marker transition committed after the close: everything before it has arrived.
                 let marker = try await b.connect("marker")
-                let beforeMarker = try await watcher.frames(until: Self.isPresence("marker"))
-                #expect(Self.presence(beforeMarker).map(\.0) == ["marker"])
+                let beforeMarker = try await watcher.frames(until: { $0.isPresence(of: "marker") })
+                #expect(beforeMarker.transitions.map(\.userID) == ["marker"])
 
                 try await second.close()
-                let offline = try await watcher.frames(until: Self.isPresence("rita"))
-                #expect(Self.presence(offline).map { [$0.1 ? 1 : 0, $0.2] } == [[0, 2]])
+                let offline = try await watcher.frames(until: { $0.isPresence(of: "rita") })
+                #expect(offline.transitions.map { [$0.online ? 1 : 0, $0.version] } == [[0, 2]])
                 try await marker.close()
-                let afterwards = try await watcher.frames(until: Self.isPresence("marker"))
-                #expect(Self.presence(afterwards).map(\.0) == ["marker"])
+                let afterwards = try await watcher.frames(until: { $0.isPresence(of: "marker") })
+                #expect(afterwards.transitions.map(\.userID) == ["marker"])
                 try await watcher.close()
             }
         }
@@ -75,7 +64,7 @@ struct MultiHubTests {
             try await Self.withHubs(database, grace: .seconds(1)) { a, b, c in
                 let (watcher, _) = try await c.watch(["sam", "marker"])
                 let tab = try await a.connect("sam")
-                #expect(Self.presence([try await watcher.next()]).map(\.1) == [true])
+                #expect([try await watcher.next()].transitions.map(\.online) == [true])
 
                 // Reload: the old socket closes on A, the new one opens on B within the grace.
                 try await tab.close()
@@ -86,12 +75,12 @@ struct MultiHubTests {
                 }
                 try await Task.sleep(for: .milliseconds(1500))  // past the grace, on purpose: nothing may come
                 let marker = try await a.connect("marker")
-                let meanwhile = try await watcher.frames(until: Self.isPresence("marker"))
-                #expect(Self.presence(meanwhile).map(\.0) == ["marker"], "a reload must not reach watchers")
+                let meanwhile = try await watcher.frames(until: { $0.isPresence(of: "marker") })
+                #expect(meanwhile.transitions.map(\.userID) == ["marker"], "a reload must not reach watchers")
 
                 try await reloaded.close()
-                let offline = try await watcher.frames(until: Self.isPresence("sam"))
-                #expect(Self.presence(offline).map(\.1) == [false])
+                let offline = try await watcher.frames(until: { $0.isPresence(of: "sam") })
+                #expect(offline.transitions.map(\.online) == [false])
                 let sam = try await sql(database, "SELECT online, version FROM rollcall.users WHERE user_id = 'sam'", as: (Bool, Int64).self)
                 #expect(sam.count == 1 && sam[0].0 == false && sam[0].1 == 2)
                 try await marker.close()
@@ -117,12 +106,12 @@ struct MultiHubTests {
                     try await group.waitForAll()
                 }
                 let marker = try await a.connect("marker")
-                let frames = try await watcher.frames(until: Self.isPresence("marker"), timeout: .seconds(60))
-                let events = Self.presence(frames).filter { $0.0 == "tess" }
+                let frames = try await watcher.frames(until: { $0.isPresence(of: "marker") }, timeout: .seconds(60))
+                let events = frames.transitions.filter { $0.userID == "tess" }
                 let database = try await sql(database, "SELECT online, version FROM rollcall.users WHERE user_id = 'tess'", as: (Bool, Int64).self)
                 #expect(!events.isEmpty)
-                #expect(zip(events, events.dropFirst()).allSatisfy { $0.2 < $1.2 }, "versions strictly increase")
-                #expect(events.last?.1 == database.first?.0 && Int64(events.last?.2 ?? 0) == database.first?.1)
+                #expect(zip(events, events.dropFirst()).allSatisfy { $0.version < $1.version }, "versions strictly increase")
+                #expect(events.last?.online == database.first?.0 && events.last?.version == database.first?.1)
                 try await marker.close()
                 try await watcher.close()
             }
@@ -135,7 +124,7 @@ struct MultiHubTests {
             try await Self.withHubs(database, grace: .zero) { a, b, _ in
                 let (watcher, _) = try await a.watch(["uma", "vic"])
                 let uma = try await b.connect("uma")
-                #expect(Self.presence([try await watcher.next()]).map(\.0) == ["uma"])
+                #expect([try await watcher.next()].transitions.map(\.userID) == ["uma"])
 
                 // Keep killing every LISTEN backend while presence changes on hub B.
                 let vic = try await withThrowingTaskGroup(of: Void.self) { killer in
@@ -152,9 +141,9 @@ struct MultiHubTests {
                 }
 
                 try await eventually("hub A ready again") { try await a.get("/readyz").status == 200 }
-                var seen: [String: (Bool, Int)] = [:]
+                var seen: [String: (Bool, Int64)] = [:]
                 while seen["uma"]?.0 != false || seen["vic"]?.0 != true {
-                    for event in Self.presence([try await watcher.next()]) { seen[event.0] = (event.1, event.2) }
+                    for event in [try await watcher.next()].transitions { seen[event.userID] = (event.online, event.version) }
                 }
                 let stored = try await sql(database, "SELECT user_id, online, version FROM rollcall.users WHERE user_id IN ('uma', 'vic') ORDER BY 1", as: (String, Bool, Int64).self)
                 #expect(stored.map { "\($0.0) \($0.1) \($0.2)" } == ["uma \(seen["uma"]!.0) \(seen["uma"]!.1)", "vic \(seen["vic"]!.0) \(seen["vic"]!.1)"])
@@ -171,19 +160,19 @@ struct MultiHubTests {
                 let (watcher, _) = try await c.watch(["wes", "marker"])
                 let (first, welcome) = try await a.connectWelcomed("wes")
                 _ = try await watcher.next()
-                let id = try #require(welcome["connection_id"] as? String)
-                let (second, resumed) = try await b.connectWelcomed("wes", resume: id)
-                #expect(resumed["resumed"] as? Bool == true)
+                let id = try #require(welcome.welcomed?.connectionID)
+                let (second, resumed) = try await b.connectWelcomed("wes", resume: id.description)
+                #expect(resumed.welcomed?.resumed == true)
                 try await eventually("old row closed") {
-                    try await sql(database, "SELECT coalesce(close_reason, '') FROM rollcall.connections WHERE connection_id = \(UUID(uuidString: id)!)", as: String.self) == ["client_closed"]
+                    try await sql(database, "SELECT coalesce(close_reason, '') FROM rollcall.connections WHERE connection_id = \(id.uuid)", as: String.self) == ["client_closed"]
                 }
                 let marker = try await a.connect("marker")
-                let frames = try await watcher.frames(until: Self.isPresence("marker"))
-                #expect(Self.presence(frames).map(\.0) == ["marker"])
+                let frames = try await watcher.frames(until: { $0.isPresence(of: "marker") })
+                #expect(frames.transitions.map(\.userID) == ["marker"])
                 #expect(try await sql(database, "SELECT connections FROM rollcall.users WHERE user_id = 'wes'", as: Int.self) == [1])
                 // Someone else's connection id resumes nothing.
-                let (other, notResumed) = try await c.connectWelcomed("xena", resume: (second, resumed).1["connection_id"] as? String)
-                #expect(notResumed["resumed"] == nil)
+                let (other, notResumed) = try await c.connectWelcomed("xena", resume: resumed.welcomed?.connectionID.description)
+                #expect(notResumed.welcomed?.resumed == false)
                 for socket in [first, second, other, marker, watcher] { try await socket.close() }
             }
         }
@@ -197,11 +186,11 @@ struct MultiHubTests {
                 _ = try await limited.next()
                 try await limited.send(#"{"type":"subscribe","id":1,"users":["zoe","amy"]}"#)
                 let refused = try await limited.next()
-                #expect(refused["code"] as? String == "forbidden" && refused["id"] as? Int == 1)
+                #expect(refused.errorCode?.rawValue == "forbidden" && refused.requestID == .number(1))
                 try await limited.send(#"{"type":"subscribe","id":2,"all":true}"#)
-                #expect(try await limited.next()["code"] as? String == "forbidden")
+                #expect(try await limited.next().errorCode?.rawValue == "forbidden")
                 try await limited.send(#"{"type":"subscribe","id":3,"users":["zoe"]}"#)
-                #expect(try await limited.next()["type"] as? String == "snapshot")
+                #expect(try await limited.next().type == "snapshot")
                 try await limited.close()
             }
         }
@@ -215,18 +204,18 @@ struct MultiHubTests {
                 let admin = try await a.connect("ops", admin: true)
                 try await admin.send(#"{"type":"subscribe","id":"all","all":true}"#)
                 let snapshot = try await admin.next()
-                #expect(snapshot["type"] as? String == "snapshot")
-                #expect((snapshot["users"] as? [[String: Any]])?.compactMap { $0["user_id"] as? String }.contains("early") == true)
+                #expect(snapshot.type == "snapshot")
+                #expect(snapshot.snapshotUsers?.map(\.userID).contains("early") == true)
 
                 let late = try await b.connect("late", userAgent: "Edge")
                 try await late.close()
-                let frames = try await admin.frames(until: { $0["type"] as? String == "connection" && $0["event"] as? String == "closed" && $0["user_id"] as? String == "late" })
-                let connections = frames.filter { $0["type"] as? String == "connection" && $0["user_id"] as? String == "late" }
-                #expect(connections.map { $0["event"] as? String } == ["opened", "closed"])
-                #expect(connections.first?["server_id"] as? String == "hub-b")
-                #expect(connections.first?["user_agent"] as? String == "Edge")
-                #expect(connections.last?["reason"] as? String == "client_closed")
-                #expect(Self.presence(frames).filter { $0.0 == "late" }.map(\.1) == [true, false])
+                let frames = try await admin.frames(until: { $0.connectionEvent?.event == .closed && $0.connectionEvent?.userID == "late" })
+                let connections = frames.compactMap(\.connectionEvent).filter { $0.userID == "late" }
+                #expect(connections.map(\.event) == [.opened, .closed])
+                #expect(connections.first?.serverID == "hub-b")
+                #expect(connections.first?.userAgent == "Edge")
+                #expect(connections.last?.reason == .clientClosed)
+                #expect(frames.transitions.filter { $0.userID == "late" }.map(\.online) == [true, false])
                 try await early.close()
                 try await admin.close()
             }

@@ -16,11 +16,11 @@ struct OutageTests {
             let b = try await HubProcess.serve(database: database, serverID: "hub-b", extra: CrashTests.fast)
             let watcher = try await CrashTests.socket(b, "watcher", authority: authority)
             try await watcher.send(#"{"type":"subscribe","users":["kim","lee","max"]}"#)
-            #expect(try await watcher.next()["type"] as? String == "snapshot")
+            #expect(try await watcher.next().type == "snapshot")
             let kim = try await CrashTests.socket(a, "kim", authority: authority)
             let lee = try await CrashTests.socket(b, "lee", authority: authority)
             let max = try await CrashTests.socket(a, "max", authority: authority)
-            _ = try await watcher.frames(until: { $0["user_id"] as? String == "max" })
+            _ = try await watcher.frames(until: { $0.isPresence(of: "max") })
 
             cluster.stop()
             let newcomer = try await authority.mint(Identity(userID: "newcomer"), lifetime: .seconds(600))
@@ -32,9 +32,9 @@ struct OutageTests {
             // Messages between sockets of the same hub still arrive; the sender hears other hubs were not reached.
             try await kim.send(#"{"type":"send","id":"m1","to":"max","data":"still here"}"#)
             let answer = try await kim.next()
-            #expect(answer["type"] as? String == "error" && answer["id"] as? String == "m1" && answer["code"] as? String == "unavailable", "\(answer)")
+            #expect(answer.type == "error" && answer.requestID == .string("m1") && answer.errorCode?.rawValue == "unavailable", "\(answer)")
             let delivered = try await max.next()
-            #expect(delivered["type"] as? String == "message" && delivered["data"] as? String == "still here" && delivered["from"] as? String == "kim")
+            #expect(delivered.delivered?.data == .string("still here") && delivered.delivered?.from == "kim")
             try await max.close()  // a close made while the database is gone
             #expect(try await kim.roundTrip(), "open sockets keep working")
             #expect(try await lee.roundTrip(), "open sockets keep working")
@@ -62,7 +62,7 @@ struct OutageTests {
 
             var state: [String: Bool] = [:]
             while state["max"] != false {
-                for event in CrashTests.presenceEvents([try await watcher.next(timeout: .seconds(30))]) { state[event.user] = event.online }
+                for event in [try await watcher.next(timeout: .seconds(30))].presenceEvents { state[event.user] = event.online }
             }
             let fresh = try await CrashTests.socket(a, "new", authority: authority)
             for socket in [kim, lee, fresh, watcher] { try await socket.close() }

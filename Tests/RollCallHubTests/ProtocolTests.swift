@@ -11,13 +11,12 @@ struct ProtocolTests {
             try await TestHub.run(database: database) { hub in
                 let socket = try await TestSocket.open(url: hub.webSocketURL, token: try await hub.token("erin"))
                 let welcome = try await socket.next()
-                #expect(welcome["type"] as? String == "welcome")
-                #expect(welcome["user_id"] as? String == "erin")
-                #expect(welcome["server_id"] as? String == hub.configuration.serverID)
-                #expect((welcome["heartbeat_ms"] as? Int ?? 0) > 0)
-                let id = try #require(welcome["connection_id"] as? String)
+                #expect(welcome.welcomed?.userID == "erin")
+                #expect(welcome.welcomed?.serverID == hub.configuration.serverID)
+                guard case .welcome(let id, _, _, let heartbeat, _) = welcome else { throw UnexpectedFrame(frame: welcome) }
+                #expect(heartbeat > 0)
                 let row = try await sql(
-                    database, "SELECT user_id, server_id, connected FROM rollcall.connections WHERE connection_id = \(UUID(uuidString: id)!)",
+                    database, "SELECT user_id, server_id, connected FROM rollcall.connections WHERE connection_id = \(id.uuid)",
                     as: (String, String, Bool).self)
                 #expect(row.count == 1 && row[0].0 == "erin" && row[0].1 == hub.configuration.serverID && row[0].2)
                 try await socket.close()
@@ -34,9 +33,9 @@ struct ProtocolTests {
                 let socket = try await hub.connect("frank")
                 try await socket.send(frame)
                 let error = try await socket.next()
-                #expect(error["type"] as? String == "error")
-                #expect(error["code"] as? String == "bad_request")
-                #expect(!(error["message"] as? String ?? "").isEmpty)
+                #expect(error.type == "error")
+                #expect(error.errorCode?.rawValue == "bad_request")
+                #expect(!(error.errorMessage ?? "").isEmpty)
                 #expect(try await socket.roundTrip())
                 try await socket.close()
             }
@@ -57,10 +56,10 @@ struct ProtocolTests {
                 let socket = try await hub.connect("fiona")
                 try await socket.send(frame)
                 let error = try await socket.next()
-                #expect(error["type"] as? String == "error")
-                #expect(error["code"] as? String == "bad_request")
-                #expect(error["id"] as? String == id)
-                #expect((error["message"] as? String ?? "").contains(message))
+                #expect(error.type == "error")
+                #expect(error.errorCode?.rawValue == "bad_request")
+                #expect(error.requestID == .string(id))
+                #expect((error.errorMessage ?? "").contains(message))
                 try await socket.close()
             }
         }
@@ -71,28 +70,27 @@ struct ProtocolTests {
         try await withTestDatabase { database in
             try await TestHub.run(database: database) { hub in
                 let socket = try await hub.connect("wendy")
-                func subscribe(_ users: [String], id: String) async throws -> [String: Any] {
-                    let frame = ["type": "subscribe", "id": id, "users": users] as [String: Any]
-                    try await socket.send(String(decoding: try JSONSerialization.data(withJSONObject: frame), as: UTF8.self))
+                func subscribe(_ users: [String], id: String) async throws -> ServerFrame {
+                    try await socket.send(.subscribe(id: .string(id), target: .users(users)))
                     return try await socket.next()
                 }
                 let first = (0..<1000).map { "u\($0)" }
                 for round in 0..<11 {
-                    #expect(try await subscribe(first, id: "again-\(round)")["type"] as? String == "snapshot")
+                    #expect(try await subscribe(first, id: "again-\(round)").type == "snapshot")
                 }
                 for block in 1..<10 {
                     let users = (block * 1000..<(block + 1) * 1000).map { "u\($0)" }
-                    #expect(try await subscribe(users, id: "block-\(block)")["type"] as? String == "snapshot")
+                    #expect(try await subscribe(users, id: "block-\(block)").type == "snapshot")
                 }
                 let refused = try await subscribe(["one-too-many"], id: "over")
-                #expect(refused["type"] as? String == "error" && refused["code"] as? String == "bad_request" && refused["id"] as? String == "over")
+                #expect(refused.type == "error" && refused.errorCode?.rawValue == "bad_request" && refused.requestID == .string("over"))
                 // Unsubscribing users never watched frees nothing.
                 try await socket.send(#"{"type":"unsubscribe","id":"ghosts","users":["nobody-1","nobody-2"]}"#)
-                #expect(try await socket.next()["type"] as? String == "ack")
-                #expect(try await subscribe(["one-too-many"], id: "still-over")["type"] as? String == "error")
+                #expect(try await socket.next().type == "ack")
+                #expect(try await subscribe(["one-too-many"], id: "still-over").type == "error")
                 try await socket.send(#"{"type":"unsubscribe","id":"free","users":["u0"]}"#)
-                #expect(try await socket.next()["type"] as? String == "ack")
-                #expect(try await subscribe(["one-too-many"], id: "fits")["type"] as? String == "snapshot")
+                #expect(try await socket.next().type == "ack")
+                #expect(try await subscribe(["one-too-many"], id: "fits").type == "snapshot")
                 try await socket.close()
             }
         }
@@ -103,7 +101,7 @@ struct ProtocolTests {
         try await withTestDatabase { database in
             try await TestHub.run(database: database) { hub in
                 let socket = try await TestSocket.open(url: hub.webSocketURL, token: try await hub.token("ursula", lifetime: .seconds(2)))
-                #expect(try await socket.next()["type"] as? String == "welcome")
+                #expect(try await socket.next().type == "welcome")
                 #expect(try await socket.waitUntilClosed() == 4001)
                 try await eventually("the row closed") {
                     try await sql(database, "SELECT coalesce(close_reason, 'open') FROM rollcall.connections WHERE user_id = 'ursula'", as: String.self) == ["kicked"]
@@ -141,7 +139,7 @@ struct ProtocolTests {
                 let socket = try await hub.connect("ivan")
                 for _ in 0..<6 { try await socket.send("garbage") }
                 var codes: [String] = []
-                while let frame = try await socket.nextOrNil() { codes.append(frame["code"] as? String ?? "") }
+                while let frame = try await socket.nextOrNil() { codes.append(frame.errorCode?.rawValue ?? "") }
                 #expect(codes == Array(repeating: "bad_request", count: 5) + ["rate_limited"])
                 #expect(try await socket.waitUntilClosed() == 1008)
             }

@@ -31,9 +31,9 @@ struct SoakTests {
             // The watcher sits on hub 0, which is never killed.
             let watcher = try await CrashTests.socket(hubs[0]!, "soak-watcher", authority: authority)
             try await watcher.send(#"{"type":"subscribe","users":[\#(users.map { "\"\($0)\"" }.joined(separator: ","))]}"#)
-            var view: [String: (online: Bool, version: Int)] = [:]
-            for user in (try await watcher.next())["users"] as? [[String: Any]] ?? [] {
-                view[user["user_id"] as? String ?? ""] = (user["online"] as? Bool ?? false, user["version"] as? Int ?? 0)
+            var view: [String: (online: Bool, version: Int64)] = [:]
+            for user in try await watcher.next().snapshotUsers ?? [] {
+                view[user.userID] = (user.online, user.version)
             }
 
             var tabs: [Tab] = []
@@ -56,7 +56,7 @@ struct SoakTests {
                         return socket != nil
                     }
                     let welcome = try await socket!.next()
-                    let id = try #require(welcome["connection_id"] as? String, "step \(step): \(welcome)")
+                    let id = try #require(welcome.welcomed?.connectionID.description, "step \(step): \(welcome)")
                     tabs.append(Tab(socket: socket!, hub: hub, id: id))
                     welcomed.append(id)
                 case 50..<78 where !tabs.isEmpty:
@@ -120,12 +120,12 @@ struct SoakTests {
             }
 
             // The watcher's view converges to the database.
-            let stored = try await sql(database, "SELECT user_id, online, version::int FROM rollcall.users WHERE user_id LIKE 'soak-%' AND user_id <> 'soak-watcher'", as: (String, Bool, Int).self)
+            let stored = try await sql(database, "SELECT user_id, online, version FROM rollcall.users WHERE user_id LIKE 'soak-%' AND user_id <> 'soak-watcher'", as: (String, Bool, Int64).self)
             let expected = Dictionary(uniqueKeysWithValues: stored.map { ($0.0, ($0.1, $0.2)) })
             try await eventually(timeout: .seconds(30), "the watcher's view to equal the database") {
                 while let frame = (try? await watcher.nextOrNil(timeout: .milliseconds(200))) ?? nil {
-                    if frame["type"] as? String == "presence", let user = frame["user_id"] as? String {
-                        view[user] = (frame["online"] as? Bool ?? false, frame["version"] as? Int ?? 0)
+                    if let transition = frame.transition {
+                        view[transition.userID] = (transition.online, transition.version)
                     }
                 }
                 return expected.allSatisfy { user, state in

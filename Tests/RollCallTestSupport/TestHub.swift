@@ -74,22 +74,21 @@ public struct TestHub: Sendable {
     /// Opens a socket and returns it with its welcome frame; `resume` names a connection to resume.
     public func connectWelcomed(
         _ user: String, userAgent: String = "rollcall-tests", admin: Bool = false, resume: String? = nil
-    ) async throws -> (socket: TestSocket, welcome: [String: Any]) {
+    ) async throws -> (socket: TestSocket, welcome: ServerFrame) {
         let url = webSocketURL + (resume.map { "?resume=\($0)" } ?? "")
         let socket = try await TestSocket.open(url: url, token: try await token(user, admin: admin), userAgent: userAgent)
         let welcome = try await socket.next()
-        guard welcome["type"] as? String == "welcome" else { throw UnexpectedFrame(frame: welcome) }
+        guard case .welcome = welcome else { throw UnexpectedFrame(frame: welcome) }
         return (socket, welcome)
     }
 
     /// A socket of `watcher` subscribed to `users`, past its snapshot (returned too).
-    public func watch(_ users: [String], as watcher: String = "watcher") async throws -> (socket: TestSocket, snapshot: [[String: Any]]) {
+    public func watch(_ users: [String], as watcher: String = "watcher") async throws -> (socket: TestSocket, snapshot: [UserPresence]) {
         let socket = try await connect(watcher)
-        let list = users.map { "\"\($0)\"" }.joined(separator: ",")
-        try await socket.send(#"{"type":"subscribe","id":"w","users":[\#(list)]}"#)
+        try await socket.send(.subscribe(id: .string("w"), target: .users(users)))
         let snapshot = try await socket.next()
-        guard snapshot["type"] as? String == "snapshot" else { throw UnexpectedFrame(frame: snapshot) }
-        return (socket, snapshot["users"] as? [[String: Any]] ?? [])
+        guard let presence = snapshot.snapshotUsers else { throw UnexpectedFrame(frame: snapshot) }
+        return (socket, presence)
     }
 
     /// An HTTP POST of a JSON body; returns status and body.
@@ -110,5 +109,5 @@ public struct TestHub: Sendable {
 
 public struct UnexpectedFrame: Error, CustomStringConvertible {
     public let description: String
-    public init(frame: [String: Any]) { description = "unexpected frame: \(frame)" }
+    public init(frame: ServerFrame) { description = "unexpected frame: \(frame.json())" }
 }

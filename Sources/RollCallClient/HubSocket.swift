@@ -1,0 +1,350 @@
+import Foundation
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import NIOWebSocket
+import RollCall
+import Synchronization
+
+/// One WebSocket to a RollCall hub, without reconnecting: frames out as `ClientFrame`s, frames in
+/// as `ServerFrame`s. The socket answers the hub's pings itself, on its event loop, so a socket
+/// that nobody reads for a while is not taken for dead. Frames wait in order until `receive()`.
+///
+/// `RollCallClient` builds reconnection and resume on top of this; tools that hold thousands of
+/// sockets (such as `rollcall load`) use it directly: an idle socket costs no task.
+public final class HubSocket: Sendable {
+    public struct Options: Sendable {
+        public var userAgent: String?
+        /// Further request headers, sent as given (e.g. `X-Forwarded-For` behind a test proxy).
+        public var headers: [(name: String, value: String)]
+        /// The largest frame read from the hub.
+        public var maxFrameBytes: Int
+        public var connectTimeout: Duration
+
+        public init(
+            userAgent: String? = "RollCallClient", headers: [(name: String, value: String)] = [],
+            maxFrameBytes: Int = 1 << 20, connectTimeout: Duration = .seconds(10)
+        ) {
+            self.userAgent = userAgent
+            self.headers = headers
+            self.maxFrameBytes = maxFrameBytes
+            self.connectTimeout = connectTimeout
+        }
+    }
+
+    private let channel: any Channel
+    private let inbox: Inbox
+
+    private init(channel: any Channel, inbox: Inbox) {
+        self.channel = channel
+        self.inbox = inbox
+    }
+
+    /// Opens a socket to `url` (`ws://host:port/v1/ws`, with `?resume=` if wanted) with `token` as
+    /// the bearer. Throws `HubSocketError.refused` with the hub's status when the upgrade is refused.
+    public static func connect(
+        to url: URL, token: String?, options: Options = Options(), group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) async throws -> HubSocket {
+        guard url.scheme == "ws", let host = url.host, !host.isEmpty else { throw HubSocketError.unsupportedURL(url.absoluteString) }
+        let port = url.port ?? 80
+        var target = url.path.isEmpty ? "/" : url.path
+        if let query = url.query { target += "?\(query)" }
+
+        var headers = HTTPHeaders()
+        headers.add(name: "Host", value: "\(host):\(port)")
+        if let token { headers.add(name: "Authorization", value: "Bearer \(token)") }
+        if let agent = options.userAgent { headers.add(name: "User-Agent", value: agent) }
+        for (name, value) in options.headers { headers.add(name: name, value: value) }
+        let head = HTTPRequestHead(version: .http1_1, method: .GET, uri: target, headers: headers)
+
+        let inbox = Inbox()
+        let maxFrameBytes = options.maxFrameBytes
+        let upgrade = try await ClientBootstrap(group: group)
+            .connectTimeout(TimeAmount(options.connectTimeout))
+            .connect(host: host, port: port) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let upgrader = NIOTypedWebSocketClientUpgrader<Upgrade>(maxFrameSize: maxFrameBytes) { channel, _ in
+                        channel.eventLoop.makeCompletedFuture {
+                            try channel.pipeline.syncOperations.addHandlers(
+                                NIOWebSocketFrameAggregator(
+                                    minNonFinalFragmentSize: 0, maxAccumulatedFrameCount: 1_024, maxAccumulatedFrameSize: maxFrameBytes),
+                                SocketHandler(inbox: inbox))
+                            return Upgrade.upgraded(channel)
+                        }
+                    }
+                    let configuration = NIOTypedHTTPClientUpgradeConfiguration<Upgrade>(
+                        upgradeRequestHead: head, upgraders: [upgrader]
+                    ) { channel in
+                        channel.eventLoop.makeCompletedFuture {
+                            let catcher = RefusalCatcher(promise: channel.eventLoop.makePromise())
+                            try channel.pipeline.syncOperations.addHandler(catcher)
+                            return Upgrade.refused(catcher.promise.futureResult)
+                        }
+                    }
+                    var pipeline = NIOUpgradableHTTPClientPipelineConfiguration(upgradeConfiguration: configuration)
+                    // The hub's welcome may arrive in the same read as its 101: keep those bytes.
+                    pipeline.leftOverBytesStrategy = .forwardBytes
+                    return try channel.pipeline.syncOperations.configureUpgradableHTTPClientPipeline(configuration: pipeline)
+                }
+            }
+        switch try await upgrade.get() {
+        case .upgraded(let channel):
+            return HubSocket(channel: channel, inbox: inbox)
+        case .refused(let answer):
+            let refusal = try await answer.get()
+            throw HubSocketError.refused(status: refusal.status, body: refusal.body)
+        }
+    }
+
+    /// The connection to `url` as a string; see `connect(to:token:options:group:)`.
+    public static func connect(
+        to url: String, token: String?, options: Options = Options(), group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) async throws -> HubSocket {
+        guard let parsed = URL(string: url) else { throw HubSocketError.unsupportedURL(url) }
+        return try await connect(to: parsed, token: token, options: options, group: group)
+    }
+
+    /// Sends one frame; throws `HubSocketError.closed` once the socket has closed.
+    public func send(_ frame: ClientFrame) async throws {
+        try await send(text: frame.json())
+    }
+
+    /// Sends `text` as one text frame, as it is: for tools and tests that must send what a
+    /// well-behaved client would not.
+    public func send(text: String) async throws {
+        let frame = WebSocketFrame(fin: true, opcode: .text, maskKey: .random(), data: ByteBuffer(string: text))
+        do {
+            try await channel.writeAndFlush(frame)
+        } catch {
+            throw HubSocketError.closed(code: inbox.closeCode)
+        }
+    }
+
+    /// The next frame from the hub as text; nil once the socket has closed and every frame before
+    /// the close has been read.
+    public func receiveText() async throws -> String? {
+        try await inbox.next()
+    }
+
+    /// The next frame from the hub; nil once the socket has closed and every frame has been read.
+    /// A frame this client cannot read throws `HubSocketError.unreadableFrame`.
+    public func receive() async throws -> ServerFrame? {
+        guard let text = try await receiveText() else { return nil }
+        do {
+            return try ServerFrame.decode(text)
+        } catch {
+            throw HubSocketError.unreadableFrame(text)
+        }
+    }
+
+    /// The code of the hub's close frame, once one came.
+    public var closeCode: UInt16? { inbox.closeCode }
+
+    /// Whether the socket has closed (frames may still wait to be read).
+    public var isClosed: Bool { inbox.isClosed }
+
+    /// Closes from this side with `code` and waits until the connection is gone.
+    public func close(code: UInt16 = 1000, reason: String = "") async {
+        var data = channel.allocator.buffer(capacity: 2 + reason.utf8.count)
+        data.writeInteger(code)
+        data.writeString(reason)
+        inbox.closingFromHere()
+        let frame = WebSocketFrame(fin: true, opcode: .connectionClose, maskKey: .random(), data: data)
+        channel.writeAndFlush(frame).whenFailure { [channel] _ in channel.close(promise: nil) }
+        // The hub answers with its own close frame and ends the connection; one that does not
+        // is cut after a second.
+        let deadline = channel.eventLoop.scheduleTask(in: .seconds(1)) { [channel] in channel.close(promise: nil) }
+        try? await channel.closeFuture.get()
+        deadline.cancel()
+    }
+
+    /// Cuts the connection without a close frame, as a dropped network would.
+    public func drop() async {
+        try? await channel.close()
+    }
+
+    /// Waits until the connection has ended; returns the code of the hub's close frame, if any.
+    @discardableResult
+    public func closed() async -> UInt16? {
+        try? await channel.closeFuture.get()
+        return inbox.closeCode
+    }
+}
+
+/// Why a socket could not be opened or used.
+public enum HubSocketError: Error, Equatable, CustomStringConvertible {
+    case unsupportedURL(String)
+    /// The hub answered the upgrade with this status (401, 429, 503, ...) and body.
+    case refused(status: Int, body: String)
+    case closed(code: UInt16?)
+    case unreadableFrame(String)
+
+    public var description: String {
+        switch self {
+        case .unsupportedURL(let url): "not a ws:// URL with a host: \(url)"
+        case .refused(let status, let body): "the hub refused the socket with \(status): \(body)"
+        case .closed(let code): "the socket is closed" + (code.map { " (close code \($0))" } ?? "")
+        case .unreadableFrame(let text): "a frame this client cannot read: \(text.prefix(200))"
+        }
+    }
+}
+
+private enum Upgrade: Sendable {
+    case upgraded(any Channel)
+    case refused(EventLoopFuture<Refusal>)
+}
+
+private struct Refusal: Sendable {
+    var status: Int
+    var body: String
+}
+
+/// Reads the HTTP answer to an upgrade the hub refused.
+private final class RefusalCatcher: ChannelInboundHandler, Sendable {
+    typealias InboundIn = HTTPClientResponsePart
+    let promise: EventLoopPromise<Refusal>
+    private let answer = Mutex(Refusal(status: 0, body: ""))
+
+    init(promise: EventLoopPromise<Refusal>) { self.promise = promise }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch Self.unwrapInboundIn(data) {
+        case .head(let head): answer.withLock { $0.status = Int(head.status.code) }
+        case .body(let bytes): answer.withLock { if $0.body.utf8.count < 4_096 { $0.body += String(buffer: bytes) } }
+        case .end:
+            promise.succeed(answer.withLock { $0 })
+            context.close(promise: nil)
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        promise.succeed(answer.withLock { $0 })
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        promise.succeed(answer.withLock { $0 })
+        context.close(promise: nil)
+    }
+}
+
+/// The socket's frames, on its event loop: text to the inbox, pings answered, the hub's close
+/// echoed and recorded.
+private final class SocketHandler: ChannelInboundHandler, Sendable {
+    typealias InboundIn = WebSocketFrame
+    typealias OutboundOut = WebSocketFrame
+    let inbox: Inbox
+
+    init(inbox: Inbox) { self.inbox = inbox }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let frame = Self.unwrapInboundIn(data)
+        switch frame.opcode {
+        case .text:
+            inbox.append(String(buffer: frame.unmaskedData))
+        case .ping:
+            let pong = WebSocketFrame(fin: true, opcode: .pong, maskKey: .random(), data: frame.unmaskedData)
+            context.writeAndFlush(Self.wrapOutboundOut(pong), promise: nil)
+        case .connectionClose:
+            var data = frame.unmaskedData
+            let code = data.readInteger(as: UInt16.self)
+            if inbox.closeReceived(code: code) {
+                // The hub closed first: answer with the same code, then the connection ends.
+                var echo = context.channel.allocator.buffer(capacity: 2)
+                if let code { echo.writeInteger(code) }
+                let reply = WebSocketFrame(fin: true, opcode: .connectionClose, maskKey: .random(), data: echo)
+                let channel = context.channel
+                context.writeAndFlush(Self.wrapOutboundOut(reply)).whenComplete { _ in channel.close(promise: nil) }
+            } else {
+                context.close(promise: nil)
+            }
+        default:
+            break
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        inbox.finish()
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        context.close(promise: nil)
+    }
+}
+
+/// Frames waiting to be read, and one reader waiting for them.
+final class Inbox: Sendable {
+    private struct State {
+        var texts: [String] = []
+        var head = 0
+        var finished = false
+        var closingFromHere = false
+        var closeCode: UInt16?
+        var waiter: CheckedContinuation<String?, any Error>?
+    }
+    private let state = Mutex(State())
+
+    func append(_ text: String) {
+        let waiter = state.withLock { state -> CheckedContinuation<String?, any Error>? in
+            if let waiter = state.waiter {
+                state.waiter = nil
+                return waiter
+            }
+            state.texts.append(text)
+            return nil
+        }
+        waiter?.resume(returning: text)
+    }
+
+    func finish() {
+        let waiter = state.withLock { state in
+            state.finished = true
+            defer { state.waiter = nil }
+            return state.waiter
+        }
+        waiter?.resume(returning: nil)
+    }
+
+    /// Records the hub's close; true when the hub closed first (so its close must be answered).
+    func closeReceived(code: UInt16?) -> Bool {
+        state.withLock { state in
+            if state.closeCode == nil { state.closeCode = code }
+            return !state.closingFromHere
+        }
+    }
+
+    func closingFromHere() { state.withLock { $0.closingFromHere = true } }
+
+    var closeCode: UInt16? { state.withLock { $0.closeCode } }
+    var isClosed: Bool { state.withLock { $0.finished } }
+
+    func next() async throws -> String? {
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                let ready: Result<String?, any Error>? = state.withLock { state in
+                    if state.head < state.texts.count {
+                        let text = state.texts[state.head]
+                        state.head += 1
+                        if state.head > 64, state.head * 2 > state.texts.count {
+                            state.texts.removeFirst(state.head)
+                            state.head = 0
+                        }
+                        return .success(text)
+                    }
+                    if state.finished { return .success(nil) }
+                    if Task.isCancelled { return .failure(CancellationError()) }
+                    precondition(state.waiter == nil, "one reader at a time")
+                    state.waiter = continuation
+                    return nil
+                }
+                if let ready { continuation.resume(with: ready) }
+            }
+        } onCancel: {
+            let waiter = state.withLock { state in
+                defer { state.waiter = nil }
+                return state.waiter
+            }
+            waiter?.resume(throwing: CancellationError())
+        }
+    }
+}
