@@ -145,17 +145,28 @@ public final class HubSocket: Sendable {
 
     /// Closes from this side with `code` and waits until the connection is gone.
     public func close(code: UInt16 = 1000, reason: String = "") async {
+        beginClose(code: code, reason: reason)
+        try? await channel.closeFuture.get()
+    }
+
+    /// Sends the close frame without waiting: the hub answers with its own and ends the
+    /// connection; one that does not is cut after a second.
+    func beginClose(code: UInt16, reason: String) {
         var data = channel.allocator.buffer(capacity: 2 + reason.utf8.count)
         data.writeInteger(code)
         data.writeString(reason)
         inbox.closingFromHere()
         let frame = WebSocketFrame(fin: true, opcode: .connectionClose, maskKey: .random(), data: data)
-        channel.writeAndFlush(frame).whenFailure { [channel] _ in channel.close(promise: nil) }
-        // The hub answers with its own close frame and ends the connection; one that does not
-        // is cut after a second.
-        let deadline = channel.eventLoop.scheduleTask(in: .seconds(1)) { [channel] in channel.close(promise: nil) }
-        try? await channel.closeFuture.get()
-        deadline.cancel()
+        let channel = channel
+        channel.writeAndFlush(frame).whenFailure { _ in channel.close(promise: nil) }
+        let deadline = channel.eventLoop.scheduleTask(in: .seconds(1)) { channel.close(promise: nil) }
+        channel.closeFuture.whenComplete { _ in deadline.cancel() }
+    }
+
+    /// Queues `text` as one frame without waiting for it to be written; a failure shows as the
+    /// socket closing.
+    func enqueue(text: String) {
+        channel.writeAndFlush(WebSocketFrame(fin: true, opcode: .text, maskKey: .random(), data: ByteBuffer(string: text)), promise: nil)
     }
 
     /// Cuts the connection without a close frame, as a dropped network would.

@@ -1,14 +1,13 @@
 import ArgumentParser
 import Foundation
-import HTTPTypes
-import HummingbirdWSClient
 import Logging
 import RollCall
+import RollCallClient
 import RollCallHub
 
 struct Connect: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "A terminal client: prints every frame as a JSON line, sends each JSON line typed on stdin.")
+        abstract: "A terminal client: prints every frame as a JSON line, sends each JSON line typed on stdin; reconnects and resumes.")
 
     @OptionGroup var common: CommonOptions
 
@@ -30,28 +29,40 @@ struct Connect: AsyncParsableCommand {
         logger.logLevel = max(logger.logLevel, .warning)
         let token = try await resolveToken(logger: logger)
         let endpoint = url.hasSuffix("/v1/ws") ? url : url.trimmingCharacters(in: CharacterSet(charactersIn: "/")) + "/v1/ws"
+        guard let address = URL(string: endpoint) else { throw ValidationError("--url is not a URL: \(url)") }
+        let client = RollCallClient(url: address, options: HubSocket.Options(userAgent: "rollcall-connect")) { token }
         let lines = StandardInputLines()
-        let closeFrame = try await WebSocketClient.connect(
-            url: endpoint,
-            configuration: .init(additionalHeaders: [.authorization: "Bearer \(token)", .userAgent: "rollcall-connect"]),
-            logger: logger
-        ) { inbound, outbound, _ in
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask {
-                    for await line in lines.stream where !line.trimmingCharacters(in: .whitespaces).isEmpty {
-                        try await outbound.write(.text(line))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await client.run() }
+            var reading = false
+            for await event in client.events {
+                switch event {
+                case .connected(let id, let server, let resumed):
+                    Self.note("connected: connection \(id) on \(server)" + (resumed ? " (resumed)" : ""))
+                    // Lines typed (or piped) before the first welcome wait for it.
+                    if !reading {
+                        reading = true
+                        group.addTask {
+                            for await line in lines.stream where !line.trimmingCharacters(in: .whitespaces).isEmpty {
+                                do { try await client.send(text: line) } catch { Self.note("not sent: \(error)") }
+                            }
+                            await client.close()
+                        }
                     }
-                    try await outbound.close(.normalClosure, reason: "stdin closed")
+                case .frame(let frame):
+                    FileHandle.standardOutput.write(Data((frame.json() + "\n").utf8))
+                case .disconnected(let code, let pause):
+                    Self.note("disconnected" + (code.map { " (\($0))" } ?? "") + ", trying again in \(pause.formatted(.units(allowed: [.seconds, .milliseconds])))")
                 }
-                for try await message in inbound.messages(maxSize: 16 * 1024 * 1024) {
-                    if case .text(let text) = message { FileHandle.standardOutput.write(Data((text + "\n").utf8)) }
-                }
-                group.cancelAll()
             }
+            // The events end when the client has stopped: a refused token surfaces here.
+            group.cancelAll()
+            try await group.waitForAll()
         }
-        if let closeFrame {
-            FileHandle.standardError.write(Data("closed: \(closeFrame.closeCode) \(closeFrame.reason ?? "")\n".utf8))
-        }
+    }
+
+    static func note(_ line: String) {
+        FileHandle.standardError.write(Data((line + "\n").utf8))
     }
 
     private func resolveToken(logger: Logger) async throws -> String {
