@@ -8,39 +8,29 @@ import Testing
 /// Hubs as real processes, killed and cut off as in production.
 @Suite("Crashes and outages")
 struct CrashTests {
-    /// Short windows so a test sees a purge in seconds.
-    static let fast = ["--orphan-window", "2s", "--heartbeat-interval", "300ms", "--purge-interval", "300ms", "--offline-grace", "0s"]
-
-    static func socket(_ hub: HubProcess, _ user: String, authority: TokenAuthority) async throws -> TestSocket {
-        let socket = try await TestSocket.open(url: hub.webSocketURL, token: try await authority.mint(Identity(userID: user), lifetime: .seconds(600)))
-        let welcome = try await socket.next()
-        guard welcome.type == "welcome" else { throw UnexpectedFrame(frame: welcome) }
-        return socket
-    }
-
     @Test("kill -9 a hub with 50 connections of 20 users while two hubs purge: rows orphaned once, counters exact, one offline per user left with nothing")
     func killNine() async throws {
         try await withTestDatabase { database in
             let authority = try await TestTokens.authority()
-            let survivor = try await HubProcess.serve(database: database, serverID: "survivor", extra: Self.fast)
-            let second = try await HubProcess.serve(database: database, serverID: "second", extra: Self.fast)
-            let doomed = try await HubProcess.serve(database: database, serverID: "doomed", extra: Self.fast)
+            let survivor = try await HubProcess.serve(database: database, serverID: "survivor", extra: HubProcess.fast)
+            let second = try await HubProcess.serve(database: database, serverID: "second", extra: HubProcess.fast)
+            let doomed = try await HubProcess.serve(database: database, serverID: "doomed", extra: HubProcess.fast)
             let users = (0..<20).map { "user-\($0)" }
             let list = (users + ["marker"]).map { "\"\($0)\"" }.joined(separator: ",")
             // One watcher on each surviving hub: both purge, each must see every transition once.
             var watchers: [TestSocket] = []
             for hub in [survivor, second] {
-                let watcher = try await Self.socket(hub, "watcher", authority: authority)
+                let watcher = try await hub.connect("watcher", authority: authority)
                 try await watcher.send(#"{"type":"subscribe","users":[\#(list)]}"#)
                 #expect(try await watcher.next().type == "snapshot")
                 watchers.append(watcher)
             }
 
             var sockets: [TestSocket] = []
-            for index in 0..<50 { sockets.append(try await Self.socket(doomed, users[index % 20], authority: authority)) }
+            for index in 0..<50 { sockets.append(try await doomed.connect(users[index % 20], authority: authority)) }
             // Users 0–4 also have a tab on the surviving hub: they stay online.
             var kept: [TestSocket] = []
-            for user in users.prefix(5) { kept.append(try await Self.socket(survivor, user, authority: authority)) }
+            for user in users.prefix(5) { kept.append(try await survivor.connect(user, authority: authority)) }
             #expect(try await sql(database, "SELECT count(*)::int FROM rollcall.connections WHERE connected", as: Int.self) == [57], "50 + 5 + the watchers")
 
             doomed.signal(SIGKILL)
@@ -56,7 +46,7 @@ struct CrashTests {
             let wrong = try await usersWithWrongCounters(database)
             #expect(wrong.isEmpty)
 
-            let marker = try await Self.socket(survivor, "marker", authority: authority)
+            let marker = try await survivor.connect("marker", authority: authority)
             for watcher in watchers {
                 let frames = try await watcher.frames(until: { $0.isPresence(of: "marker") })
                 let offline = frames.presenceEvents.filter { !$0.online }.map(\.user)
@@ -76,13 +66,13 @@ struct CrashTests {
     func frozenHubReopens() async throws {
         try await withTestDatabase { database in
             let authority = try await TestTokens.authority()
-            let b = try await HubProcess.serve(database: database, serverID: "steady", extra: Self.fast)
-            let a = try await HubProcess.serve(database: database, serverID: "frozen", extra: Self.fast)
-            let watcher = try await Self.socket(b, "watcher", authority: authority)
+            let b = try await HubProcess.serve(database: database, serverID: "steady", extra: HubProcess.fast)
+            let a = try await HubProcess.serve(database: database, serverID: "frozen", extra: HubProcess.fast)
+            let watcher = try await b.connect("watcher", authority: authority)
             try await watcher.send(#"{"type":"subscribe","users":["pia","quin"]}"#)
             _ = try await watcher.next()
-            let pia = try await Self.socket(a, "pia", authority: authority)
-            let quin = try await Self.socket(a, "quin", authority: authority)
+            let pia = try await a.connect("pia", authority: authority)
+            let quin = try await a.connect("quin", authority: authority)
             _ = try await watcher.frames(until: { $0.isPresence(of: "quin") })
 
             a.signal(SIGSTOP)  // a long GC pause, a frozen VM: no heartbeats, sockets still open

@@ -14,7 +14,7 @@ struct MessageTests {
     @Test("a message from alice on A reaches both of bob's tabs, on B and C", arguments: payloads)
     func acrossHubs(name: String, data: String) async throws {
         try await withTestDatabase { database in
-            try await MultiHubTests.withHubs(database, grace: .zero) { a, b, c in
+            try await TestHub.three(database, grace: .zero) { a, b, c in
                 let tabs = [try await b.connect("bob"), try await c.connect("bob")]
                 let alice = try await a.connect("alice")
                 try await alice.send(#"{"type":"send","id":"m1","to":"bob","data":\#(data)}"#)

@@ -7,32 +7,10 @@ import Testing
 /// Three hubs on one database, as behind a load balancer.
 @Suite("Many hubs, one truth")
 struct MultiHubTests {
-    static func configuration(_ name: String, grace: Duration = .milliseconds(400)) -> HubConfiguration {
-        var configuration = TestHub.configuration(serverID: name)
-        configuration.offlineGrace = grace
-        // The flap tests reconnect one user hundreds of times a second on purpose.
-        configuration.openLimits = .none
-        return configuration
-    }
-
-    /// Runs hubs a, b and c on `database`.
-    static func withHubs<T: Sendable>(
-        _ database: DatabaseLocation, grace: Duration = .milliseconds(400),
-        _ body: @Sendable (TestHub, TestHub, TestHub) async throws -> T
-    ) async throws -> T {
-        try await TestHub.run(configuration("hub-a", grace: grace), database: database) { a in
-            try await TestHub.run(configuration("hub-b", grace: grace), database: database) { b in
-                try await TestHub.run(configuration("hub-c", grace: grace), database: database) { c in
-                    try await body(a, b, c)
-                }
-            }
-        }
-    }
-
     @Test("tabs on hubs A and B, watcher on C: one online, nothing when one tab closes, one offline after the last")
     func tabsAcrossHubs() async throws {
         try await withTestDatabase { database in
-            try await Self.withHubs(database) { a, b, c in
+            try await TestHub.three(database) { a, b, c in
                 let (watcher, snapshot) = try await c.watch(["rita", "marker"])
                 #expect(snapshot.map(\.online) == [false, false])
 
@@ -61,7 +39,7 @@ struct MultiHubTests {
     @Test("a reload within the grace publishes nothing; staying away publishes one offline")
     func offlineGrace() async throws {
         try await withTestDatabase { database in
-            try await Self.withHubs(database, grace: .seconds(1)) { a, b, c in
+            try await TestHub.three(database, grace: .seconds(1)) { a, b, c in
                 let (watcher, _) = try await c.watch(["sam", "marker"])
                 let tab = try await a.connect("sam")
                 #expect([try await watcher.next()].transitions.map(\.online) == [true])
@@ -92,7 +70,7 @@ struct MultiHubTests {
     @Test("300 rapid connect/close cycles across two hubs: the watcher ends where the database is, versions only grow")
     func rapidCycles() async throws {
         try await withTestDatabase { database in
-            try await Self.withHubs(database, grace: .zero) { a, b, c in
+            try await TestHub.three(database, grace: .zero) { a, b, c in
                 let (watcher, _) = try await c.watch(["tess", "marker"])
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     for hub in [a, b] {
@@ -121,7 +99,7 @@ struct MultiHubTests {
     @Test("a watcher converges after its hub's LISTEN connection is killed while changes happen; /readyz says so")
     func listenerKilled() async throws {
         try await withTestDatabase { database in
-            try await Self.withHubs(database, grace: .zero) { a, b, _ in
+            try await TestHub.three(database, grace: .zero) { a, b, _ in
                 let (watcher, _) = try await a.watch(["uma", "vic"])
                 let uma = try await b.connect("uma")
                 #expect([try await watcher.next()].transitions.map(\.userID) == ["uma"])
@@ -156,7 +134,7 @@ struct MultiHubTests {
     @Test("resuming a dropped connection is welcomed as resumed and makes no transition")
     func resume() async throws {
         try await withTestDatabase { database in
-            try await Self.withHubs(database, grace: .zero) { a, b, c in
+            try await TestHub.three(database, grace: .zero) { a, b, c in
                 let (watcher, _) = try await c.watch(["wes", "marker"])
                 let (first, welcome) = try await a.connectWelcomed("wes")
                 _ = try await watcher.next()
@@ -199,7 +177,7 @@ struct MultiHubTests {
     @Test("the admin feed sees transitions and connections opened and closed on other hubs")
     func adminFeed() async throws {
         try await withTestDatabase { database in
-            try await Self.withHubs(database, grace: .zero) { a, b, _ in
+            try await TestHub.three(database, grace: .zero) { a, b, _ in
                 let early = try await b.connect("early")
                 let admin = try await a.connect("ops", admin: true)
                 try await admin.send(#"{"type":"subscribe","id":"all","all":true}"#)

@@ -12,14 +12,14 @@ struct OutageTests {
         try await PrivateCluster.with { cluster in
             let database = cluster.database
             let authority = try await TestTokens.authority()
-            let a = try await HubProcess.serve(database: database, serverID: "hub-a", extra: CrashTests.fast)
-            let b = try await HubProcess.serve(database: database, serverID: "hub-b", extra: CrashTests.fast)
-            let watcher = try await CrashTests.socket(b, "watcher", authority: authority)
+            let a = try await HubProcess.serve(database: database, serverID: "hub-a", extra: HubProcess.fast)
+            let b = try await HubProcess.serve(database: database, serverID: "hub-b", extra: HubProcess.fast)
+            let watcher = try await b.connect("watcher", authority: authority)
             try await watcher.send(#"{"type":"subscribe","users":["kim","lee","max"]}"#)
             #expect(try await watcher.next().type == "snapshot")
-            let kim = try await CrashTests.socket(a, "kim", authority: authority)
-            let lee = try await CrashTests.socket(b, "lee", authority: authority)
-            let max = try await CrashTests.socket(a, "max", authority: authority)
+            let kim = try await a.connect("kim", authority: authority)
+            let lee = try await b.connect("lee", authority: authority)
+            let max = try await a.connect("max", authority: authority)
             _ = try await watcher.frames(until: { $0.isPresence(of: "max") })
 
             cluster.stop()
@@ -64,7 +64,7 @@ struct OutageTests {
             while state["max"] != false {
                 for event in [try await watcher.next(timeout: .seconds(30))].presenceEvents { state[event.user] = event.online }
             }
-            let fresh = try await CrashTests.socket(a, "new", authority: authority)
+            let fresh = try await a.connect("new", authority: authority)
             for socket in [kim, lee, fresh, watcher] { try await socket.close() }
             for hub in [a, b] {
                 hub.signal(SIGTERM)

@@ -29,7 +29,7 @@ struct SoakTests {
             var hubs: [HubProcess?] = []
             for index in 0..<3 { hubs.append(try await HubProcess.serve(database: database, serverID: "soak-hub-\(index)", extra: Self.options)) }
             // The watcher sits on hub 0, which is never killed.
-            let watcher = try await CrashTests.socket(hubs[0]!, "soak-watcher", authority: authority)
+            let watcher = try await hubs[0]!.connect("soak-watcher", authority: authority)
             try await watcher.send(#"{"type":"subscribe","users":[\#(users.map { "\"\($0)\"" }.joined(separator: ","))]}"#)
             var view: [String: (online: Bool, version: Int64)] = [:]
             for user in try await watcher.next().snapshotUsers ?? [] {

@@ -37,14 +37,16 @@ struct PurgeTests {
                     let writers = (0..<2).map {
                         RegistryWriter(serverID: "live-\($0)", client: client, seal: testSeal, maxBatch: 10, offlineGrace: .seconds(3), logger: testLogger)
                     }
-                    let running = writers.map { writer in Task { try await writer.run() } }
-                    defer { running.forEach { $0.cancel() } }
-                    let reports = try await withThrowingTaskGroup(of: PurgeReport.self) { group in
-                        for writer in writers { group.addTask { try await writer.purgeOrphans(window: .seconds(60)) } }
-                        return try await group.reduce(into: [PurgeReport]()) { $0.append($1) }
+                    return try await writers[0].running {
+                        try await writers[1].running {
+                            let reports = try await withThrowingTaskGroup(of: PurgeReport.self) { group in
+                                for writer in writers { group.addTask { try await writer.purgeOrphans(window: .seconds(60)) } }
+                                return try await group.reduce(into: [PurgeReport]()) { $0.append($1) }
+                            }
+                            try await eventually("three offline transitions heard") { tap.transitions.count == 3 }
+                            return reports
+                        }
                     }
-                    try await eventually("three offline transitions heard") { tap.transitions.count == 3 }
-                    return reports
                 }
             }
             #expect(reports.map(\.rowsClosed).reduce(0, +) == 6)

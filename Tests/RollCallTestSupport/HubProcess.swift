@@ -1,4 +1,6 @@
 import Foundation
+import RollCall
+import RollCallHub
 import RollCallPostgres
 
 /// The built `rollcall` executable running as a real process, as operators run it.
@@ -91,6 +93,17 @@ public final class HubProcess: Sendable {
 
     public var log: String { (try? String(contentsOf: logFile, encoding: .utf8)) ?? "" }
     public var webSocketURL: String { "ws://127.0.0.1:\(port)/v1/ws" }
+
+    /// Short windows so a test sees a purge in seconds.
+    public static let fast = ["--orphan-window", "2s", "--heartbeat-interval", "300ms", "--purge-interval", "300ms", "--offline-grace", "0s"]
+
+    /// Opens a socket as `user` with a token from `authority` and waits for its welcome.
+    public func connect(_ user: String, authority: TokenAuthority) async throws -> TestSocket {
+        let socket = try await TestSocket.open(url: webSocketURL, token: try await authority.mint(Identity(userID: user), lifetime: .seconds(600)))
+        let welcome = try await socket.next()
+        guard case .welcome = welcome else { throw UnexpectedFrame(frame: welcome) }
+        return socket
+    }
 
     public func signal(_ signal: Int32) { kill(pid, signal) }
 

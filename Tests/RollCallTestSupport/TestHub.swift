@@ -111,3 +111,28 @@ public struct UnexpectedFrame: Error, CustomStringConvertible {
     public let description: String
     public init(frame: ServerFrame) { description = "unexpected frame: \(frame.json())" }
 }
+
+extension TestHub {
+    /// A hub named `name` for multi-hub tests: its own offline grace, and no open limits (the
+    /// flap tests reconnect one user hundreds of times a second on purpose).
+    public static func flapping(_ name: String, grace: Duration = .milliseconds(400)) -> HubConfiguration {
+        var configuration = TestHub.configuration(serverID: name)
+        configuration.offlineGrace = grace
+        configuration.openLimits = .none
+        return configuration
+    }
+
+    /// Runs hubs a, b and c on `database`, as behind a load balancer.
+    public static func three<T: Sendable>(
+        _ database: DatabaseLocation, grace: Duration = .milliseconds(400),
+        _ body: @Sendable (TestHub, TestHub, TestHub) async throws -> T
+    ) async throws -> T {
+        try await run(flapping("hub-a", grace: grace), database: database) { a in
+            try await run(flapping("hub-b", grace: grace), database: database) { b in
+                try await run(flapping("hub-c", grace: grace), database: database) { c in
+                    try await body(a, b, c)
+                }
+            }
+        }
+    }
+}
