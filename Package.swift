@@ -10,6 +10,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "rollcall", targets: ["rollcall"]),
+        .executable(name: "rollcall-bare", targets: ["rollcall-bare"]),
         .library(name: "RollCall", targets: ["RollCall"]),
         .library(name: "RollCallClient", targets: ["RollCallClient"]),
         .library(name: "RollCallPostgres", targets: ["RollCallPostgres"]),
@@ -93,6 +94,16 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "rollcall-bare",
+            dependencies: [
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Benchmarks/BareHub",
             swiftSettings: swiftSettings
         ),
         .target(

@@ -1,0 +1,107 @@
+import ArgumentParser
+import Foundation
+import RollCall
+import RollCallHub
+
+struct Load: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Drives hubs on this machine: many sockets at a set rate, watchers, messages; prints a JSON summary.",
+        discussion: """
+            Opens --connections sockets (users load-0, load-1, ...) across --hubs, holds them for --hold, \
+            optionally sends messages between hubs, then closes them all. Watchers on --watch-hubs see every \
+            transition and time it. Only loopback addresses are accepted, and the run stops by itself after \
+            --limit. Start the hubs with --address-open-rate 0 and --user-open-rate 0, or their open limits \
+            refuse the load (they are counted as refused_429).
+            """)
+
+    @OptionGroup var common: CommonOptions
+
+    @Option(help: "Hub addresses to open sockets on, comma-separated, used in turn.")
+    var hubs: String = "ws://127.0.0.1:8080"
+
+    @Option(help: "Hub addresses for the watchers and message receivers (default: the last of --hubs).")
+    var watchHubs: String?
+
+    @Option(help: "Sockets to open.")
+    var connections: Int = 1000
+
+    @Option(help: "Distinct users among them (0: one user per socket).")
+    var users: Int = 0
+
+    @Option(help: "Opens per second (0: as fast as --concurrency allows).")
+    var rate: Double = 0
+
+    @Option(help: "Opens (and closes) under way at once.")
+    var concurrency: Int = 200
+
+    @Option(help: "How long every socket stays open once all are open, e.g. 30s.")
+    var hold: String = "0s"
+
+    @Option(help: "Watcher sockets, each subscribed to the load's users (up to 10,000).")
+    var watchers: Int = 0
+
+    @Option(help: "Messages per second in all, from senders on the first hub to receivers on the watch hubs.")
+    var messageRate: Double = 0
+
+    @Option(help: "How long the messages go on.")
+    var messageDuration: String = "5s"
+
+    @Option(help: "The whole run stops after this, whatever it is doing.")
+    var limit: String = "120s"
+
+    @Flag(help: "No progress line on stderr.")
+    var quiet = false
+
+    func validate() throws {
+        guard (1...100_000).contains(connections) else { throw ValidationError("--connections must be 1 to 100,000") }
+        guard users >= 0, rate >= 0, messageRate >= 0, watchers >= 0, watchers <= 100 else {
+            throw ValidationError("--users, --rate and --message-rate must not be negative; --watchers is 0 to 100")
+        }
+        guard concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1") }
+        for text in [hold, messageDuration, limit] { _ = try Self.duration(text) }
+        _ = try Self.loopbackURLs(hubs)
+        if let watchHubs { _ = try Self.loopbackURLs(watchHubs) }
+    }
+
+    func run() async throws {
+        let logger = common.makeLogger("rollcall-load")
+        let authority = try await TokenAuthority(secret: try common.resolveSecret(logger: logger))
+        let hubURLs = try Self.loopbackURLs(hubs)
+        let plan = LoadPlan(
+            hubs: hubURLs,
+            watchHubs: try watchHubs.map(Self.loopbackURLs) ?? [hubURLs[hubURLs.count - 1]],
+            connections: connections, users: users, rate: rate, concurrency: concurrency,
+            hold: try Self.duration(hold), watchers: watchers, messageRate: messageRate,
+            messageDuration: try Self.duration(messageDuration), limit: try Self.duration(limit),
+            tokens: { user in try await authority.mint(Identity(userID: user), lifetime: .seconds(3_600)) })
+        let progress: (@Sendable (String) -> Void)? = quiet ? nil : Self.showProgress
+        let summary = try await LoadRun(plan: plan).run(progress: progress)
+        if !quiet { FileHandle.standardError.write(Data("\n".utf8)) }
+        let json = try JSONSerialization.data(withJSONObject: summary, options: [.prettyPrinted, .sortedKeys])
+        FileHandle.standardOutput.write(json + Data("\n".utf8))
+    }
+
+    @Sendable static func showProgress(_ line: String) {
+        FileHandle.standardError.write(Data(("\r" + line).utf8))
+    }
+
+    static func duration(_ text: String) throws -> Duration {
+        do { return try DurationText.parse(text) } catch { throw ValidationError("\(error)") }
+    }
+
+    /// `ws://` addresses on this machine only: a load tool must not be pointed at someone else.
+    static func loopbackURLs(_ list: String) throws -> [URL] {
+        let urls = try list.split(separator: ",").map { item -> URL in
+            var text = item.trimmingCharacters(in: .whitespaces)
+            if !text.hasSuffix("/v1/ws") { text = text.trimmingCharacters(in: CharacterSet(charactersIn: "/")) + "/v1/ws" }
+            guard let url = URL(string: text), url.scheme == "ws", let host = url.host else {
+                throw ValidationError("not a ws:// address: \(item)")
+            }
+            let loopback = host == "localhost" || host == "::1" || host == "[::1]" || host.hasPrefix("127.")
+            guard loopback else { throw ValidationError("\(host) is not a loopback address: load goes to this machine only") }
+            return url
+        }
+        guard !urls.isEmpty else { throw ValidationError("name at least one hub") }
+        return urls
+    }
+}
