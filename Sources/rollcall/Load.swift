@@ -25,6 +25,9 @@ struct Load: AsyncParsableCommand {
     @Option(help: "Sockets to open.")
     var connections: Int = 1000
 
+    @Option(help: "Users are named <prefix>-0, <prefix>-1, ... (watchers, senders and receivers add their role).")
+    var userPrefix: String = "load"
+
     @Option(help: "Distinct users among them (0: one user per socket).")
     var users: Int = 0
 
@@ -72,7 +75,7 @@ struct Load: AsyncParsableCommand {
             watchHubs: try watchHubs.map(Self.loopbackURLs) ?? [hubURLs[hubURLs.count - 1]],
             connections: connections, users: users, rate: rate, concurrency: concurrency,
             hold: try Self.duration(hold), watchers: watchers, messageRate: messageRate,
-            messageDuration: try Self.duration(messageDuration), limit: try Self.duration(limit),
+            messageDuration: try Self.duration(messageDuration), limit: try Self.duration(limit), prefix: userPrefix,
             tokens: { user in try await authority.mint(Identity(userID: user), lifetime: .seconds(3_600)) })
         let progress: (@Sendable (String) -> Void)? = quiet ? nil : Self.showProgress
         let summary = try await LoadRun(plan: plan).run(progress: progress)

@@ -17,6 +17,8 @@ struct LoadPlan: Sendable {
     var messageRate: Double
     var messageDuration: Duration
     var limit: Duration
+    /// Users are `<prefix>-0`, `<prefix>-1`, ...; watchers, senders and receivers add their role.
+    var prefix: String = "load"
     var tokens: @Sendable (String) async throws -> String
 }
 
@@ -75,7 +77,7 @@ final class LoadRun: Sendable {
 
     init(plan: LoadPlan) { self.plan = plan }
 
-    static func user(_ index: Int) -> String { "load-\(index)" }
+    func user(_ index: Int) -> String { "\(plan.prefix)-\(index)" }
 
     /// Runs the plan; returns the summary as a JSON object.
     func run(progress: (@Sendable (String) -> Void)?) async throws -> [String: Any] {
@@ -119,9 +121,9 @@ final class LoadRun: Sendable {
                 phase.withLock { $0 = "watchers" }
                 for index in 0..<plan.watchers {
                     let hub = plan.watchHubs[index % plan.watchHubs.count]
-                    let socket = try await HubSocket.connect(to: hub, token: try await plan.tokens("load-watcher-\(index)"), options: .init(userAgent: "rollcall-load"))
+                    let socket = try await HubSocket.connect(to: hub, token: try await plan.tokens("\(plan.prefix)-watcher-\(index)"), options: .init(userAgent: "rollcall-load"))
                     guard case .welcome? = try await socket.receive() else { throw CommandFailure("watcher \(index) was not welcomed") }
-                    let watched = (0..<min(userCount, SocketState.maxWatchedUsers)).map(Self.user)
+                    let watched = (0..<min(userCount, SocketState.maxWatchedUsers)).map(self.user)
                     for chunk in stride(from: 0, to: watched.count, by: SocketState.maxUsersPerFrame) {
                         let users = Array(watched[chunk..<min(chunk + SocketState.maxUsersPerFrame, watched.count)])
                         try await socket.send(.subscribe(id: .number(Int64(chunk)), target: .users(users)))
@@ -164,7 +166,7 @@ final class LoadRun: Sendable {
                     inFlight -= 1
                 }
                 let hub = plan.hubs[index % plan.hubs.count]
-                let user = Self.user(index % userCount)
+                let user = self.user(index % userCount)
                 group.addTask { await self.open(hub: hub, user: user) }
                 inFlight += 1
             }
@@ -232,12 +234,12 @@ final class LoadRun: Sendable {
         var receivers: [HubSocket] = []
         for index in 0..<receiverCount {
             let hub = plan.watchHubs[index % plan.watchHubs.count]
-            let socket = try await HubSocket.connect(to: hub, token: try await plan.tokens("load-receiver-\(index)"), options: .init(userAgent: "rollcall-load"))
+            let socket = try await HubSocket.connect(to: hub, token: try await plan.tokens("\(plan.prefix)-receiver-\(index)"), options: .init(userAgent: "rollcall-load"))
             guard case .welcome? = try await socket.receive() else { throw CommandFailure("receiver \(index) was not welcomed") }
             receivers.append(socket)
         }
         for index in 0..<senderCount {
-            let socket = try await HubSocket.connect(to: plan.hubs[0], token: try await plan.tokens("load-sender-\(index)"), options: .init(userAgent: "rollcall-load"))
+            let socket = try await HubSocket.connect(to: plan.hubs[0], token: try await plan.tokens("\(plan.prefix)-sender-\(index)"), options: .init(userAgent: "rollcall-load"))
             guard case .welcome? = try await socket.receive() else { throw CommandFailure("sender \(index) was not welcomed") }
             senders.append(socket)
         }
@@ -275,7 +277,7 @@ final class LoadRun: Sendable {
                             while sequence < total {
                                 let due = begun + .seconds(Double(sentHere) / perSender)
                                 if due > .now { try await Task.sleep(until: due) }
-                                let to = "load-receiver-\(sequence % receiverCount)"
+                                let to = "\(self.plan.prefix)-receiver-\(sequence % receiverCount)"
                                 self.sentAt.withLock { $0[sequence] = .now }
                                 try await sender.send(.send(id: .number(Int64(sequence)), to: to, data: .object(["seq": .number(Double(sequence))])))
                                 self.messagesSent.add(1, ordering: .relaxed)
