@@ -39,7 +39,8 @@ public enum HubApplication {
         let watchers = WatchIndex()
         let fanout = PresenceFanout(watchers: watchers, sockets: sockets, reader: reader, logger: logger)
         let listener = NotificationListener(
-            location: database, seal: seal, logger: logger, onRejected: { _ in metrics.notificationsRejected.increment() }
+            location: database, seal: seal, logger: logger, onRejected: { _ in metrics.notificationsRejected.increment() },
+            wantsPresence: { watchers.isWatching }
         ) { await fanout.handle($0) }
         let authority = try await TokenAuthority(secret: configuration.jwtSecret)
         let hub = SocketServices(
@@ -66,7 +67,8 @@ public enum HubApplication {
         let router = Router(context: HubRequestContext.self)
         router.middlewares.add(JSONErrorMiddleware())
         HubRoutes(
-            hub: hub, authority: authority, trustedProxies: configuration.trustedProxies, listening: { listener.isListening }
+            hub: hub, authority: authority, admission: admission, trustedProxies: configuration.trustedProxies,
+            listening: { listener.isListening }
         ).add(to: router)
 
         var app = Application(

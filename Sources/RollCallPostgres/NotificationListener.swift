@@ -30,6 +30,8 @@ public final class NotificationListener: Service, Sendable {
     let seal: NotifySeal
     let handler: @Sendable (Event) async -> Void
     let onRejected: @Sendable (NotifySeal.Refusal) -> Void
+    /// Whether any presence batch is wanted now (some local socket watches someone).
+    let wantsPresence: @Sendable () -> Bool
     private let listening = Atomic<Bool>(false)
     private let replays = Mutex(ReplayGuard())
 
@@ -37,12 +39,14 @@ public final class NotificationListener: Service, Sendable {
     public init(
         location: DatabaseLocation, seal: NotifySeal, logger: Logger,
         onRejected: @escaping @Sendable (NotifySeal.Refusal) -> Void = { _ in },
+        wantsPresence: @escaping @Sendable () -> Bool = { true },
         handler: @escaping @Sendable (Event) async -> Void
     ) {
         self.location = location
         self.seal = seal
         self.logger = logger
         self.onRejected = onRejected
+        self.wantsPresence = wantsPresence
         self.handler = handler
     }
 
@@ -136,6 +140,9 @@ public final class NotificationListener: Service, Sendable {
             onRejected(error)
             return
         }
+        // A presence batch nobody here watches is not decoded at all: with every hub hearing
+        // every hub's batches, decoding them all was a visible share of a hub's CPU.
+        if channel == Self.presenceChannel, !wantsPresence() { return }
         do {
             await handler(try decode(String(json)))
         } catch {

@@ -44,6 +44,9 @@ final class WatchIndex: Sendable {
 
     var hasAllFeeds: Bool { index.withLock { !$0.all.isEmpty } }
 
+    /// Whether any local socket watches anyone (or everything).
+    var isWatching: Bool { index.withLock { !$0.byUser.isEmpty || !$0.all.isEmpty } }
+
     /// Hands one hub's batch to the sockets that care, decoded once for all of them.
     func deliver(_ notification: PresenceNotification) {
         let (perUser, all) = index.withLock { index in

@@ -11,8 +11,10 @@ public struct HubRequestContext: RequestContext, WebSocketRequestContext, Remote
     public let remoteAddress: SocketAddress?
     /// The socket itself: a WebSocket session watches its close frames through it.
     let channel: any Channel
-    /// Set by `AuthenticationMiddleware`.
+    /// Set by `AuthenticationMiddleware` (or, for a socket, taken from its admission).
     var identity: Identity?
+    /// The client's address as `--trusted-proxies` resolves it; set for admitted sockets.
+    var clientAddress: String?
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)

@@ -10,6 +10,7 @@ import RollCallPostgres
 struct HubRoutes {
     let hub: SocketServices
     let authority: TokenAuthority
+    let admission: SocketAdmission
     let trustedProxies: TrustedProxies
     /// Whether the LISTEN connection is up.
     let listening: @Sendable () -> Bool
@@ -18,19 +19,20 @@ struct HubRoutes {
         let hub = hub
         router.addRoutes(ProbeRoutes(metrics: hub.metrics, listening: listening, databaseAvailable: { hub.databaseAvailable }).routes)
 
-        let api = router.group("v1").add(middleware: AuthenticationMiddleware(authority: authority))
-        api.ws("ws") { _, _ in .upgrade([:]) } onUpgrade: { inbound, outbound, wsContext in
+        router.group("v1").add(middleware: AdmittedSocketMiddleware(admission: admission, authority: authority))
+            .ws("ws") { _, _ in .upgrade([:]) } onUpgrade: { inbound, outbound, wsContext in
             let context = wsContext.requestContext
             guard let identity = context.identity else { return }
             let session = WebSocketSession(
                 hub: hub, identity: identity,
                 userAgent: wsContext.request.headers[.userAgent],
-                remoteAddress: trustedProxies.clientAddress(
+                remoteAddress: context.clientAddress ?? trustedProxies.clientAddress(
                     peer: context.remoteAddress?.ipAddress, forwardedFor: wsContext.request.headers[values: .xForwardedFor]),
                 resuming: wsContext.request.uri.queryParameters.get("resume").flatMap(ConnectionID.init),
                 channel: context.channel)
             await session.run(inbound: inbound, outbound: outbound, logger: wsContext.logger)
         }
+        let api = router.group("v1").add(middleware: AuthenticationMiddleware(authority: authority))
         api.addRoutes(UserRoutes(
             reader: hub.reader, writer: hub.writer, maxMessageBytes: hub.settings.maxMessageBytes,
             databaseAvailable: { hub.databaseAvailable }).routes)

@@ -13,6 +13,14 @@ final class SocketAdmission: Sendable {
     private let metrics: HubMetrics
     private let databaseAvailable: @Sendable () -> Bool
     private let limits: Mutex<OpenLimits>
+    /// What the gate established for each admitted handshake, until its route takes it: the
+    /// token is verified and the address resolved once per socket.
+    private let admitted = Mutex<[ObjectIdentifier: Admitted]>([:])
+
+    struct Admitted: Sendable {
+        let identity: Identity
+        let address: String?
+    }
 
     init(authority: TokenAuthority, rules: OpenLimits.Rules, trustedProxies: TrustedProxies, metrics: HubMetrics, databaseAvailable: @escaping @Sendable () -> Bool) {
         self.authority = authority
@@ -46,9 +54,17 @@ final class SocketAdmission: Sendable {
             metrics.connectionsLimited.increment()
             return APIError(status: .tooManyRequests, code: .rateLimited, message: refusal.description)
         }
+        let key = ObjectIdentifier(channel)
+        admitted.withLock { $0[key] = Admitted(identity: identity, address: address) }
         channel.closeFuture.whenComplete { _ in
             self.limits.withLock { $0.closed(user: user) }
+            self.admitted.withLock { _ = $0.removeValue(forKey: key) }
         }
         return nil
+    }
+
+    /// The identity and address admitted on `channel`, once; nil when no handshake was admitted there.
+    func take(_ channel: any Channel) -> Admitted? {
+        admitted.withLock { $0.removeValue(forKey: ObjectIdentifier(channel)) }
     }
 }
