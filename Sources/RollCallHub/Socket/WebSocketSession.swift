@@ -60,28 +60,23 @@ struct WebSocketSession {
 
         let frames = FrameHandler(hub: hub, identity: identity, connectionID: connection.connectionID, mailbox: mailboxInput)
         var explicitReason: CloseReason?
-        let watched = await withTaskGroup(of: Set<String>?.self) { group in
-            group.addTask { await Self.write(mailbox, of: mailboxInput, to: outbound) }
-            if let expiry = identity.expiresAt {
-                group.addTask {
-                    await Self.closeWhenExpired(expiry, mailbox: mailboxInput)
-                    return nil
-                }
+        // The token's expiry is a timer on the socket's event loop, not a task of its own.
+        let expiry = identity.expiresAt.map { expiry in
+            channel.eventLoop.scheduleTask(in: .milliseconds(max(0, Int64(expiry.timeIntervalSinceNow * 1000)))) {
+                mailboxInput.yield(.close(.init(codeNumber: Self.tokenExpiredCode), reason: "token_expired"))
             }
+        }
+        defer { expiry?.cancel() }
+        let watched = await withTaskGroup(of: Set<String>.self) { group in
+            group.addTask { await Self.write(mailbox, of: mailboxInput, to: outbound) }
             do {
                 explicitReason = try await frames.receive(inbound: inbound, logger: logger)
             } catch {
                 logger.debug("connection ended with an error", metadata: ["error": "\(error)"])
             }
             mailboxInput.finish()
-            // The writer's answer is the users the socket watched; the expiry timer has none.
-            var watched: Set<String> = []
-            while let result = await group.next() {
-                guard let result else { continue }
-                watched = result
-                group.cancelAll()
-            }
-            return watched
+            // The writer's answer is the users the socket watched.
+            return await group.next() ?? []
         }
         if hub.sockets.isDraining { explicitReason = .serverShutdown }
         if mailboxInput.hasOverflowed { explicitReason = .kicked }
@@ -136,15 +131,6 @@ struct WebSocketSession {
 
     /// A socket lives no longer than the token that opened it: at its `exp` the hub closes it with
     /// 4001 `token_expired` (the client reconnects with a fresh token; its row closes as `kicked`).
-    private static func closeWhenExpired(_ expiry: Date, mailbox: Mailbox) async {
-        do {
-            try await Task.sleep(for: .milliseconds(max(0, Int64(expiry.timeIntervalSinceNow * 1000))))
-        } catch {
-            return
-        }
-        mailbox.yield(.close(.init(codeNumber: tokenExpiredCode), reason: "token_expired"))
-    }
-
     static let tokenExpiredCode = 4001
 
     /// The reason a socket that the hub did not end on purpose closed.
