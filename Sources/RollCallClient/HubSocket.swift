@@ -120,6 +120,16 @@ public final class HubSocket: Sendable {
         }
     }
 
+    /// Sends several text frames as they are, written together and flushed once: as fast as
+    /// the socket allows, whatever the scheduling of the caller (for tools and tests).
+    public func send(batch texts: [String]) async throws {
+        guard let last = texts.last else { return }
+        for text in texts.dropLast() {
+            channel.write(WebSocketFrame(fin: true, opcode: .text, maskKey: .random(), data: ByteBuffer(string: text)), promise: nil)
+        }
+        try await send(text: last)
+    }
+
     /// The next frame from the hub as text; nil once the socket has closed and every frame before
     /// the close has been read.
     public func receiveText() async throws -> String? {

@@ -262,14 +262,16 @@ final class LoadRun: Sendable {
                 for (index, sender) in senders.enumerated() {
                     sending.addTask {
                         try await withThrowingTaskGroup(of: Void.self) { answers in
+                            let answered = Atomic<Int>(0)
                             answers.addTask {
                                 while let frame = try await sender.receive() {
                                     switch frame {
                                     case .ack(_, true): self.events.add("message_acked")
                                     case .ack(_, false): self.errors.add("message_not_accepted")
                                     case .error(_, let code, _): self.errors.add("message_\(code.rawValue)")
-                                    default: break
+                                    default: continue
                                     }
+                                    answered.add(1, ordering: .relaxed)
                                 }
                             }
                             var sequence = index
@@ -284,8 +286,11 @@ final class LoadRun: Sendable {
                                 sequence += senderCount
                                 sentHere += 1
                             }
-                            // Wait (briefly) for the last acks, then stop reading answers.
-                            try await Task.sleep(for: .milliseconds(500))
+                            // Every send is answered (ack or error); wait for the answers, 10 s at most.
+                            let patience = ContinuousClock.now + .seconds(10)
+                            while answered.load(ordering: .relaxed) < sentHere, ContinuousClock.now < patience {
+                                try await Task.sleep(for: .milliseconds(20))
+                            }
                             await sender.close()
                             try await answers.waitForAll()
                         }

@@ -73,6 +73,10 @@ struct HTTPAPITests {
                 var sockets: [TestSocket] = []
                 for index in 0..<23 { sockets.append(try await hub.connect(String(format: "p%02d", index))) }
                 try await sockets[5].close()
+                // The row closes once the hub has seen the socket end: a moment after the client.
+                try await eventually("p05's row closed") {
+                    try await sql(database, "SELECT count(*)::int FROM rollcall.connections WHERE user_id = 'p05' AND connected", as: Int.self) == [0]
+                }
                 let admin = try await hub.token("ops", admin: true)
                 var seen: [String] = []
                 var cursor: String?

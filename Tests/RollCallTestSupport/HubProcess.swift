@@ -56,6 +56,15 @@ public final class HubProcess: Sendable {
         return "postgres://\(database.username)@/\(database.database)?host=\(directory)&port=\(socketPort)"
     }
 
+    /// Starts any program (a client written by others, say) with its output in a file; it is
+    /// killed when the tests end if it is still running.
+    public static func program(_ executable: String, _ arguments: [String], name: String) throws -> HubProcess {
+        let logFile = FileManager.default.temporaryDirectory.appendingPathComponent("rollcall-\(name)-\(UUID().uuidString).log")
+        let pid = try spawn(executable, arguments, output: logFile, environment: ["PYTHONUNBUFFERED": "1"])
+        try killWhenTestsEnd(pid)
+        return HubProcess(pid: pid, logFile: logFile, port: 0)
+    }
+
     /// Starts `rollcall` with `arguments` and returns at once, whatever stage it reaches.
     public static func start(_ arguments: [String], environment: [String: String] = [:]) throws -> HubProcess {
         let logFile = FileManager.default.temporaryDirectory.appendingPathComponent("rollcall-start-\(UUID().uuidString).log")

@@ -55,6 +55,11 @@ public struct TestSocket: Sendable {
         try await socket.send(frame)
     }
 
+    /// Frames written at once, however busy the test process is (a flood must be a flood).
+    public func send(batch texts: [String]) async throws {
+        try await socket.send(batch: texts)
+    }
+
     public func send(bytes count: Int) async throws {
         try await socket.send(text: String(repeating: "x", count: count))
     }

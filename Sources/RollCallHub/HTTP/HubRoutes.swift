@@ -19,24 +19,39 @@ struct HubRoutes {
         let hub = hub
         router.addRoutes(ProbeRoutes(metrics: hub.metrics, listening: listening, databaseAvailable: { hub.databaseAvailable }).routes)
 
-        router.group("v1").add(middleware: AdmittedSocketMiddleware(admission: admission, authority: authority))
+        let socketAuthentication = AdmittedSocketMiddleware(admission: admission, authority: authority)
+        router.group("v1").add(middleware: socketAuthentication)
             .ws("ws") { _, _ in .upgrade([:]) } onUpgrade: { inbound, outbound, wsContext in
-            let context = wsContext.requestContext
-            guard let identity = context.identity else { return }
-            let session = WebSocketSession(
-                hub: hub, identity: identity,
-                userAgent: wsContext.request.headers[.userAgent],
-                remoteAddress: context.clientAddress ?? trustedProxies.clientAddress(
-                    peer: context.remoteAddress?.ipAddress, forwardedFor: wsContext.request.headers[values: .xForwardedFor]),
-                resuming: wsContext.request.uri.queryParameters.get("resume").flatMap(ConnectionID.init),
-                channel: context.channel)
-            await session.run(inbound: inbound, outbound: outbound, logger: wsContext.logger)
-        }
+                await session(wsContext, dialect: .rollcall)?.run(inbound: inbound, outbound: outbound, logger: wsContext.logger)
+            }
+        SignalRRoutes.negotiate(on: router, authority: authority)
+        router.group().add(middleware: socketAuthentication)
+            .ws(RouterPath(SignalRRoutes.path)) { _, _ in .upgrade([:]) } onUpgrade: { inbound, outbound, wsContext in
+                await session(wsContext, dialect: .signalR)?.run(inbound: inbound, outbound: outbound, logger: wsContext.logger)
+            }
         let api = router.group("v1").add(middleware: AuthenticationMiddleware(authority: authority))
         api.addRoutes(UserRoutes(
             reader: hub.reader, writer: hub.writer, maxMessageBytes: hub.settings.maxMessageBytes,
             databaseAvailable: { hub.databaseAvailable }).routes)
         api.addRoutes(ServerRoutes(reader: hub.reader).routes)
+    }
+}
+
+extension HubRoutes {
+    /// The session of an upgraded socket, with what its handshake established.
+    func session(_ wsContext: WebSocketRouterContext<HubRequestContext>, dialect: SocketDialect) -> WebSocketSession? {
+        let context = wsContext.requestContext
+        guard let identity = context.identity else { return nil }
+        var session = WebSocketSession(
+            hub: hub, identity: identity,
+            userAgent: wsContext.request.headers[.userAgent],
+            remoteAddress: context.clientAddress ?? trustedProxies.clientAddress(
+                peer: context.remoteAddress?.ipAddress, forwardedFor: wsContext.request.headers[values: .xForwardedFor]),
+            resuming: dialect == .rollcall ? wsContext.request.uri.queryParameters.get("resume").flatMap(ConnectionID.init) : nil,
+            channel: context.channel)
+        session.dialect = dialect
+        if dialect == .signalR { session.connectionID = SignalRRoutes.connectionID(wsContext.request) }
+        return session
     }
 }
 

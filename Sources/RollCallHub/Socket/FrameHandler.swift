@@ -10,6 +10,7 @@ struct FrameHandler {
     let identity: Identity
     let connectionID: ConnectionID
     let mailbox: Mailbox
+    let dialect: SocketDialect
 
     /// Most online users an admin feed's snapshot lists.
     static let maxSnapshotAll = 10_000
@@ -17,40 +18,87 @@ struct FrameHandler {
     /// Reads frames until the socket ends; returns a reason when the hub itself ended it.
     func receive(inbound: WebSocketInboundStream, logger: Logger) async throws -> CloseReason? {
         var socket = SocketState(identity: identity, maxBadFrames: hub.settings.maxBadFrames)
+        var handshaken = false
         let clock = ContinuousClock()
         let origin = clock.now
         for try await message in inbound.messages(maxSize: hub.settings.maxFrameBytes) {
-            var frame: ClientFrame?
-            var failure: ClientFrameError?
-            switch message {
-            case .text(let text):
-                do { frame = try ClientFrame.decode(text) } catch { failure = error }
-            case .binary:
-                failure = ClientFrameError(id: nil, message: "frames must be JSON text")
+            for item in read(message, handshaken: &handshaken) {
+                var frame: ClientFrame?
+                var failure: ClientFrameError?
+                switch item {
+                case .frame(let read): frame = read
+                case .bad(let error): failure = error
+                case .nothing: break
+                case .reply(let text):
+                    mailbox.yield(.text(text))
+                    continue
+                case .refuse(let text):
+                    hub.metrics.framesRejected.increment()
+                    mailbox.yield(.text(text))
+                    mailbox.yield(.close(.protocolError, reason: "handshake refused"))
+                    return .protocolError
+                case .close:
+                    return .clientClosed
+                }
+                let id = frame?.id ?? failure?.id
+                switch socket.frameArrived(at: clock.now - origin, bad: failure != nil) {
+                case .disconnect:
+                    hub.metrics.framesRejected.increment()
+                    logger.notice("connection closed for flooding or bad frames")
+                    mailbox.yield(.frame(.error(id: id, code: .rateLimited, message: "too many bad or rapid frames")))
+                    mailbox.yield(.close(.policyViolation, reason: "rate limited"))
+                    return .protocolError
+                case .reject:
+                    hub.metrics.framesRejected.increment()
+                    mailbox.yield(.frame(.error(id: id, code: .rateLimited, message: "slow down")))
+                    continue
+                case .accept:
+                    break
+                }
+                if let failure {
+                    hub.metrics.framesRejected.increment()
+                    mailbox.yield(.frame(.error(id: failure.id, code: .badRequest, message: failure.message)))
+                    continue
+                }
+                if let frame { try await handle(frame, socket: &socket, logger: logger) }
             }
-            let id = frame?.id ?? failure?.id
-            switch socket.frameArrived(at: clock.now - origin, bad: failure != nil) {
-            case .disconnect:
-                hub.metrics.framesRejected.increment()
-                logger.notice("connection closed for flooding or bad frames")
-                mailbox.yield(.frame(.error(id: id, code: .rateLimited, message: "too many bad or rapid frames")))
-                mailbox.yield(.close(.policyViolation, reason: "rate limited"))
-                return .protocolError
-            case .reject:
-                hub.metrics.framesRejected.increment()
-                mailbox.yield(.frame(.error(id: id, code: .rateLimited, message: "slow down")))
-                continue
-            case .accept:
-                break
-            }
-            if let failure {
-                hub.metrics.framesRejected.increment()
-                mailbox.yield(.frame(.error(id: failure.id, code: .badRequest, message: failure.message)))
-                continue
-            }
-            if let frame { try await handle(frame, socket: &socket, logger: logger) }
         }
         return nil
+    }
+
+    /// One read frame as this socket's dialect understands it.
+    enum Item {
+        case frame(ClientFrame)
+        case bad(ClientFrameError)
+        /// Read and metered, nothing to do (a SignalR ping).
+        case nothing
+        /// Answered as is, not metered (a SignalR handshake's answer).
+        case reply(String)
+        /// Answered as is, then the socket is closed (a handshake this hub cannot accept).
+        case refuse(String)
+        /// The client closes (a SignalR close record).
+        case close
+    }
+
+    private func read(_ message: WebSocketMessage, handshaken: inout Bool) -> [Item] {
+        guard case .text(let text) = message else {
+            return [.bad(ClientFrameError(id: nil, message: "frames must be JSON text"))]
+        }
+        switch dialect {
+        case .rollcall:
+            do { return [.frame(try ClientFrame.decode(text))] } catch { return [.bad(error)] }
+        case .signalR:
+            return SignalR.read(text, handshaken: &handshaken).map { incoming in
+                switch incoming {
+                case .handshake(nil): .reply(SignalR.handshakeResponse(error: nil))
+                case .handshake(let error?): .refuse(SignalR.handshakeResponse(error: error))
+                case .frame(let frame): .frame(frame)
+                case .refused(let invocationID, let error): .bad(ClientFrameError(id: invocationID.map(RequestID.string), message: error))
+                case .ignored: .nothing
+                case .close: .close
+                }
+            }
+        }
     }
 
     private func handle(_ frame: ClientFrame, socket: inout SocketState, logger: Logger) async throws {

@@ -9,6 +9,8 @@ enum SessionInput: Sendable {
     /// Subscription bookkeeping and presence, filtered by the socket's `SubscriberState`.
     case subscriber(SubscriberState.Input)
     case message(UserMessage)
+    /// Text written as it is (a SignalR handshake answer or ping).
+    case text(String)
     /// Close the socket after what is already in the mailbox has been written.
     case close(WebSocketErrorCode, reason: String)
 
@@ -25,6 +27,7 @@ enum SessionInput: Sendable {
         case .subscriber(.connection(let event)): 320 + event.userID.utf8.count + (event.userAgent?.utf8.count ?? 0)
         case .subscriber: 0
         case .message(let message): 128 + message.from.utf8.count + RollCallJSON.string(message.data).utf8.count
+        case .text(let text): text.utf8.count
         case .close: 0
         }
     }

@@ -17,9 +17,13 @@ struct WebSocketSession {
     /// The connection this one resumes (`?resume=`), if any.
     let resuming: ConnectionID?
     let channel: any Channel
+    var dialect: SocketDialect = .rollcall
+    /// The row's id when the client chose it (a SignalR client's negotiated `connectionId`).
+    var connectionID: ConnectionID?
 
     func run(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, logger: Logger) async {
         let connection = NewConnection(
+            connectionID: connectionID ?? ConnectionID(),
             userID: identity.userID,
             userAgent: userAgent.map { $0.truncated(toUTF8Bytes: hub.settings.maxUserAgentBytes) },
             remoteAddress: remoteAddress)
@@ -58,7 +62,12 @@ struct WebSocketSession {
             connectionID: connection.connectionID, userID: identity.userID, serverID: hub.settings.serverID,
             heartbeatMilliseconds: Int(hub.settings.pingInterval.milliseconds), resumed: resumed)))
 
-        let frames = FrameHandler(hub: hub, identity: identity, connectionID: connection.connectionID, mailbox: mailboxInput)
+        let frames = FrameHandler(hub: hub, identity: identity, connectionID: connection.connectionID, mailbox: mailboxInput, dialect: dialect)
+        // SignalR clients take 30 s without a record for a dead connection: ping them every 15 s.
+        let keepAlive = dialect == .signalR
+            ? channel.eventLoop.scheduleRepeatedTask(initialDelay: .seconds(15), delay: .seconds(15)) { _ in mailboxInput.yield(.text(SignalR.ping)) }
+            : nil
+        defer { keepAlive?.cancel() }
         var explicitReason: CloseReason?
         // The token's expiry is a timer on the socket's event loop, not a task of its own.
         let expiry = identity.expiresAt.map { expiry in
@@ -68,7 +77,7 @@ struct WebSocketSession {
         }
         defer { expiry?.cancel() }
         let watched = await withTaskGroup(of: Set<String>.self) { group in
-            group.addTask { await Self.write(mailbox, of: mailboxInput, to: outbound) }
+            group.addTask { await Self.write(mailbox, of: mailboxInput, to: outbound, in: dialect) }
             do {
                 explicitReason = try await frames.receive(inbound: inbound, logger: logger)
             } catch {
@@ -98,7 +107,9 @@ struct WebSocketSession {
 
     /// The socket's one writer: frames in mailbox order, presence filtered by what it watches.
     /// Returns the users it watched, so the index can forget them.
-    private static func write(_ entries: AsyncStream<Mailbox.Entry>, of mailbox: Mailbox, to outbound: WebSocketOutboundWriter) async -> Set<String> {
+    private static func write(
+        _ entries: AsyncStream<Mailbox.Entry>, of mailbox: Mailbox, to outbound: WebSocketOutboundWriter, in dialect: SocketDialect
+    ) async -> Set<String> {
         var subscriber = SubscriberState()
         for await entry in entries {
             let frames: [ServerFrame]
@@ -106,13 +117,19 @@ struct WebSocketSession {
             case .frame(let frame): frames = [frame]
             case .subscriber(let input): frames = subscriber.handle(input)
             case .message(let message): frames = [.message(from: message.from, data: message.data, at: message.at)]
+            case .text(let text):
+                try? await outbound.write(.text(text))
+                frames = []
             case .close(let code, let reason):
+                if let last = dialect.closing(code: Int(UInt16(webSocketErrorCode: code)), reason: reason) {
+                    try? await outbound.write(.text(last))
+                }
                 try? await outbound.close(code, reason: reason)
                 frames = []
             }
             for frame in frames {
                 // A failed write means the socket is going; the reader side sees it end.
-                try? await outbound.write(.text(frame.json()))
+                if let text = dialect.text(for: frame) { try? await outbound.write(.text(text)) }
             }
             mailbox.written(entry)
         }

@@ -1,0 +1,96 @@
+import Foundation
+import RollCall
+import RollCallTestSupport
+import Testing
+
+/// SignalR clients on `/hubs/presence`.
+@Suite("SignalR clients", .serialized)
+struct SignalRTests {
+    @Test("negotiate answers versions 0 and 1 with WebSockets as the one transport, and needs a token")
+    func negotiate() async throws {
+        try await withTestDatabase { database in
+            try await TestHub.run(database: database) { hub in
+                let token = try await hub.token("sig")
+                let v1 = try await hub.post("/hubs/presence/negotiate?negotiateVersion=1", token: token, body: "")
+                #expect(v1.status == 200)
+                let one = try #require(try JSONSerialization.jsonObject(with: Data(v1.body.utf8)) as? [String: Any])
+                #expect(one["negotiateVersion"] as? Int == 1)
+                #expect(UUID(uuidString: one["connectionId"] as? String ?? "") != nil)
+                #expect(one["connectionToken"] as? String != nil)
+                let transports = try #require(one["availableTransports"] as? [[String: Any]])
+                #expect(transports.map { $0["transport"] as? String } == ["WebSockets"])
+                #expect(transports.first?["transferFormats"] as? [String] == ["Text"])
+                let v0 = try JSONSerialization.jsonObject(with: Data(try await hub.post("/hubs/presence/negotiate", token: token, body: "").body.utf8)) as? [String: Any]
+                #expect(v0?["negotiateVersion"] as? Int == 0 && v0?["connectionToken"] == nil)
+                #expect(try await hub.post("/hubs/presence/negotiate", token: nil, body: "").status == 401)
+            }
+        }
+    }
+
+    @Test("PyPI's signalrcore and a native client on two hubs: presence and messages both ways, no flap on reconnect, a killed hub's SignalR user purged")
+    func signalrcore() async throws {
+        let python = try await Interop.python()
+        try await withTestDatabase { database in
+            let options = ["--orphan-window", "2s", "--heartbeat-interval", "300ms", "--purge-interval", "300ms", "--offline-grace", "2s"]
+            let a = try await HubProcess.serve(database: database, serverID: "sig-a", extra: options)
+            let b = try await HubProcess.serve(database: database, serverID: "sig-b", extra: options)
+            defer { a.signal(SIGKILL); b.signal(SIGKILL) }
+            let authority = try await TestTokens.authority()
+            let watcher = try await b.connect("nat-w", authority: authority)
+            try await watcher.send(.subscribe(id: .string("w"), target: .users(["sig-1", "marker"])))
+            #expect(try await watcher.next().snapshotUsers?.count == 2)
+
+            let stop = FileManager.default.temporaryDirectory.appendingPathComponent("signalr-stop-\(UUID().uuidString)")
+            let token = try await authority.mint(Identity(userID: "sig-1"), lifetime: .seconds(600))
+            let client = try HubProcess.program(
+                python, [Interop.scripts.appendingPathComponent("signalr_presence.py").path, "http://127.0.0.1:\(a.port)/hubs/presence", token, "nat-1", stop.path],
+                name: "signalrcore")
+            defer { client.signal(SIGKILL) }
+            func step(_ name: String) async throws -> String {
+                try await eventuallyValue(timeout: .seconds(60), "signalrcore: \(name)") {
+                    if client.log.contains("fail ") { throw InteropUnavailable(description: "signalrcore failed: \(client.log)") }
+                    return client.log.split(separator: "\n").first { $0.hasPrefix("step \(name)") }.map(String.init)
+                }
+            }
+
+            // Subscribed: its snapshot says nat-1 is offline; the native watcher on B saw sig-1 come online.
+            let subscribed = try await step("subscribed")
+            #expect(subscribed.contains(#""online": false"#) && subscribed.contains(#""userId": "nat-1""#), "\(subscribed)")
+            #expect(try await watcher.next().transition.map { [$0.userID: $0.online] } == ["sig-1": true])
+            let rows = try await sql(database, "SELECT server_id, connected, user_agent IS NOT NULL FROM rollcall.connections WHERE user_id = 'sig-1'", as: (String, Bool, Bool).self)
+            #expect(rows.count == 1 && rows[0].0 == "sig-a" && rows[0].1, "a SignalR connection is a row like any other")
+            _ = try await step("refusals answered")
+
+            // A native user on the other hub reaches the SignalR client as UserStatusChanged.
+            let native = try await b.connect("nat-1", authority: authority)
+            let online = try await step("peer online")
+            #expect(online.contains(#"["nat-1", true, 1, 1]"#), "\(online)")
+
+            // Messages both ways.
+            _ = try await step("sent")
+            #expect(try await native.next().delivered.map { [$0.from: $0.data] } == ["sig-1": .object(["text": .string("from signalr")])])
+            try await native.send(.send(id: .string("n"), to: "sig-1", data: .object(["text": .string("from native")])))
+            #expect(try await native.next().accepted == true)
+            let received = try await step("received")
+            #expect(received.contains(#""from native""#), "\(received)")
+
+            // A reconnect within the grace: the watcher sees nothing of sig-1 before the marker.
+            _ = try await step("reconnected")
+            let marker = try await b.connect("marker", authority: authority)
+            let meanwhile = try await watcher.frames(until: { $0.isPresence(of: "marker") })
+            #expect(meanwhile.transitions.map(\.userID) == ["marker"], "sig-1 flapped: \(meanwhile)")
+
+            // Hub A dies with sig-1's second connection on it: hub B's purge takes sig-1 offline.
+            a.signal(SIGKILL)
+            let offline = try await watcher.frames(until: { $0.isPresence(of: "sig-1") }, timeout: .seconds(30))
+            #expect(offline.last?.transition?.online == false)
+            let reasons = try await sql(database, "SELECT close_reason FROM rollcall.connections WHERE user_id = 'sig-1' ORDER BY created_at", as: String?.self)
+            // signalrcore's stop() closes its TCP socket without a WebSocket close frame: the hub
+            // reads that as a dropped connection (`timeout`), as it would a lost network.
+            #expect(reasons == ["timeout", "orphaned"], "\(reasons)")
+
+            _ = FileManager.default.createFile(atPath: stop.path, contents: nil)
+            for socket in [native, marker, watcher] { try await socket.close() }
+        }
+    }
+}
