@@ -9,6 +9,8 @@ public struct Hub: Service {
     let application: any Service
     let drain: SocketDrain
     let logger: Logger
+    /// Every route the hub answers, as `GET /v1/users/{id}`: what openapi.yaml must describe.
+    public let routes: [String]
 
     public func run() async throws {
         try await ServiceGroup(services: [application, drain], logger: logger).run()

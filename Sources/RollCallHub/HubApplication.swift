@@ -97,7 +97,11 @@ public enum HubApplication {
                 try await lifecycle.prepare(host: ProcessInfo.processInfo.hostName)
             }
         }
-        return Hub(application: app, drain: SocketDrain(sockets: sockets, logger: logger), logger: logger)
+        let routes = router.routes.map { route in
+            let segments = "\(route.path)".split(separator: "/").map { $0.hasPrefix(":") ? "{\($0.dropFirst())}" : String($0) }
+            return "\(route.method) /" + segments.joined(separator: "/")
+        }
+        return Hub(application: app, drain: SocketDrain(sockets: sockets, logger: logger), logger: logger, routes: routes)
     }
 }
 

@@ -39,13 +39,20 @@ public struct EmbeddedPostgres: Sendable {
         }
         if isRunning() { return false }
         logger.info("starting embedded PostgreSQL", metadata: ["directory": "\(clusterDirectory.path)"])
-        let status = try run("pg_ctl", [
+        let arguments = [
             "start", "-w", "-t", "60", "-D", clusterDirectory.path, "-l", logFile.path, "-o", "-c max_connections=\(maxConnections)",
-        ])
+        ]
+        var status = try run("pg_ctl", arguments)
+        if status != 0, !isRunning() {
+            // Right after a stop, the old server's socket lock may not be gone yet: try once more.
+            Thread.sleep(forTimeInterval: 1)
+            status = try run("pg_ctl", arguments)
+        }
         guard status == 0 else {
             // Another command may have started it a moment ago.
             if isRunning() { return false }
-            throw .startFailed(log: logFile.path)
+            let log = (try? String(contentsOf: logFile, encoding: .utf8)) ?? ""
+            throw .startFailed(log: logFile.path, lastLines: log.split(separator: "\n").suffix(5).joined(separator: "\n"))
         }
         return true
     }
@@ -160,7 +167,7 @@ public struct EmbeddedPostgres: Sendable {
 public enum EmbeddedPostgresError: Error, CustomStringConvertible {
     case binariesMissing
     case initFailed(reason: String)
-    case startFailed(log: String)
+    case startFailed(log: String, lastLines: String)
     case launchFailed(tool: String, reason: String)
 
     public var description: String {
@@ -170,7 +177,7 @@ public enum EmbeddedPostgresError: Error, CustomStringConvertible {
                 + "(Debian/Ubuntu: apt-get install postgresql; macOS: brew install postgresql@15), "
                 + "or set DATABASE_URL to use a server you already run."
         case .initFailed(let reason): "could not create the embedded PostgreSQL cluster: \(reason)"
-        case .startFailed(let log): "the embedded PostgreSQL did not start; its log is \(log)"
+        case .startFailed(let log, let lastLines): "the embedded PostgreSQL did not start; its log is \(log), which ends:\n\(lastLines)"
         case .launchFailed(let tool, let reason): "could not run \(tool): \(reason)"
         }
     }

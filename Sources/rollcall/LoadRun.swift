@@ -59,11 +59,13 @@ final class LoadRun: Sendable {
     let plan: LoadPlan
     let welcome = LatencyLog()
     let propagation = LatencyLog()
+    let propagationFromOpen = LatencyLog()
     let messageLatency = LatencyLog()
     let errors = Tally()
     let events = Tally()
     private let held = Mutex<[HubSocket]>([])
     private let welcomedAt = Mutex<[String: ContinuousClock.Instant]>([:])
+    private let openedAt = Mutex<[String: ContinuousClock.Instant]>([:])
     private let onlineSeenAt = Mutex<[String: ContinuousClock.Instant]>([:])
     private let sentAt = Mutex<[Int: ContinuousClock.Instant]>([:])
     private let phase = Mutex("starting")
@@ -187,6 +189,7 @@ final class LoadRun: Sendable {
             let now = ContinuousClock.now
             welcome.record(now - begun)
             welcomedAt.withLock { if $0[user] == nil { $0[user] = now } }
+            openedAt.withLock { if $0[user] == nil { $0[user] = begun } }
             openSpan.withLock { $0.last = now }
             held.withLock { $0.append(socket) }
         } catch let error as HubSocketError {
@@ -350,10 +353,13 @@ final class LoadRun: Sendable {
         let openSeconds = first.flatMap { first in last.map { ($0 - first).seconds } } ?? 0
         let welcomed = welcome.count
         // Propagation: from the welcome on one hub to the online event at a watcher on another.
+        // The welcome and the NOTIFY leave the first hub at about the same moment, so the event
+        // may reach the watcher first (counted as zero); from the open it includes the commit.
         let welcomes = welcomedAt.withLock { $0 }
+        let opens = openedAt.withLock { $0 }
         for (user, seen) in onlineSeenAt.withLock({ $0 }) {
-            guard let welcomed = welcomes[user] else { continue }
-            propagation.record(seen > welcomed ? seen - welcomed : .zero)
+            if let welcomed = welcomes[user] { propagation.record(seen > welcomed ? seen - welcomed : .zero) }
+            if let opened = opens[user] { propagationFromOpen.record(seen - opened) }
         }
         var result: [String: Any] = [
             "connections": ["planned": plan.connections, "welcomed": welcomed],
@@ -364,6 +370,7 @@ final class LoadRun: Sendable {
         ]
         if plan.watchers > 0 {
             result["propagation_ms"] = propagation.summary()
+            result["propagation_from_open_ms"] = propagationFromOpen.summary()
             result["presence_events"] = ["online": events["presence_online"], "offline": events["presence_offline"]]
         }
         if plan.messageRate > 0 {

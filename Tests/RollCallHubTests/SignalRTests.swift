@@ -26,7 +26,12 @@ struct SignalRTests {
             }
         }
     }
+}
 
+/// Clients nobody here wrote, from PyPI, in one Python environment under .build (made on first
+/// use from Tests/Interop/requirements.txt); one test at a time, so it is made once.
+@Suite("Clients written by others", .serialized)
+struct InteropTests {
     @Test("PyPI's signalrcore and a native client on two hubs: presence and messages both ways, no flap on reconnect, a killed hub's SignalR user purged")
     func signalrcore() async throws {
         let python = try await Interop.python()
@@ -91,6 +96,29 @@ struct SignalRTests {
 
             _ = FileManager.default.createFile(atPath: stop.path, contents: nil)
             for socket in [native, marker, watcher] { try await socket.close() }
+        }
+    }
+
+    @Test("schemathesis against a running hub: no 5xx and no response outside openapi.yaml")
+    func schemathesis() async throws {
+        let python = try await Interop.python()
+        let cli = URL(fileURLWithPath: python).deletingLastPathComponent().appendingPathComponent("schemathesis").path
+        try await withTestDatabase { database in
+            try await TestHub.run(database: database) { hub in
+                // Someone to find, and an admin token so that admin routes are exercised too.
+                let online = try await hub.connect("sam")
+                let admin = try await hub.token("ops", admin: true)
+                let run = try HubProcess.program(cli, [
+                    "run", "http://127.0.0.1:\(hub.port)/openapi.yaml",
+                    "--header", "Authorization: Bearer \(admin)",
+                    "--checks", "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance",
+                    "--max-examples", "25", "--seed", "20261124", "--workers", "1",
+                    "--exclude-path", "/v1/ws", "--exclude-path", "/hubs/presence",
+                ], name: "schemathesis")
+                let status = try await run.waitForExit(timeout: .seconds(300))
+                #expect(status == 0, "schemathesis found problems:\n\(run.log.suffix(6000))")
+                try await online.close()
+            }
         }
     }
 }

@@ -11,6 +11,8 @@ public struct TestHub: Sendable {
     public let port: Int
     public let configuration: HubConfiguration
     public let database: DatabaseLocation
+    /// Every route the hub answers, as `GET /v1/users/{id}`.
+    public let routes: [String]
     let authority: TokenAuthority
 
     public static let secret = "test-secret-that-is-long-enough-for-hs256"
@@ -46,7 +48,7 @@ public struct TestHub: Sendable {
             }
             var iterator = ports.makeAsyncIterator()
             guard let port = await iterator.next() else { throw TimedOut(what: "hub to listen") }
-            let hub = TestHub(port: port, configuration: configuration, database: database, authority: authority)
+            let hub = TestHub(port: port, configuration: configuration, database: database, routes: app.routes, authority: authority)
             do {
                 let result = try await body(hub)
                 await group.triggerGracefulShutdown()

@@ -1,3 +1,4 @@
+import Foundation
 import Hummingbird
 import NIOCore
 
@@ -18,6 +19,11 @@ struct ProbeRoutes {
             guard databaseAvailable() else { throw APIError.unavailable("the database is unreachable") }
             return StatusBody(status: "ready")
         }
+        routes.get("openapi.yaml") { _, _ in
+            Response(
+                status: .ok, headers: [.contentType: "application/yaml; charset=utf-8"],
+                body: .init(byteBuffer: ByteBuffer(string: OpenAPIDocument.text)))
+        }
         routes.get("metrics") { _, _ in
             metrics.databaseUp.set(to: databaseAvailable() ? 1.0 : 0.0)
             return Response(
@@ -26,4 +32,14 @@ struct ProbeRoutes {
         }
         return routes
     }
+}
+
+/// `openapi.yaml`, shipped as a resource of this module and served as it is.
+public enum OpenAPIDocument {
+    public static let text: String = {
+        guard let url = Bundle.module.url(forResource: "openapi", withExtension: "yaml"),
+            let text = try? String(contentsOf: url, encoding: .utf8)
+        else { preconditionFailure("openapi.yaml is missing from the RollCallHub resources") }
+        return text
+    }()
 }

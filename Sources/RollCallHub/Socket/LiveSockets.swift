@@ -8,6 +8,7 @@ final class LiveSockets: Sendable {
         let user: String
         let outbound: WebSocketOutboundWriter
         let mailbox: Mailbox
+        let dialect: SocketDialect
     }
     private struct Index {
         var sockets: [ConnectionID: Socket] = [:]
@@ -16,9 +17,9 @@ final class LiveSockets: Sendable {
     }
     private let index = Mutex(Index())
 
-    func add(_ id: ConnectionID, user: String, outbound: WebSocketOutboundWriter, mailbox: Mailbox) {
+    func add(_ id: ConnectionID, user: String, outbound: WebSocketOutboundWriter, mailbox: Mailbox, dialect: SocketDialect) {
         index.withLock {
-            $0.sockets[id] = Socket(user: user, outbound: outbound, mailbox: mailbox)
+            $0.sockets[id] = Socket(user: user, outbound: outbound, mailbox: mailbox, dialect: dialect)
             $0.byUser[user, default: []].insert(id)
         }
     }
@@ -54,13 +55,19 @@ final class LiveSockets: Sendable {
 
     /// Closes every socket with 1001 (going away); their sessions record `server_shutdown`.
     func drain() async {
-        let outbounds = index.withLock { index in
+        let sockets = index.withLock { index in
             index.draining = true
-            return index.sockets.values.map(\.outbound)
+            return Array(index.sockets.values)
         }
         await withTaskGroup(of: Void.self) { group in
-            for outbound in outbounds {
-                group.addTask { try? await outbound.close(.goingAway, reason: "server shutting down") }
+            for socket in sockets {
+                group.addTask {
+                    // A SignalR client is told first, and that it may reconnect (to another hub).
+                    if let last = socket.dialect.closing(code: 1001, reason: "server shutting down") {
+                        try? await socket.outbound.write(.text(last))
+                    }
+                    try? await socket.outbound.close(.goingAway, reason: "server shutting down")
+                }
             }
         }
     }

@@ -54,7 +54,7 @@ struct WebSocketSession {
             logger.warning("connection closed: it does not read what it is sent", metadata: ["budget_bytes": "\(hub.settings.maxOutboundBytes)"])
             Self.closeForSlowReading(channel)
         }
-        hub.sockets.add(connection.connectionID, user: identity.userID, outbound: outbound, mailbox: mailboxInput)
+        hub.sockets.add(connection.connectionID, user: identity.userID, outbound: outbound, mailbox: mailboxInput, dialect: dialect)
         hub.metrics.connectionsOpened.increment()
         hub.metrics.connectionsOpen.increment()
         logger.info("connection opened", metadata: ["remote_addr": "\(remoteAddress ?? "-")", "resumed": "\(resumed)"])
