@@ -5,6 +5,7 @@ COPY Package.swift ./
 RUN swift package resolve
 COPY Sources ./Sources
 COPY Tests ./Tests
+COPY Benchmarks ./Benchmarks
 RUN swift build -c release --product rollcall --static-swift-stdlib \
  && mkdir /out \
  && cp "$(swift build -c release --show-bin-path)/rollcall" /out/ \
@@ -16,7 +17,8 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --home /app rollcall
 WORKDIR /app
-# The migrations ship in the resource bundle beside the binary.
+# The migrations ship in the resource bundle beside the binary (the files the hub serves are
+# compiled into it).
 COPY --from=build /out/ /app/
 USER rollcall
 EXPOSE 8080

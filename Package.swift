@@ -77,7 +77,8 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOWebSocket", package: "swift-nio"),
             ],
-            resources: [.copy("Resources/openapi.yaml")],
+            // Served by the hub; compiled into the binary, so nothing ships beside it.
+            resources: [.embedInCode("Resources/openapi.yaml"), .embedInCode("Resources/rollcall.js"), .embedInCode("Resources/dashboard.html")],
             swiftSettings: swiftSettings
         ),
         .executableTarget(

@@ -78,7 +78,7 @@ extension ClientFrame {
                 throw ClientFrameError(id: id, message: "\"to\" must be a string (a user id), not \(to.kind)")
             }
             guard Identity.isValidUserID(user) else {
-                throw ClientFrameError(id: id, message: "\"to\" must be a user id of 1 to \(Identity.maximumUserIDBytes) bytes")
+                throw ClientFrameError(id: id, message: "\"to\" must be a user id of 1 to \(Identity.maximumUserIDBytes) bytes without NUL")
             }
             return .send(id: id, to: user, data: data)
         default:
@@ -100,7 +100,7 @@ extension ClientFrame {
                     throw ClientFrameError(id: id, message: "\"users\" must be a list of strings; it holds \(item.kind)")
                 }
                 guard Identity.isValidUserID(user) else {
-                    throw ClientFrameError(id: id, message: "each of \"users\" must be a user id of 1 to \(Identity.maximumUserIDBytes) bytes")
+                    throw ClientFrameError(id: id, message: "each of \"users\" must be a user id of 1 to \(Identity.maximumUserIDBytes) bytes without NUL")
                 }
                 users.append(user)
             }

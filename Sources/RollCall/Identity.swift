@@ -12,9 +12,10 @@ public struct Identity: Sendable, Equatable {
     /// Longest user id, in UTF-8 bytes: a token's `sub`, a path's `{id}`, a frame's `to`.
     public static let maximumUserIDBytes = 1024
 
-    /// Whether `user` can be a user id: 1 to `maximumUserIDBytes` bytes of UTF-8, any characters.
+    /// Whether `user` can be a user id: 1 to `maximumUserIDBytes` bytes of UTF-8, any characters
+    /// but NUL, which PostgreSQL cannot store in text (such an id could never have a row).
     public static func isValidUserID(_ user: some StringProtocol) -> Bool {
-        !user.isEmpty && user.utf8.count <= maximumUserIDBytes
+        !user.isEmpty && user.utf8.count <= maximumUserIDBytes && !user.utf8.contains(0)
     }
 
     public init(userID: String, isAdmin: Bool = false, watchable: Set<String>? = nil, expiresAt: Date? = nil) {

@@ -47,6 +47,30 @@ public struct RegistryReader: Sendable {
         return try await Self.records(rows)
     }
 
+    /// Every open connection of every hub, oldest first, at most `limit` (the admin dashboard).
+    public func openConnections(limit: Int) async throws -> [ConnectionRecord] {
+        let rows = try await client.query(
+            """
+            SELECT connection_id, user_id, server_id, user_agent, host(remote_addr), created_at, connected, disconnected_at, close_reason
+            FROM rollcall.connections WHERE connected
+            ORDER BY created_at, connection_id LIMIT \(limit)
+            """, logger: logger)
+        return try await Self.records(rows)
+    }
+
+    /// Connections open at some moment of each minute with a change, over the last `hours`
+    /// (`rollcall.concurrency_by_minute`, minutes in UTC).
+    public func concurrency(hours: Int) async throws -> [(minute: Date, connections: Int)] {
+        let rows = try await client.query(
+            """
+            SELECT minute AT TIME ZONE 'UTC', connections::bigint FROM rollcall.concurrency_by_minute
+            WHERE minute >= (now() AT TIME ZONE 'UTC') - \(hours) * interval '1 hour' ORDER BY minute
+            """, logger: logger)
+        var minutes: [(Date, Int)] = []
+        for try await row in rows.decode((Date, Int).self) { minutes.append(row) }
+        return minutes
+    }
+
     /// Rows by id (tests and tools ask for exactly the rows they made).
     public func connection(_ id: ConnectionID) async throws -> ConnectionRecord? {
         let rows = try await client.query(

@@ -9,6 +9,19 @@ struct DeploymentTests {
         try String(contentsOf: HubProcess.packageRoot.appendingPathComponent(path), encoding: .utf8)
     }
 
+    @Test("the image copies every folder the package names and ships every resource bundle the hub reads")
+    func dockerfile() throws {
+        let dockerfile = try file("Dockerfile")
+        let package = try file("Package.swift")
+        // SwiftPM checks every target's folder, even when one product is built.
+        for folder in ["Sources", "Tests", "Benchmarks"] where package.contains("\"\(folder)/") || folder != "Benchmarks" {
+            #expect(dockerfile.contains("COPY \(folder) ./\(folder)"), "the image does not copy \(folder)")
+        }
+        for bundle in ["rollcall_RollCallPostgres.resources"] {
+            #expect(dockerfile.contains(bundle), "the image leaves out \(bundle)")
+        }
+    }
+
     @Test("docker-compose.yml parses, and its hubs use only commands, options and variables rollcall accepts")
     func compose() async throws {
         let document = try #require(try Yams.load(yaml: try file("docker-compose.yml")) as? [String: Any])

@@ -145,3 +145,31 @@ struct HTTPAPITests {
         }
     }
 }
+
+extension HTTPAPITests {
+    @Test("admins list every open connection and the concurrency of the last day, minute by minute")
+    func dashboardData() async throws {
+        try await withTestDatabase { database in
+            try await TestHub.run(database: database) { hub in
+                let tabs = [try await hub.connect("cara", userAgent: "Firefox"), try await hub.connect("cara", userAgent: "Safari"), try await hub.connect("dov")]
+                try await tabs[2].close()
+                try await eventually("dov's row closed") {
+                    try await sql(database, "SELECT count(*)::int FROM rollcall.connections WHERE user_id = 'dov' AND connected", as: Int.self) == [0]
+                }
+                let admin = try await hub.token("ops", admin: true)
+                let open = try object(try await hub.get("/v1/connections", token: admin).body)
+                let rows = try #require(open["connections"] as? [[String: Any]])
+                #expect(rows.compactMap { $0["user_id"] as? String } == ["cara", "cara"])
+                #expect(Set(rows.compactMap { $0["user_agent"] as? String }) == ["Firefox", "Safari"])
+                let stats = try await hub.get("/v1/stats/concurrency", token: admin)
+                #expect(stats.status == 200, "\(stats.body)")
+                let minutes = try #require(try object(stats.body)["minutes"] as? [[String: Any]])
+                // Connections open at some moment of the minute: dov's counts, though it closed.
+                #expect(minutes.last?["connections"] as? Int == 3, "\(minutes)")
+                #expect(try await hub.get("/v1/connections", token: try await hub.token("cara")).status == 403)
+                #expect(try await hub.get("/v1/stats/concurrency", token: try await hub.token("cara")).status == 403)
+                for tab in tabs.prefix(2) { try await tab.close() }
+            }
+        }
+    }
+}

@@ -93,8 +93,12 @@ private func withTestDatabaseUnexplained<T: Sendable>(_ body: (DatabaseLocation)
 public func sql<each Column: PostgresDecodable>(
     _ location: DatabaseLocation, _ query: PostgresQuery, as type: (repeat each Column).Type
 ) async throws -> [(repeat each Column)] {
-    let rows = try await DatabaseAdmin.withConnection(to: location, logger: testLogger) { connection in
-        try await connection.query(query, logger: testLogger).collect()
+    // A query whose connection was closed under it is never answered: a bounded wait that also
+    // gives way to cancellation, so no test can hang on one.
+    let rows = try await withDeadline(.seconds(30)) {
+        try await DatabaseAdmin.withConnection(to: location, logger: testLogger) { connection in
+            try await connection.query(query, logger: testLogger).collect()
+        }
     }
     return try rows.map { try $0.decode(type) }
 }
@@ -112,8 +116,10 @@ public func usersWithWrongCounters(_ location: DatabaseLocation, graceMayRun: Bo
 }
 
 public func execute(_ location: DatabaseLocation, _ query: PostgresQuery) async throws {
-    try await DatabaseAdmin.withConnection(to: location, logger: testLogger) { connection in
-        try await connection.query(query, logger: testLogger)
+    try await withDeadline(.seconds(30)) {
+        try await DatabaseAdmin.withConnection(to: location, logger: testLogger) { connection in
+            _ = try await connection.query(query, logger: testLogger)
+        }
     }
 }
 

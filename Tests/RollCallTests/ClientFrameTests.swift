@@ -57,3 +57,14 @@ struct ClientFrameTests {
         #expect(ServerFrame.pong(id: nil).json() == #"{"type":"pong"}"#)
     }
 }
+
+@Suite("User ids")
+struct UserIDTests {
+    @Test("any characters but NUL, 1 to 1024 bytes", arguments: [
+        ("ann", true), ("O'Reilly ü/#?", true), ("日本", true), ("", false), ("nul\u{0}byte", false),
+        (String(repeating: "é", count: 512), true), (String(repeating: "é", count: 513), false),
+    ])
+    func valid(_ user: String, _ expected: Bool) {
+        #expect(Identity.isValidUserID(user) == expected)
+    }
+}

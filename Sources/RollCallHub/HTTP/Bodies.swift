@@ -1,3 +1,4 @@
+import Foundation
 import Hummingbird
 import RollCall
 import RollCallPostgres
@@ -38,3 +39,13 @@ struct OnlinePage: ResponseEncodable {
 }
 
 extension UserPresence: ResponseEncodable {}
+
+/// Connections open in each minute of the last day (with a change), for the dashboard's chart.
+struct ConcurrencyBody: ResponseEncodable {
+    struct Minute: Encodable {
+        let minute: Date
+        let connections: Int
+    }
+
+    let minutes: [Minute]
+}

@@ -63,7 +63,7 @@ extension HubRequestContext {
             throw APIError.badRequest("the user id in the path is not valid percent-encoded UTF-8")
         }
         guard Identity.isValidUserID(user) else {
-            throw APIError.badRequest("a user id is 1 to \(Identity.maximumUserIDBytes) bytes of UTF-8")
+            throw APIError.badRequest("a user id is 1 to \(Identity.maximumUserIDBytes) bytes of UTF-8, without NUL")
         }
         return user
     }

@@ -52,7 +52,7 @@ public struct TokenAuthority: Sendable {
         }
         let user = claims.sub.value
         guard Identity.isValidUserID(user) else {
-            throw TokenRejected(description: "token subject must be 1 to \(Identity.maximumUserIDBytes) bytes")
+            throw TokenRejected(description: "token subject must be 1 to \(Identity.maximumUserIDBytes) bytes, without NUL")
         }
         return Identity(userID: user, isAdmin: claims.admin ?? false, watchable: claims.watch.map(Set.init), expiresAt: claims.exp.value)
     }

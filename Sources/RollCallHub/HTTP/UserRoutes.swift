@@ -52,6 +52,9 @@ struct UserRoutes {
         guard !users.isEmpty, users.count <= Self.maxPageSize else {
             throw APIError.badRequest("give 1 to \(Self.maxPageSize) user ids: ?users=alice,bob")
         }
+        if let odd = users.first(where: { !Identity.isValidUserID($0) }) {
+            throw APIError.badRequest("not a user id: \(odd.prefix(64).debugDescription)")
+        }
         if let hidden = users.first(where: { !identity.mayWatch($0) }) {
             throw APIError.forbidden("this token may not watch \(hidden)")
         }
@@ -84,6 +87,9 @@ struct UserRoutes {
             throw APIError.badRequest("limit must be 1 to \(Self.maxPageSize)")
         }
         let cursor = parameters.get("cursor")
+        if let cursor, !Identity.isValidUserID(cursor) {
+            throw APIError.badRequest("cursor must be the next_cursor of a previous page (a user id)")
+        }
         let users = try await reader.onlineUsers(after: cursor, limit: limit)
         let next = users.count == limit ? users.last?.userID : nil
         return OnlinePage(users: users, nextCursor: next)

@@ -1,0 +1,110 @@
+import Foundation
+import RollCall
+import RollCallTestSupport
+import Testing
+
+extension InteropTests {
+    @Test("clients/js/rollcall.js in headless Chromium: presence and messages with a native client on another hub, a killed socket resumed with a fresh token and no flap")
+    func browserClient() async throws {
+        let python = try await Interop.python()
+        try await withTestDatabase { database in
+            let options = ["--offline-grace", "2s"]
+            let a = try await HubProcess.serve(database: database, serverID: "js-a", extra: options)
+            let b = try await HubProcess.serve(database: database, serverID: "js-b", extra: options)
+            defer { a.signal(SIGKILL); b.signal(SIGKILL) }
+            let authority = try await TestTokens.authority()
+            let watcher = try await b.connect("nat-w", authority: authority)
+            try await watcher.send(.subscribe(id: .string("w"), target: .users(["js-1", "nat-2", "marker"])))
+            _ = try await watcher.next()
+
+            let tokens = [
+                try await authority.mint(Identity(userID: "js-1"), lifetime: .seconds(600)),
+                try await authority.mint(Identity(userID: "js-1"), lifetime: .seconds(900)),
+            ]
+            let stop = FileManager.default.temporaryDirectory.appendingPathComponent("browser-stop-\(UUID().uuidString)")
+            let tokensJSON = String(decoding: try JSONSerialization.data(withJSONObject: tokens), as: UTF8.self)
+            let page = try HubProcess.program(
+                python, [
+                    Interop.scripts.appendingPathComponent("browser_client.py").path,
+                    "http://127.0.0.1:\(a.port)", a.webSocketURL, tokensJSON, "nat-2", stop.path,
+                ],
+                name: "chromium")
+            defer { page.signal(SIGKILL) }
+            func step(_ name: String) async throws -> String {
+                try await eventuallyValue(timeout: .seconds(90), "the browser: \(name)") {
+                    if page.log.contains("fail ") { throw InteropUnavailable(description: "the browser test failed: \(page.log)") }
+                    return page.log.split(separator: "\n").first { $0.hasPrefix("step \(name)") }.map(String.init)
+                }
+            }
+
+            _ = try await step("welcome")
+            #expect(try await watcher.next().transition.map { [$0.userID: $0.online] } == ["js-1": true])
+            let subscribed = try await step("subscribed")
+            #expect(subscribed.contains(#""online": false"#) && subscribed.contains(#""user_id": "nat-2""#), "\(subscribed)")
+
+            let native = try await b.connect("nat-2", authority: authority)
+            _ = try await watcher.next()  // nat-2 online
+            _ = try await step("peer online")
+            _ = try await step("sent")
+            #expect(try await native.next().delivered.map { [$0.from: $0.data] } == ["js-1": .object(["text": .string("from the browser")])])
+            try await native.send(.send(id: .string("n"), to: "js-1", data: .object(["text": .string("from native")])))
+            #expect(try await native.next().accepted == true)
+            let received = try await step("received")
+            #expect(received.contains(#""from native""#), "\(received)")
+
+            // The page's socket was killed: it came back resumed, with the second token.
+            let resumed = try await step("resumed")
+            #expect(resumed.hasPrefix("step resumed true tokens 2"), "\(resumed)")
+            let marker = try await b.connect("marker", authority: authority)
+            let meanwhile = try await watcher.frames(until: { $0.isPresence(of: "marker") })
+            #expect(meanwhile.transitions.map(\.userID) == ["marker"], "js-1 flapped: \(meanwhile)")
+
+            // nat-2 leaves: the page's presence map follows.
+            try await native.close()
+            _ = try await watcher.frames(until: { $0.isPresence(of: "nat-2") })
+            _ = FileManager.default.createFile(atPath: stop.path, contents: nil)
+            _ = try await step("done")
+            #expect(try await page.waitForExit(timeout: .seconds(30)) == 0, "\(page.log)")
+            for socket in [marker, watcher] { try await socket.close() }
+        }
+    }
+}
+
+extension InteropTests {
+    @Test("the dashboard at / in headless Chromium lists a user who connects on another hub, with the live feed, and drops them when they leave")
+    func dashboard() async throws {
+        let python = try await Interop.python()
+        try await withTestDatabase { database in
+            let a = try await HubProcess.serve(database: database, serverID: "dash-a", extra: ["--offline-grace", "0s"])
+            let b = try await HubProcess.serve(database: database, serverID: "dash-b", extra: ["--offline-grace", "0s"])
+            defer { a.signal(SIGKILL); b.signal(SIGKILL) }
+            let authority = try await TestTokens.authority()
+            let admin = try await authority.mint(Identity(userID: "ops", isAdmin: true), lifetime: .seconds(600))
+            let go = FileManager.default.temporaryDirectory.appendingPathComponent("dashboard-\(UUID().uuidString)")
+            let screenshot = HubProcess.packageRoot.appendingPathComponent(".build/dashboard.png")
+            let page = try HubProcess.program(
+                python, [Interop.scripts.appendingPathComponent("dashboard.py").path, "http://127.0.0.1:\(a.port)", admin, "dana", screenshot.path, go.path],
+                name: "dashboard")
+            defer { page.signal(SIGKILL) }
+            func step(_ name: String) async throws -> String {
+                try await eventuallyValue(timeout: .seconds(90), "the dashboard: \(name)") {
+                    if page.log.contains("fail ") { throw InteropUnavailable(description: "the dashboard test failed: \(page.log)") }
+                    return page.log.split(separator: "\n").first { $0.hasPrefix("step \(name)") }.map(String.init)
+                }
+            }
+            _ = try await step("live")
+            let tabs = [
+                try await TestSocket.open(url: b.webSocketURL, token: try await authority.mint(Identity(userID: "dana"), lifetime: .seconds(600)), userAgent: "Firefox/140"),
+                try await TestSocket.open(url: b.webSocketURL, token: try await authority.mint(Identity(userID: "dana"), lifetime: .seconds(600)), userAgent: "Chrome/150"),
+            ]
+            _ = FileManager.default.createFile(atPath: go.path + ".open", contents: nil)
+            let shown = try await step("shown")
+            print("dashboard: \(shown)")
+            _ = try await step("feed")
+            for tab in tabs { try await tab.close() }
+            _ = FileManager.default.createFile(atPath: go.path + ".close", contents: nil)
+            _ = try await step("removed")
+            #expect(try await page.waitForExit(timeout: .seconds(30)) == 0, "\(page.log)")
+        }
+    }
+}

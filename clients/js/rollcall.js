@@ -1,0 +1,1 @@
+../../Sources/RollCallHub/Resources/rollcall.js
