@@ -23,6 +23,11 @@ struct SignalRTests {
                 let v0 = try JSONSerialization.jsonObject(with: Data(try await hub.post("/hubs/presence/negotiate", token: token, body: "").body.utf8)) as? [String: Any]
                 #expect(v0?["negotiateVersion"] as? Int == 0 && v0?["connectionToken"] == nil)
                 #expect(try await hub.post("/hubs/presence/negotiate", token: nil, body: "").status == 401)
+                // Browsers' SignalR clients send the token in the query, for negotiate and socket alike.
+                #expect(try await hub.post("/hubs/presence/negotiate?negotiateVersion=1&access_token=\(token)", token: nil, body: "").status == 200)
+                let upgrade = try await hub.get("/hubs/presence?id=\(UUID().uuidString)&access_token=\(token)", headers: TestHub.upgradeHeaders)
+                #expect(upgrade.status == 101)
+                #expect(try await hub.get("/hubs/presence?access_token=nope", headers: TestHub.upgradeHeaders).status == 401)
             }
         }
     }
