@@ -76,6 +76,11 @@ struct ConnectionLifecycleTests {
                     }
                     for socket in kept { #expect(try await socket.roundTrip()) }
                 }
+                // The shutdown's offline transitions are committed before the hub returns, and
+                // heard a moment later: the tap listens until they are.
+                try await eventually("the shutdown's offline transitions heard") {
+                    (0..<20).allSatisfy { tap.transitions(of: "user-\($0)").last?.online == false }
+                }
             }
             let mismatched = try await usersWithWrongCounters(database)
             #expect(mismatched.isEmpty)
