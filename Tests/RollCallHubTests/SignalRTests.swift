@@ -113,7 +113,10 @@ struct InteropTests {
                 // Someone to find, and an admin token so that admin routes are exercised too.
                 let online = try await hub.connect("sam")
                 let admin = try await hub.token("ops", admin: true)
-                let run = try HubProcess.program(cli, [
+                // schemathesis keeps caches in its working directory: give it one under .build.
+                let workDirectory = HubProcess.packageRoot.appendingPathComponent(".build/schemathesis").path
+                let run = try HubProcess.program("/bin/sh", [
+                    "-c", "mkdir -p \"$0\" && cd \"$0\" && exec \"$@\"", workDirectory, cli,
                     "run", "http://127.0.0.1:\(hub.port)/openapi.yaml",
                     "--header", "Authorization: Bearer \(admin)",
                     "--checks", "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance",
