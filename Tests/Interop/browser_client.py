@@ -8,34 +8,18 @@ step prints one line starting with "step "; a failure prints "fail <why>" and ex
 
 import json
 import os
-import shutil
 import sys
-import time
 
 from playwright.sync_api import sync_playwright
+
+from interop import fail, launch_chromium, say, wait_for_file
 
 BASE, WS_URL, TOKENS, PEER, STOP_FILE = sys.argv[1:6]
 TIMEOUT_MS = 30_000
 
 
-def say(line):
-    print(line, flush=True)
-
-
-def fail(why):
-    say(f"fail {why}")
-    os._exit(1)
-
-
-browser_path = shutil.which("chromium") or shutil.which("chromium-browser")
-if browser_path is None:
-    fail("no Chromium on this machine: install Debian's chromium package (.ci/run does)")
-
 with sync_playwright() as playwright:
-    try:
-        browser = playwright.chromium.launch(executable_path=browser_path, args=["--no-sandbox", "--headless=new"])
-    except Exception as error:  # the reason is the test's failure message
-        fail(f"Chromium did not start: {error}")
+    browser = launch_chromium(playwright)
     page = browser.new_page()
     page.on("pageerror", lambda error: say(f"page error {error}"))
     page.goto(f"{BASE}/healthz")  # any page of the hub's origin: the module is imported from it
@@ -86,9 +70,7 @@ with sync_playwright() as playwright:
     handed = page.evaluate("() => window.tokensHanded")
     say(f"step resumed {json.dumps(second.get('resumed', False))} tokens {handed}")
 
-    deadline = time.time() + 120
-    while time.time() < deadline and not os.path.exists(STOP_FILE):
-        time.sleep(0.1)
+    wait_for_file(STOP_FILE)
     # The peer left meanwhile: the map the page renders from says so.
     wait(f"() => window.hub.presence.get({json.dumps(PEER)})?.online === false", f"{PEER} offline")
     say("step done")

@@ -7,41 +7,18 @@ lines printed here ("step ...", or "fail <why>" and exit 1).
 """
 
 import os
-import shutil
 import sys
 import time
 
 from playwright.sync_api import sync_playwright
 
+from interop import fail, launch_chromium, say, wait_for_file
+
 BASE, TOKEN, USER, SCREENSHOT, GO_FILE = sys.argv[1:6]
 
 
-def say(line):
-    print(line, flush=True)
-
-
-def fail(why):
-    say(f"fail {why}")
-    os._exit(1)
-
-
-def wait_for_file(path, seconds=120):
-    deadline = time.time() + seconds
-    while not os.path.exists(path):
-        if time.time() > deadline:
-            fail(f"the test never wrote {path}")
-        time.sleep(0.05)
-
-
-browser_path = shutil.which("chromium") or shutil.which("chromium-browser")
-if browser_path is None:
-    fail("no Chromium on this machine: install Debian's chromium package (.ci/run does)")
-
 with sync_playwright() as playwright:
-    try:
-        browser = playwright.chromium.launch(executable_path=browser_path, args=["--no-sandbox", "--headless=new"])
-    except Exception as error:
-        fail(f"Chromium did not start: {error}")
+    browser = launch_chromium(playwright)
     page = browser.new_page(viewport={"width": 1200, "height": 820})
     page.on("pageerror", lambda error: say(f"page error {error}"))
     page.goto(f"{BASE}/?access_token={TOKEN}")

@@ -16,17 +16,10 @@ import time
 
 from signalrcore.hub_connection_builder import HubConnectionBuilder
 
+from interop import fail, say, wait_for_file
+
 URL, TOKEN, PEER, STOP_FILE = sys.argv[1:5]
 TIMEOUT = 30
-
-
-def say(line):
-    print(line, flush=True)
-
-
-def fail(why):
-    say(f"fail {why}")
-    os._exit(1)
 
 
 class Client:
@@ -128,8 +121,6 @@ second = Client()
 second.start()
 say("step reconnected")
 
-deadline = time.time() + 120
-while time.time() < deadline and not os.path.exists(STOP_FILE):
-    time.sleep(0.1)
+wait_for_file(STOP_FILE)
 say("step done")
 os._exit(0)

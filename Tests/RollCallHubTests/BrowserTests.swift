@@ -30,30 +30,24 @@ extension InteropTests {
                 ],
                 name: "chromium")
             defer { page.signal(SIGKILL) }
-            func step(_ name: String) async throws -> String {
-                try await eventuallyValue(timeout: .seconds(90), "the browser: \(name)") {
-                    if page.log.contains("fail ") { throw InteropUnavailable(description: "the browser test failed: \(page.log)") }
-                    return page.log.split(separator: "\n").first { $0.hasPrefix("step \(name)") }.map(String.init)
-                }
-            }
 
-            _ = try await step("welcome")
+            _ = try await page.step("welcome")
             #expect(try await watcher.next().transition.map { [$0.userID: $0.online] } == ["js-1": true])
-            let subscribed = try await step("subscribed")
+            let subscribed = try await page.step("subscribed")
             #expect(subscribed.contains(#""online": false"#) && subscribed.contains(#""user_id": "nat-2""#), "\(subscribed)")
 
             let native = try await b.connect("nat-2", authority: authority)
             _ = try await watcher.next()  // nat-2 online
-            _ = try await step("peer online")
-            _ = try await step("sent")
+            _ = try await page.step("peer online")
+            _ = try await page.step("sent")
             #expect(try await native.next().delivered.map { [$0.from: $0.data] } == ["js-1": .object(["text": .string("from the browser")])])
             try await native.send(.send(id: .string("n"), to: "js-1", data: .object(["text": .string("from native")])))
             #expect(try await native.next().accepted == true)
-            let received = try await step("received")
+            let received = try await page.step("received")
             #expect(received.contains(#""from native""#), "\(received)")
 
             // The page's socket was killed: it came back resumed, with the second token.
-            let resumed = try await step("resumed")
+            let resumed = try await page.step("resumed")
             #expect(resumed.hasPrefix("step resumed true tokens 2"), "\(resumed)")
             let marker = try await b.connect("marker", authority: authority)
             let meanwhile = try await watcher.frames(until: { $0.isPresence(of: "marker") })
@@ -63,7 +57,7 @@ extension InteropTests {
             try await native.close()
             _ = try await watcher.frames(until: { $0.isPresence(of: "nat-2") })
             _ = FileManager.default.createFile(atPath: stop.path, contents: nil)
-            _ = try await step("done")
+            _ = try await page.step("done")
             #expect(try await page.waitForExit(timeout: .seconds(30)) == 0, "\(page.log)")
             for socket in [marker, watcher] { try await socket.close() }
         }
@@ -86,24 +80,18 @@ extension InteropTests {
                 python, [Interop.scripts.appendingPathComponent("dashboard.py").path, "http://127.0.0.1:\(a.port)", admin, "dana", screenshot.path, go.path],
                 name: "dashboard")
             defer { page.signal(SIGKILL) }
-            func step(_ name: String) async throws -> String {
-                try await eventuallyValue(timeout: .seconds(90), "the dashboard: \(name)") {
-                    if page.log.contains("fail ") { throw InteropUnavailable(description: "the dashboard test failed: \(page.log)") }
-                    return page.log.split(separator: "\n").first { $0.hasPrefix("step \(name)") }.map(String.init)
-                }
-            }
-            _ = try await step("live")
+            _ = try await page.step("live")
             let tabs = [
                 try await TestSocket.open(url: b.webSocketURL, token: try await authority.mint(Identity(userID: "dana"), lifetime: .seconds(600)), userAgent: "Firefox/140"),
                 try await TestSocket.open(url: b.webSocketURL, token: try await authority.mint(Identity(userID: "dana"), lifetime: .seconds(600)), userAgent: "Chrome/150"),
             ]
             _ = FileManager.default.createFile(atPath: go.path + ".open", contents: nil)
-            let shown = try await step("shown")
+            let shown = try await page.step("shown")
             print("dashboard: \(shown)")
-            _ = try await step("feed")
+            _ = try await page.step("feed")
             for tab in tabs { try await tab.close() }
             _ = FileManager.default.createFile(atPath: go.path + ".close", contents: nil)
-            _ = try await step("removed")
+            _ = try await page.step("removed")
             #expect(try await page.waitForExit(timeout: .seconds(30)) == 0, "\(page.log)")
         }
     }

@@ -56,36 +56,30 @@ struct InteropTests {
                 python, [Interop.scripts.appendingPathComponent("signalr_presence.py").path, "http://127.0.0.1:\(a.port)/hubs/presence", token, "nat-1", stop.path],
                 name: "signalrcore")
             defer { client.signal(SIGKILL) }
-            func step(_ name: String) async throws -> String {
-                try await eventuallyValue(timeout: .seconds(60), "signalrcore: \(name)") {
-                    if client.log.contains("fail ") { throw InteropUnavailable(description: "signalrcore failed: \(client.log)") }
-                    return client.log.split(separator: "\n").first { $0.hasPrefix("step \(name)") }.map(String.init)
-                }
-            }
 
             // Subscribed: its snapshot says nat-1 is offline; the native watcher on B saw sig-1 come online.
-            let subscribed = try await step("subscribed")
+            let subscribed = try await client.step("subscribed")
             #expect(subscribed.contains(#""online": false"#) && subscribed.contains(#""userId": "nat-1""#), "\(subscribed)")
             #expect(try await watcher.next().transition.map { [$0.userID: $0.online] } == ["sig-1": true])
             let rows = try await sql(database, "SELECT server_id, connected, user_agent IS NOT NULL FROM rollcall.connections WHERE user_id = 'sig-1'", as: (String, Bool, Bool).self)
             #expect(rows.count == 1 && rows[0].0 == "sig-a" && rows[0].1, "a SignalR connection is a row like any other")
-            _ = try await step("refusals answered")
+            _ = try await client.step("refusals answered")
 
             // A native user on the other hub reaches the SignalR client as UserStatusChanged.
             let native = try await b.connect("nat-1", authority: authority)
-            let online = try await step("peer online")
+            let online = try await client.step("peer online")
             #expect(online.contains(#"["nat-1", true, 1, 1]"#), "\(online)")
 
             // Messages both ways.
-            _ = try await step("sent")
+            _ = try await client.step("sent")
             #expect(try await native.next().delivered.map { [$0.from: $0.data] } == ["sig-1": .object(["text": .string("from signalr")])])
             try await native.send(.send(id: .string("n"), to: "sig-1", data: .object(["text": .string("from native")])))
             #expect(try await native.next().accepted == true)
-            let received = try await step("received")
+            let received = try await client.step("received")
             #expect(received.contains(#""from native""#), "\(received)")
 
             // A reconnect within the grace: the watcher sees nothing of sig-1 before the marker.
-            _ = try await step("reconnected")
+            _ = try await client.step("reconnected")
             let marker = try await b.connect("marker", authority: authority)
             let meanwhile = try await watcher.frames(until: { $0.isPresence(of: "marker") })
             #expect(meanwhile.transitions.map(\.userID) == ["marker"], "sig-1 flapped: \(meanwhile)")

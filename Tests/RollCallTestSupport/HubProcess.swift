@@ -60,7 +60,7 @@ public final class HubProcess: Sendable {
     /// killed when the tests end if it is still running.
     public static func program(_ executable: String, _ arguments: [String], name: String) throws -> HubProcess {
         let logFile = FileManager.default.temporaryDirectory.appendingPathComponent("rollcall-\(name)-\(UUID().uuidString).log")
-        let pid = try spawn(executable, arguments, output: logFile, environment: ["PYTHONUNBUFFERED": "1"])
+        let pid = try spawn(executable, arguments, output: logFile, environment: ["PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1"])
         try killWhenTestsEnd(pid)
         return HubProcess(pid: pid, logFile: logFile, port: 0)
     }

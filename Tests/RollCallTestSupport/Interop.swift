@@ -35,3 +35,15 @@ public struct InteropUnavailable: Error, CustomStringConvertible {
     public let description: String
     public init(description: String) { self.description = description }
 }
+
+extension HubProcess {
+    /// For interop scripts, which print `step NAME ...` as they go and `fail WHY` when they
+    /// give up: the first line of step `name`, or the script's failure with its output.
+    public func step(_ name: String, timeout: Duration = .seconds(90)) async throws -> String {
+        try await eventuallyValue(timeout: timeout, "step \(name)") {
+            let output = log
+            if output.contains("fail ") { throw InteropUnavailable(description: "the script failed: \(output)") }
+            return output.split(separator: "\n").first { $0.hasPrefix("step \(name)") }.map(String.init)
+        }
+    }
+}

@@ -18,6 +18,7 @@ struct HubRoutes {
     func add(to router: Router<HubRequestContext>) {
         let hub = hub
         router.addRoutes(ProbeRoutes(metrics: hub.metrics, listening: listening, databaseAvailable: { hub.databaseAvailable }).routes)
+        router.addRoutes(FileRoutes().routes)
 
         let socketAuthentication = AdmittedSocketMiddleware(admission: admission, authority: authority)
         router.group("v1").add(middleware: socketAuthentication)
@@ -42,16 +43,15 @@ extension HubRoutes {
     func session(_ wsContext: WebSocketRouterContext<HubRequestContext>, dialect: SocketDialect) -> WebSocketSession? {
         let context = wsContext.requestContext
         guard let identity = context.identity else { return nil }
-        var session = WebSocketSession(
+        return WebSocketSession(
             hub: hub, identity: identity,
             userAgent: wsContext.request.headers[.userAgent],
             remoteAddress: context.clientAddress ?? trustedProxies.clientAddress(
                 peer: context.remoteAddress?.ipAddress, forwardedFor: wsContext.request.headers[values: .xForwardedFor]),
             resuming: dialect == .rollcall ? wsContext.request.uri.queryParameters.get("resume").flatMap(ConnectionID.init) : nil,
-            channel: context.channel)
-        session.dialect = dialect
-        if dialect == .signalR { session.connectionID = SignalRRoutes.connectionID(wsContext.request) }
-        return session
+            channel: context.channel,
+            dialect: dialect,
+            connectionID: dialect == .signalR ? SignalRRoutes.connectionID(wsContext.request) : nil)
     }
 }
 
