@@ -152,6 +152,6 @@ extension ClientFrame {
         case .number(let value)?: fields["id"] = .number(Double(value))
         case nil: break
         }
-        return RollCallJSON.string(JSONValue.object(fields))
+        return JSONValue.object(fields).json
     }
 }

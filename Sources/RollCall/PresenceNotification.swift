@@ -29,7 +29,7 @@ public struct PresenceNotification: Sendable, Equatable, Codable {
     ) -> [String] {
         NotifyPayloads.pack(
             fixed: [("server", RollCallJSON.string(server))],
-            arrays: [("events", events.map(RollCallJSON.string)), ("connections", connections.map(RollCallJSON.string))],
+            arrays: [("events", events.map(\.json)), ("connections", connections.map(\.json))],
             limit: limit)
     }
 

@@ -22,11 +22,68 @@ public enum ServerFrame: Sendable, Equatable {
     case connection(ConnectionEvent)
     case message(from: String, data: JSONValue, at: Date)
 
-    /// The frame as one line of JSON text.
+    /// The frame as one line of JSON text, keys sorted.
     public func json() -> String {
-        // Encoding these plain values cannot fail; a failure would be a programming error.
-        let data = try! RollCallJSON.encoder.encode(Wire(self))
-        return String(decoding: data, as: UTF8.self)
+        var writer = JSONWriter()
+        writer.object { json in
+            switch self {
+            case .welcome(let connectionID, let userID, let serverID, let heartbeat, let resumed):
+                json.field("connection_id", connectionID.description)
+                json.field("heartbeat_ms", heartbeat)
+                if resumed { json.field("resumed", true) }
+                json.field("server_id", serverID)
+                json.field("type", "welcome")
+                json.field("user_id", userID)
+            case .pong(let id):
+                json.field("id", id)
+                json.field("type", "pong")
+            case .error(let id, let code, let message):
+                json.field("code", code.rawValue)
+                json.field("id", id)
+                json.field("message", message)
+                json.field("type", "error")
+            case .ack(let id, let accepted):
+                json.field("accepted", accepted)
+                json.field("id", id)
+                json.field("type", "ack")
+            case .snapshot(let id, let users):
+                json.field("id", id)
+                json.field("type", "snapshot")
+                json.key("users")
+                json.array(users) { json, user in
+                    json.object {
+                        $0.field("connections", user.connections)
+                        $0.field("last_seen_at", user.lastSeenAt)
+                        $0.field("online", user.online)
+                        $0.field("online_since", user.onlineSince)
+                        $0.field("user_id", user.userID)
+                        $0.field("version", user.version)
+                    }
+                }
+            case .presence(let transition):
+                json.field("at", transition.at)
+                json.field("connections", transition.connections)
+                json.field("online", transition.online)
+                json.field("type", "presence")
+                json.field("user_id", transition.userID)
+                json.field("version", transition.version)
+            case .connection(let event):
+                json.field("at", event.at)
+                json.field("connection_id", event.connectionID.description)
+                json.field("event", event.event.rawValue)
+                json.field("reason", event.reason?.rawValue)
+                json.field("server_id", event.serverID)
+                json.field("type", "connection")
+                json.field("user_agent", event.userAgent)
+                json.field("user_id", event.userID)
+            case .message(let from, let data, let at):
+                json.field("at", at)
+                json.field("data", data)
+                json.field("from", from)
+                json.field("type", "message")
+            }
+        }
+        return writer.text
     }
 
     /// Reads one frame the hub sent, as a client does.
@@ -35,11 +92,9 @@ public enum ServerFrame: Sendable, Equatable {
     }
 }
 
-/// The flat JSON shape of every server frame.
-private struct Wire: Codable {
+/// The flat JSON shape of every server frame, as a client reads it.
+private struct Wire: Decodable {
     let frame: ServerFrame
-
-    init(_ frame: ServerFrame) { self.frame = frame }
 
     enum Key: String, CodingKey {
         case type, id, code, message, accepted, users, resumed, online, connections, at, version
@@ -86,56 +141,6 @@ private struct Wire: Codable {
             frame = .message(from: try c.decode(String.self, forKey: .from), data: try c.decode(JSONValue.self, forKey: .data), at: try c.decode(Date.self, forKey: .at))
         case let other:
             throw DecodingError.dataCorruptedError(forKey: .type, in: c, debugDescription: "unknown frame type \(other)")
-        }
-    }
-
-    func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: Key.self)
-        switch frame {
-        case .welcome(let connectionID, let userID, let serverID, let heartbeat, let resumed):
-            try c.encode("welcome", forKey: .type)
-            try c.encode(connectionID, forKey: .connectionID)
-            try c.encode(userID, forKey: .userID)
-            try c.encode(serverID, forKey: .serverID)
-            try c.encode(heartbeat, forKey: .heartbeat)
-            if resumed { try c.encode(true, forKey: .resumed) }
-        case .pong(let id):
-            try c.encode("pong", forKey: .type)
-            try c.encodeIfPresent(id, forKey: .id)
-        case .error(let id, let code, let message):
-            try c.encode("error", forKey: .type)
-            try c.encodeIfPresent(id, forKey: .id)
-            try c.encode(code, forKey: .code)
-            try c.encode(message, forKey: .message)
-        case .ack(let id, let accepted):
-            try c.encode("ack", forKey: .type)
-            try c.encodeIfPresent(id, forKey: .id)
-            try c.encode(accepted, forKey: .accepted)
-        case .snapshot(let id, let users):
-            try c.encode("snapshot", forKey: .type)
-            try c.encodeIfPresent(id, forKey: .id)
-            try c.encode(users, forKey: .users)
-        case .presence(let transition):
-            try c.encode("presence", forKey: .type)
-            try c.encode(transition.userID, forKey: .userID)
-            try c.encode(transition.online, forKey: .online)
-            try c.encode(transition.connections, forKey: .connections)
-            try c.encode(transition.at, forKey: .at)
-            try c.encode(transition.version, forKey: .version)
-        case .connection(let event):
-            try c.encode("connection", forKey: .type)
-            try c.encode(event.event, forKey: .event)
-            try c.encode(event.connectionID, forKey: .connectionID)
-            try c.encode(event.userID, forKey: .userID)
-            try c.encode(event.serverID, forKey: .serverID)
-            try c.encodeIfPresent(event.userAgent, forKey: .userAgent)
-            try c.encode(event.at, forKey: .at)
-            try c.encodeIfPresent(event.reason, forKey: .reason)
-        case .message(let from, let data, let at):
-            try c.encode("message", forKey: .type)
-            try c.encode(from, forKey: .from)
-            try c.encode(data, forKey: .data)
-            try c.encode(at, forKey: .at)
         }
     }
 }

@@ -185,6 +185,6 @@ public enum SignalR {
     }
 
     static func record(_ value: JSONValue) -> String {
-        RollCallJSON.string(value) + String(recordSeparator)
+        value.json + String(recordSeparator)
     }
 }

@@ -258,7 +258,7 @@ extension RegistryWriter {
         var inline: [String] = []
         var large: [(to: String, body: String)] = []
         for message in messages {
-            let body = RollCallJSON.string(message)
+            let body = message.json
             if body.utf8.count <= MessageNotification.inlineLimit { inline.append(body) } else { large.append((message.to, body)) }
         }
         var stored: [MessageNotification.Reference] = []

@@ -37,7 +37,7 @@ struct UserRoutes {
         guard let envelope = try? JSONDecoder().decode(Envelope.self, from: Data(buffer: body)) else {
             throw APIError.badRequest("the body must be {\"data\": ...}")
         }
-        guard RollCallJSON.string(envelope.data).utf8.count <= limit else {
+        guard envelope.data.json.utf8.count <= limit else {
             throw APIError(status: .contentTooLarge, code: .tooLarge, message: "data is over \(limit) bytes")
         }
         // Nothing is delivered without the database, so the caller can simply retry.

@@ -151,7 +151,7 @@ struct FrameHandler {
 
         case .send(let id, let to, let data):
             if let refusal = socket.maySend(to: to) { return refuse(id, refusal.code, refusal.message) }
-            guard RollCallJSON.string(data).utf8.count <= hub.settings.maxMessageBytes else {
+            guard data.json.utf8.count <= hub.settings.maxMessageBytes else {
                 return refuse(id, .tooLarge, "data is over \(hub.settings.maxMessageBytes) bytes")
             }
             let message = UserMessage(to: to, from: identity.userID, data: data, at: Date())
