@@ -1,3 +1,5 @@
+import HummingbirdWebSocket
+import NIOCore
 import NIOWebSocket
 import RollCall
 import Synchronization
@@ -26,60 +28,106 @@ enum SessionInput: Sendable {
         case .subscriber(.resync(let presence)): 160 + presence.userID.utf8.count
         case .subscriber(.connection(let event)): 320 + event.userID.utf8.count + (event.userAgent?.utf8.count ?? 0)
         case .subscriber: 0
-        case .message(let message): 128 + message.from.utf8.count + RollCallJSON.string(message.data).utf8.count
+        case .message(let message): 128 + message.from.utf8.count + message.data.json.utf8.count
         case .text(let text): text.utf8.count
         case .close: 0
         }
     }
 }
 
-/// A socket's mailbox with a byte budget: what is queued for a socket and not yet written may not
-/// pass `budget`. A client that stops reading would otherwise grow the hub without bound; past the
+/// A socket's mailbox with a byte budget. Whoever yields, every input is turned into frames and
+/// written on the socket's event loop, in the order it was yielded: the socket needs no task of
+/// its own to write. What is queued for a socket and not yet handed to the kernel may not pass
+/// `budget`. A client that stops reading would otherwise grow the hub without bound; past the
 /// budget the mailbox takes nothing more and calls `overflow` once, which ends the socket.
 final class Mailbox: Sendable {
-    struct Entry: Sendable {
-        let input: SessionInput
-        let cost: Int
-    }
-
-    private let continuation: AsyncStream<Entry>.Continuation
+    private let channel: any Channel
+    private let outbound: WebSocketOutboundWriter
+    private let dialect: SocketDialect
+    /// Touched only on the socket's event loop; the lock is never contended.
+    private let writer = Mutex(Writer())
     private let queuedBytes = Atomic<Int>(0)
     private let overflowed = Atomic<Bool>(false)
+    private let finished = Atomic<Bool>(false)
     let budget: Int
     private let overflow: @Sendable () -> Void
 
-    /// A mailbox and the stream its socket's writer reads.
-    static func make(budget: Int, overflow: @escaping @Sendable () -> Void) -> (Mailbox, AsyncStream<Entry>) {
-        let (stream, continuation) = AsyncStream<Entry>.makeStream()
-        return (Mailbox(continuation: continuation, budget: budget, overflow: overflow), stream)
+    /// What the event loop keeps between inputs.
+    private struct Writer {
+        var subscriber = SubscriberState()
+        /// The close asked for: nothing may follow it.
+        var close: (code: WebSocketErrorCode, reason: String)?
     }
 
-    private init(continuation: AsyncStream<Entry>.Continuation, budget: Int, overflow: @escaping @Sendable () -> Void) {
-        self.continuation = continuation
+    init(channel: any Channel, outbound: WebSocketOutboundWriter, dialect: SocketDialect, budget: Int, overflow: @escaping @Sendable () -> Void) {
+        self.channel = channel
+        self.outbound = outbound
+        self.dialect = dialect
         self.budget = budget
         self.overflow = overflow
     }
 
     /// Queues `input`; `cost` overrides the estimate when the caller knows it (a message sent to many sockets).
     func yield(_ input: SessionInput, cost: Int? = nil) {
-        guard !overflowed.load(ordering: .relaxed) else { return }
+        guard !overflowed.load(ordering: .relaxed), !finished.load(ordering: .relaxed) else { return }
         let cost = cost ?? input.estimatedBytes
         let queued = queuedBytes.add(cost, ordering: .relaxed).newValue
-        if queued > budget, !overflowed.exchange(true, ordering: .relaxed) {
-            overflow()
-            continuation.finish()
+        if queued > budget {
+            if !overflowed.exchange(true, ordering: .relaxed) { overflow() }
             return
         }
-        continuation.yield(Entry(input: input, cost: cost))
+        // Always through the loop's queue, never inline: inputs from the loop itself and from
+        // elsewhere keep one order.
+        channel.eventLoop.execute { self.write(input, cost: cost) }
     }
 
-    /// The writer has sent what `entry` became.
-    func written(_ entry: Entry) {
-        queuedBytes.subtract(entry.cost, ordering: .relaxed)
+    /// On the event loop: the frames `input` becomes, written in one flush. Its cost leaves the
+    /// budget when the last of them has reached the kernel (or the socket has gone).
+    private func write(_ input: SessionInput, cost: Int) {
+        var texts: [String] = []
+        var close: (WebSocketErrorCode, String)?
+        writer.withLock { writer in
+            guard writer.close == nil else { return }
+            switch input {
+            case .frame(let frame): texts = dialect.text(for: frame).map { [$0] } ?? []
+            case .subscriber(let input): texts = writer.subscriber.handle(input).compactMap(dialect.text(for:))
+            case .message(let message): texts = dialect.text(for: .message(from: message.from, data: message.data, at: message.at)).map { [$0] } ?? []
+            case .text(let text): texts = [text]
+            case .close(let code, let reason):
+                texts = dialect.closing(code: Int(UInt16(webSocketErrorCode: code)), reason: reason).map { [$0] } ?? []
+                close = (code, reason)
+                writer.close = (code, reason)
+            }
+        }
+        var last: EventLoopFuture<Void>?
+        for text in texts {
+            let frame = WebSocketFrame(fin: true, opcode: .text, data: channel.allocator.buffer(string: text))
+            last = channel.write(frame)
+        }
+        if last != nil { channel.flush() }
+        if let last {
+            last.whenComplete { _ in self.queuedBytes.subtract(cost, ordering: .relaxed) }
+        } else {
+            queuedBytes.subtract(cost, ordering: .relaxed)
+        }
+        if let (code, reason) = close {
+            // The WebSocket library runs the closing handshake; what was written above goes first.
+            let outbound = outbound
+            Task { try? await outbound.close(code, reason: reason) }
+        }
     }
 
     /// Whether the budget was passed (the socket is being closed for it).
     var hasOverflowed: Bool { overflowed.load(ordering: .relaxed) }
 
-    func finish() { continuation.finish() }
+    /// Takes nothing more; waits until what was yielded before is written and a close asked for
+    /// has gone out. Returns the users the socket watched, so the hub's index can forget them.
+    func finish() async -> Set<String> {
+        finished.store(true, ordering: .relaxed)
+        let last = try? await channel.eventLoop.submit { self.writer.withLock { ($0.subscriber.watchedUsers, $0.close) } }.get()
+        // The session ends when this returns, and the WebSocket library then closes with 1000:
+        // the close asked for must be out first (a second close is ignored).
+        if let close = last?.1 { try? await outbound.close(close.code, reason: close.reason) }
+        return last?.0 ?? []
+    }
 }

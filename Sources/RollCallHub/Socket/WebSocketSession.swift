@@ -7,8 +7,9 @@ import RollCall
 import RollCallPostgres
 
 /// One client socket from welcome to close: its row is written before the welcome and closed,
-/// with the reason the socket showed, when it ends. Frames the client sends are handled in order;
-/// everything the socket receives goes through its mailbox, written by one task.
+/// with the reason the socket showed, when it ends. Frames the client sends are handled in order
+/// by the socket's one task; everything the socket receives goes through its mailbox, which
+/// writes on the socket's event loop.
 struct WebSocketSession {
     let hub: SocketServices
     let identity: Identity
@@ -49,46 +50,41 @@ struct WebSocketSession {
 
         let channel = channel
         let metrics = hub.metrics
-        let (mailboxInput, mailbox) = Mailbox.make(budget: hub.settings.maxOutboundBytes) {
+        let mailbox = Mailbox(channel: channel, outbound: outbound, dialect: dialect, budget: hub.settings.maxOutboundBytes) {
             metrics.slowReadersClosed.increment()
             logger.warning("connection closed: it does not read what it is sent", metadata: ["budget_bytes": "\(hub.settings.maxOutboundBytes)"])
             Self.closeForSlowReading(channel)
         }
-        hub.sockets.add(connection.connectionID, user: identity.userID, outbound: outbound, mailbox: mailboxInput, dialect: dialect)
+        hub.sockets.add(connection.connectionID, user: identity.userID, outbound: outbound, mailbox: mailbox, dialect: dialect)
         hub.metrics.connectionsOpened.increment()
         hub.metrics.connectionsOpen.increment()
         logger.info("connection opened", metadata: ["remote_addr": "\(remoteAddress ?? "-")", "resumed": "\(resumed)"])
-        mailboxInput.yield(.frame(.welcome(
+        mailbox.yield(.frame(.welcome(
             connectionID: connection.connectionID, userID: identity.userID, serverID: hub.settings.serverID,
             heartbeatMilliseconds: Int(hub.settings.pingInterval.milliseconds), resumed: resumed)))
 
-        let frames = FrameHandler(hub: hub, identity: identity, connectionID: connection.connectionID, mailbox: mailboxInput, dialect: dialect)
+        let frames = FrameHandler(hub: hub, identity: identity, connectionID: connection.connectionID, mailbox: mailbox, dialect: dialect)
         // SignalR clients take 30 s without a record for a dead connection: ping them every 15 s.
         let keepAlive = dialect == .signalR
-            ? channel.eventLoop.scheduleRepeatedTask(initialDelay: .seconds(15), delay: .seconds(15)) { _ in mailboxInput.yield(.text(SignalR.ping)) }
+            ? channel.eventLoop.scheduleRepeatedTask(initialDelay: .seconds(15), delay: .seconds(15)) { _ in mailbox.yield(.text(SignalR.ping)) }
             : nil
         defer { keepAlive?.cancel() }
         var explicitReason: CloseReason?
         // The token's expiry is a timer on the socket's event loop, not a task of its own.
         let expiry = identity.expiresAt.map { expiry in
             channel.eventLoop.scheduleTask(in: .milliseconds(max(0, Int64(expiry.timeIntervalSinceNow * 1000)))) {
-                mailboxInput.yield(.close(.init(codeNumber: Self.tokenExpiredCode), reason: "token_expired"))
+                mailbox.yield(.close(.init(codeNumber: Self.tokenExpiredCode), reason: "token_expired"))
             }
         }
         defer { expiry?.cancel() }
-        let watched = await withTaskGroup(of: Set<String>.self) { group in
-            group.addTask { await Self.write(mailbox, of: mailboxInput, to: outbound, in: dialect) }
-            do {
-                explicitReason = try await frames.receive(inbound: inbound, logger: logger)
-            } catch {
-                logger.debug("connection ended with an error", metadata: ["error": "\(error)"])
-            }
-            mailboxInput.finish()
-            // The writer's answer is the users the socket watched.
-            return await group.next() ?? []
+        do {
+            explicitReason = try await frames.receive(inbound: inbound, logger: logger)
+        } catch {
+            logger.debug("connection ended with an error", metadata: ["error": "\(error)"])
         }
+        let watched = await mailbox.finish()
         if hub.sockets.isDraining { explicitReason = .serverShutdown }
-        if mailboxInput.hasOverflowed { explicitReason = .kicked }
+        if mailbox.hasOverflowed { explicitReason = .kicked }
 
         let reason = explicitReason ?? Self.reason(from: evidence)
         hub.watchers.remove(connection.connectionID, watching: watched)
@@ -103,37 +99,6 @@ struct WebSocketSession {
         guard let resuming, let old = try await hub.reader.connection(resuming), old.userID == identity.userID else { return false }
         if old.connected { hub.writer.close(resuming, reason: .clientClosed) }
         return true
-    }
-
-    /// The socket's one writer: frames in mailbox order, presence filtered by what it watches.
-    /// Returns the users it watched, so the index can forget them.
-    private static func write(
-        _ entries: AsyncStream<Mailbox.Entry>, of mailbox: Mailbox, to outbound: WebSocketOutboundWriter, in dialect: SocketDialect
-    ) async -> Set<String> {
-        var subscriber = SubscriberState()
-        for await entry in entries {
-            let frames: [ServerFrame]
-            switch entry.input {
-            case .frame(let frame): frames = [frame]
-            case .subscriber(let input): frames = subscriber.handle(input)
-            case .message(let message): frames = [.message(from: message.from, data: message.data, at: message.at)]
-            case .text(let text):
-                try? await outbound.write(.text(text))
-                frames = []
-            case .close(let code, let reason):
-                if let last = dialect.closing(code: Int(UInt16(webSocketErrorCode: code)), reason: reason) {
-                    try? await outbound.write(.text(last))
-                }
-                try? await outbound.close(code, reason: reason)
-                frames = []
-            }
-            for frame in frames {
-                // A failed write means the socket is going; the reader side sees it end.
-                if let text = dialect.text(for: frame) { try? await outbound.write(.text(text)) }
-            }
-            mailbox.written(entry)
-        }
-        return subscriber.watchedUsers
     }
 
     /// A socket past its budget is not reading: a close frame (1013) goes behind what it has not
