@@ -21,12 +21,14 @@ final class CloseEvidence: Sendable {
 
     /// Puts an observer right after the frame decoder, where it sees decoded frames both ways,
     /// including the close frames the WebSocket library writes on its own (1009, ping timeout).
-    func watch(_ channel: any Channel) async throws {
+    /// Queued on the socket's event loop, not awaited: it is in place before the loop reads on.
+    func watch(_ channel: any Channel) {
         let observer = CloseFrameObserver(evidence: self)
-        try await channel.eventLoop.submit {
-            let decoder = try channel.pipeline.syncOperations.handler(type: ByteToMessageHandler<WebSocketFrameDecoder>.self)
-            try channel.pipeline.syncOperations.addHandler(observer, position: .after(decoder))
-        }.get()
+        channel.eventLoop.execute {
+            // A channel already gone has no decoder left; its close is read as a vanished peer.
+            guard let decoder = try? channel.pipeline.syncOperations.handler(type: ByteToMessageHandler<WebSocketFrameDecoder>.self) else { return }
+            try? channel.pipeline.syncOperations.addHandler(observer, position: .after(decoder))
+        }
     }
 }
 

@@ -49,6 +49,8 @@ final class Mailbox: Sendable {
     private let queuedBytes = Atomic<Int>(0)
     private let overflowed = Atomic<Bool>(false)
     private let finished = Atomic<Bool>(false)
+    /// Whether anything was yielded that `finish` must wait for: a subscription or a close.
+    private let needsFinish = Atomic<Bool>(false)
     let budget: Int
     private let overflow: @Sendable () -> Void
 
@@ -75,6 +77,10 @@ final class Mailbox: Sendable {
         if queued > budget {
             if !overflowed.exchange(true, ordering: .relaxed) { overflow() }
             return
+        }
+        switch input {
+        case .subscriber, .close: needsFinish.store(true, ordering: .relaxed)
+        case .frame, .message, .text: break
         }
         // Always through the loop's queue, never inline: inputs from the loop itself and from
         // elsewhere keep one order.
@@ -124,6 +130,8 @@ final class Mailbox: Sendable {
     /// has gone out. Returns the users the socket watched, so the hub's index can forget them.
     func finish() async -> Set<String> {
         finished.store(true, ordering: .relaxed)
+        // Most sockets never subscribe and are not closed by the hub: nothing to wait for.
+        guard needsFinish.load(ordering: .relaxed) else { return [] }
         let last = try? await channel.eventLoop.submit { self.writer.withLock { ($0.subscriber.watchedUsers, $0.close) } }.get()
         // The session ends when this returns, and the WebSocket library then closes with 1000:
         // the close asked for must be out first (a second close is ignored).

@@ -33,9 +33,9 @@ struct WebSocketSession {
             .with(metadata: "user_id", "\(identity.userID)")
 
         let evidence = CloseEvidence()
+        evidence.watch(channel)
         let resumed: Bool
         do {
-            try await evidence.watch(channel)
             _ = try await hub.writer.open(connection)
             // The new row is open before the old one closes: the user never drops to zero.
             resumed = try await closeResumed()
