@@ -13,8 +13,7 @@ extension RegistryWriter {
             // database coming back) is judged as stale as it now is.
             let plan = BatchPlan(batch.map(\.item), now: .now, purgeFreshness: Self.purgeFreshness)
             // Named first, so an attempt whose answer never comes can ask later whether it committed.
-            let begun = try await connection.query("SELECT pg_current_xact_id()::text, pg_backend_pid()", logger: logger)
-            for try await (id, backend) in begun.decode((String, Int32).self) {
+            for try await (id, backend) in try await connection.execute(RegistryStatements.Begin(), logger: logger) {
                 slot.record(.init(id: id, backend: backend))
             }
             var outcome = BatchOutcome()
@@ -51,7 +50,7 @@ extension RegistryWriter {
             let presence = PresenceNotification.payloads(
                 server: serverID, events: outcome.transitions, connections: outcome.connectionEvents, limit: Self.sealedPayloadLimit)
             for payload in presence {
-                try await connection.query("SELECT pg_notify('rollcall_presence', \(seal.seal(payload, channel: "rollcall_presence")))", logger: logger)
+                try await notify("rollcall_presence", payload, on: connection)
             }
             if !plan.messages.isEmpty {
                 try await publish(plan.messages, on: connection)
@@ -65,17 +64,12 @@ extension RegistryWriter {
     ) async throws {
         guard !opens.isEmpty else { return }
         let agents = Dictionary(opens.map { ($0.connectionID, $0.userAgent) }, uniquingKeysWith: { $1 })
-        let rows = try await connection.query(
-            """
-            INSERT INTO rollcall.connections (connection_id, user_id, server_id, user_agent, remote_addr)
-            SELECT id, user_id, \(serverID), NULLIF(agent, ''), NULLIF(address, '')::inet
-            FROM unnest(\(opens.map(\.connectionID.uuid))::uuid[], \(opens.map(\.userID))::text[],
-                        \(opens.map { $0.userAgent ?? "" })::text[], \(opens.map { $0.remoteAddress ?? "" })::text[])
-                 AS t(id, user_id, agent, address)
-            ON CONFLICT (connection_id) DO NOTHING
-            RETURNING connection_id, user_id, created_at
-            """, logger: logger)
-        for try await (id, user, createdAt) in rows.decode((UUID, String, Date).self) {
+        let rows = try await connection.execute(
+            RegistryStatements.InsertOpens(
+                server: serverID, ids: opens.map(\.connectionID.uuid), users: opens.map(\.userID),
+                agents: opens.map { $0.userAgent ?? "" }, addresses: opens.map { $0.remoteAddress ?? "" }),
+            logger: logger)
+        for try await (id, user, createdAt) in rows {
             let connectionID = ConnectionID(id)
             outcome.openedAt[connectionID] = createdAt
             outcome.connectionEvents.append(ConnectionEvent(
@@ -89,15 +83,9 @@ extension RegistryWriter {
         _ closes: [BatchPlan.Close], on connection: PostgresConnection, into outcome: inout BatchOutcome, delta: inout [String: Int]
     ) async throws {
         guard !closes.isEmpty else { return }
-        let rows = try await connection.query(
-            """
-            UPDATE rollcall.connections AS c
-            SET connected = false, disconnected_at = now(), close_reason = t.reason
-            FROM unnest(\(closes.map(\.id.uuid))::uuid[], \(closes.map(\.reason.rawValue))::text[]) AS t(id, reason)
-            WHERE c.connection_id = t.id AND c.connected
-            RETURNING c.connection_id, c.user_id, c.server_id, c.user_agent, c.disconnected_at, c.close_reason
-            """, logger: logger)
-        try await recordCloses(rows, into: &outcome, delta: &delta)
+        let rows = try await connection.execute(
+            RegistryStatements.WriteCloses(ids: closes.map(\.id.uuid), reasons: closes.map(\.reason.rawValue)), logger: logger)
+        for try await row in rows { recordClose(row, into: &outcome, delta: &delta) }
     }
 
     private func closeServers(
@@ -137,19 +125,20 @@ extension RegistryWriter {
     }
 
     private func recordCloses(_ rows: PostgresRowSequence, into outcome: inout BatchOutcome, delta: inout [String: Int]) async throws {
-        for try await (id, user, server, agent, at, reason) in rows.decode((UUID, String, String, String?, Date, String).self) {
-            outcome.connectionEvents.append(ConnectionEvent(
-                event: .closed, connectionID: ConnectionID(id), userID: user, serverID: server,
-                userAgent: agent, at: at, reason: CloseReason(rawValue: reason)))
-            delta[user, default: 0] -= 1
-        }
+        for try await row in rows.decode(RegistryStatements.WriteCloses.Row.self) { recordClose(row, into: &outcome, delta: &delta) }
     }
 
-    /// The counters, in two statements. The first makes sure every user has a row and locks the
-    /// rows in `user_id` order (so concurrent hubs cannot deadlock), returning each user's state
-    /// before this batch; the second applies the deltas. `CounterChange` reads what it returns.
-    /// Without grace, a user whose count reaches zero goes offline at once; with it, the user stays
-    /// online with `offline_pending_since` set until `finishGrace`.
+    /// A closed row (as `RETURNING` gives it) becomes its event and takes one from its user's count.
+    private func recordClose(_ row: RegistryStatements.WriteCloses.Row, into outcome: inout BatchOutcome, delta: inout [String: Int]) {
+        let (id, user, server, agent, at, reason) = row
+        outcome.connectionEvents.append(ConnectionEvent(
+            event: .closed, connectionID: ConnectionID(id), userID: user, serverID: server,
+            userAgent: agent, at: at, reason: CloseReason(rawValue: reason)))
+        delta[user, default: 0] -= 1
+    }
+
+    /// The counters, in two statements (`LockUsers`, then `ApplyCounters`); `CounterChange` reads
+    /// what they return.
     private func applyCounters(_ delta: [String: Int], offlineAtOnce: Set<String>, on connection: PostgresConnection) async throws
         -> (transitions: [PresenceTransition], graceStarted: [String], committedAt: Date?)
     {
@@ -157,37 +146,17 @@ extension RegistryWriter {
         guard !entries.isEmpty else { return ([], [], nil) }
         let users = entries.map(\.key)
         var wasOnline: [String: Bool] = [:]
-        let locked = try await connection.query(
-            """
-            INSERT INTO rollcall.users AS u (user_id) SELECT unnest(\(users)::text[]) ORDER BY 1
-            ON CONFLICT (user_id) DO UPDATE SET user_id = u.user_id
-            RETURNING u.user_id, u.online
-            """, logger: logger)
-        for try await (user, online) in locked.decode((String, Bool).self) { wasOnline[user] = online }
+        for try await (user, online) in try await connection.execute(RegistryStatements.LockUsers(users: users), logger: logger) {
+            wasOnline[user] = online
+        }
 
         let immediate = entries.map { CounterChange.offlineAtOnce(grace: offlineGrace, closedByPurge: offlineAtOnce.contains($0.key)) }
-        let rows = try await connection.query(
-            """
-            UPDATE rollcall.users AS u SET
-                connections = u.connections + d.delta,
-                online = CASE WHEN u.connections + d.delta > 0 THEN true WHEN d.immediate THEN false ELSE u.online END,
-                online_since = CASE
-                    WHEN u.connections + d.delta > 0 THEN CASE WHEN u.online THEN u.online_since ELSE now() END
-                    WHEN d.immediate THEN NULL ELSE u.online_since END,
-                offline_pending_since = CASE WHEN u.connections + d.delta = 0 AND u.online AND NOT d.immediate THEN now() END,
-                last_seen_at = now(),
-                version = u.version + CASE
-                    WHEN u.connections + d.delta > 0 AND NOT u.online THEN 1
-                    WHEN u.connections + d.delta = 0 AND u.online AND d.immediate THEN 1
-                    ELSE 0 END
-            FROM unnest(\(users)::text[], \(entries.map { $0.value })::int[], \(immediate)::bool[]) AS d(user_id, delta, immediate)
-            WHERE u.user_id = d.user_id
-            RETURNING u.user_id, u.connections, u.online, u.version, now()
-            """, logger: logger)
+        let rows = try await connection.execute(
+            RegistryStatements.ApplyCounters(users: users, deltas: entries.map { $0.value }, immediate: immediate), logger: logger)
         var transitions: [PresenceTransition] = []
         var graceStarted: [String] = []
         var committedAt: Date?
-        for try await (user, connections, online, version, now) in rows.decode((String, Int, Bool, Int64, Date).self) {
+        for try await (user, connections, online, version, now) in rows {
             committedAt = now
             let change = CounterChange(userID: user, wasOnline: wasOnline[user, default: false], online: online, connections: connections, version: version)
             switch change.outcome(at: now) {
@@ -276,7 +245,13 @@ extension RegistryWriter {
             }
         }
         for payload in MessageNotification.payloads(messages: inline, stored: stored, limit: Self.sealedPayloadLimit) {
-            try await connection.query("SELECT pg_notify('rollcall_messages', \(seal.seal(payload, channel: "rollcall_messages")))", logger: logger)
+            try await notify("rollcall_messages", payload, on: connection)
         }
+    }
+
+    /// One sealed NOTIFY on `channel`, sent when the transaction commits.
+    private func notify(_ channel: String, _ payload: String, on connection: PostgresConnection) async throws {
+        let statement = RegistryStatements.Notify(channel: channel, payload: seal.seal(payload, channel: channel))
+        for try await _ in try await connection.execute(statement, logger: logger) {}
     }
 }
