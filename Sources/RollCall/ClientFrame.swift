@@ -33,17 +33,18 @@ public struct ClientFrameError: Error, Sendable, Equatable {
 }
 
 extension ClientFrame {
-    /// The `id` alone, so a frame refused for any other field still has it echoed.
+    /// The `id` alone, read exactly as a 64-bit integer.
     private struct IDField: Decodable {
         let id: RequestID?
     }
 
+    /// Whole numbers up to 2^53 are exact as a `Double`.
+    private static let exactWholeNumbers = 9_007_199_254_740_992.0
+
     /// Reads one text frame; throws `ClientFrameError` for anything that is not a well-formed frame.
     public static func decode(_ text: String) throws(ClientFrameError) -> ClientFrame {
-        let decoder = JSONDecoder()
-        let bytes = Data(text.utf8)
         let fields: [String: JSONValue]
-        switch try? decoder.decode(JSONValue.self, from: bytes) {
+        switch try? JSONParser.parse(text) {
         case .object(let object)?: fields = object
         case nil: throw ClientFrameError(id: nil, message: "frame is not valid JSON")
         case let other?: throw ClientFrameError(id: nil, message: "frame is JSON \(other.kind), not an object")
@@ -51,8 +52,12 @@ extension ClientFrame {
         let id: RequestID?
         switch fields["id"] {
         case nil, .null?: id = nil
-        case .string?, .number?:
-            guard let read = (try? decoder.decode(IDField.self, from: bytes))?.id else {
+        case .string(let value)?: id = .string(value)
+        case .number(let value)? where value.rounded() == value && abs(value) < Self.exactWholeNumbers:
+            id = .number(Int64(value))
+        case .number?:
+            // A fraction, or a whole number too large for a Double to hold exactly: read from the text.
+            guard let read = (try? JSONDecoder().decode(IDField.self, from: Data(text.utf8)))?.id else {
                 throw ClientFrameError(id: nil, message: "\"id\" must be a string or a whole number")
             }
             id = read

@@ -32,10 +32,6 @@ public struct PresenceNotification: Sendable, Equatable, Codable {
             arrays: [("events", events.map(\.json)), ("connections", connections.map(\.json))],
             limit: limit)
     }
-
-    public static func decode(_ payload: String) throws -> PresenceNotification {
-        try RollCallJSON.decoder.decode(PresenceNotification.self, from: Data(payload.utf8))
-    }
 }
 
 /// Packs JSON pieces into as few objects under a byte limit as possible, keeping their order.

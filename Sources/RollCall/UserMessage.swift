@@ -50,8 +50,4 @@ public struct MessageNotification: Sendable, Equatable, Codable {
     public static func payloads(messages: [String], stored: [Reference], limit: Int = PresenceNotification.payloadLimit) -> [String] {
         NotifyPayloads.pack(fixed: [], arrays: [("messages", messages), ("stored", stored.map(RollCallJSON.string))], limit: limit)
     }
-
-    public static func decode(_ payload: String) throws -> MessageNotification {
-        try RollCallJSON.decoder.decode(MessageNotification.self, from: Data(payload.utf8))
-    }
 }

@@ -12,6 +12,9 @@ struct ClientFrameTests {
         #expect(try ClientFrame.decode(#"{"type":"unsubscribe","all":true}"#) == .unsubscribe(id: nil, target: .all))
         #expect(try ClientFrame.decode(#"{"type":"send","to":"bob","data":{"text":"hé 👋","n":[1,2.5,null]}}"#)
             == .send(id: nil, to: "bob", data: .object(["text": .string("hé 👋"), "n": .array([.number(1), .number(2.5), .null])])))
+        // Ids past what a Double holds exactly are echoed exactly.
+        #expect(try ClientFrame.decode(#"{"type":"ping","id":9007199254740993}"#) == .ping(id: .number(9_007_199_254_740_993)))
+        #expect(try ClientFrame.decode(#"{"type":"ping","id":-9223372036854775808}"#) == .ping(id: .number(.min)))
     }
 
     @Test(
