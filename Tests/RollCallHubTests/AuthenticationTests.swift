@@ -57,6 +57,23 @@ struct AuthenticationTests {
         }
     }
 
+    @Test("the Authorization scheme is read in any case, and blanks around the token are ignored")
+    func headerForms() async throws {
+        try await withTestDatabase { database in
+            try await TestHub.run(database: database) { hub in
+                let token = try await hub.token("erin")
+                for header in ["Bearer \(token)", "bearer \(token)", "BEARER  \t\(token) \t "] {
+                    let response = try await hub.get("/v1/users/erin", headers: ["Authorization": header])
+                    #expect(response.status == 200, "\(header.prefix(9))")
+                }
+                for header in ["Bearer ", "Bearer  \t ", "Basic \(token)", "Bearer\(token)"] {
+                    let response = try await hub.get("/v1/users/erin", headers: ["Authorization": header])
+                    #expect(response.status == 401, "\(header.prefix(9))")
+                }
+            }
+        }
+    }
+
     @Test("a secret shorter than 32 bytes is refused with a clear message, not a trap")
     func weakSecret() async throws {
         await #expect {

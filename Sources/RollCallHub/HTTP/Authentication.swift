@@ -8,9 +8,15 @@ enum BearerToken {
         if let authorization, authorization.utf8.count > 7,
             authorization.utf8.prefix(7).elementsEqual("bearer ".utf8, by: { ($0 | 0x20) == $1 })
         {
-            // Foundation's trimming goes through NSString: a visible cost on every upgrade.
-            let token = authorization.dropFirst(7).drop { $0 == " " || $0 == "\t" }
-            return String(token.reversed().drop { $0 == " " || $0 == "\t" }.reversed())
+            // Trimmed on the UTF-8 bytes: Foundation's trimming goes through NSString, and
+            // Character-wise trimming of a reversed view costs more than verifying the token.
+            let bytes = authorization.utf8
+            let blank = { (byte: UInt8) in byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") }
+            var start = bytes.index(bytes.startIndex, offsetBy: 7)
+            var end = bytes.endIndex
+            while start < end, blank(bytes[start]) { start = bytes.index(after: start) }
+            while end > start, blank(bytes[bytes.index(before: end)]) { end = bytes.index(before: end) }
+            return String(decoding: bytes[start..<end], as: UTF8.self)
         }
         guard let query else { return nil }
         for pair in query.split(separator: "&") where pair.hasPrefix("access_token=") {
