@@ -16,7 +16,7 @@ struct FrameHandler {
     static let maxSnapshotAll = 10_000
 
     /// Reads frames until the socket ends; returns a reason when the hub itself ended it.
-    func receive(inbound: WebSocketInboundStream, logger: Logger) async throws -> CloseReason? {
+    func receive(inbound: WebSocketInboundStream, log: SocketLog) async throws -> CloseReason? {
         var socket = SocketState(identity: identity, maxBadFrames: hub.settings.maxBadFrames)
         var handshaken = false
         let clock = ContinuousClock()
@@ -44,7 +44,7 @@ struct FrameHandler {
                 switch socket.frameArrived(at: clock.now - origin, bad: failure != nil) {
                 case .disconnect:
                     hub.metrics.framesRejected.increment()
-                    logger.notice("connection closed for flooding or bad frames")
+                    log(.notice, "connection closed for flooding or bad frames")
                     mailbox.yield(.frame(.error(id: id, code: .rateLimited, message: "too many bad or rapid frames")))
                     mailbox.yield(.close(.policyViolation, reason: "rate limited"))
                     return .protocolError
@@ -60,7 +60,7 @@ struct FrameHandler {
                     mailbox.yield(.frame(.error(id: failure.id, code: .badRequest, message: failure.message)))
                     continue
                 }
-                if let frame { try await handle(frame, socket: &socket, logger: logger) }
+                if let frame { try await handle(frame, socket: &socket, log: log) }
             }
         }
         return nil
@@ -101,7 +101,7 @@ struct FrameHandler {
         }
     }
 
-    private func handle(_ frame: ClientFrame, socket: inout SocketState, logger: Logger) async throws {
+    private func handle(_ frame: ClientFrame, socket: inout SocketState, log: SocketLog) async throws {
         switch frame {
         case .ping(let id):
             mailbox.yield(.frame(.pong(id: id)))
@@ -157,20 +157,20 @@ struct FrameHandler {
             let message = UserMessage(to: to, from: identity.userID, data: data, at: Date())
             // Without the database other hubs are out of reach; this hub's sockets are not. When the
             // outage is known, do not make the sender wait for the writer to find out again.
-            guard hub.databaseAvailable else { return deliverHereOnly(message, id: id, because: "database unavailable", logger: logger) }
+            guard hub.databaseAvailable else { return deliverHereOnly(message, id: id, because: "database unavailable", log: log) }
             // Not awaited: the next frames are read (and metered) as they arrive, and a sender's
             // messages share batches. The answer comes when the batch commits, in sending order.
             hub.writer.send(message) { [self] result in
                 switch result {
                 case .success: mailbox.yield(.frame(.ack(id: id, accepted: true)))
-                case .failure(let error): deliverHereOnly(message, id: id, because: "\(error)", logger: logger)
+                case .failure(let error): deliverHereOnly(message, id: id, because: "\(error)", log: log)
                 }
             }
         }
     }
 
-    private func deliverHereOnly(_ message: UserMessage, id: RequestID?, because reason: String, logger: Logger) {
-        logger.warning("message delivered on this hub only", metadata: ["to": "\(message.to)", "error": "\(reason)"])
+    private func deliverHereOnly(_ message: UserMessage, id: RequestID?, because reason: String, log: SocketLog) {
+        log(.warning, "message delivered on this hub only", ["to": "\(message.to)", "error": "\(reason)"])
         hub.sockets.deliver(message)
         refuse(id, .unavailable, "the database is unreachable: delivered only to connections on this hub")
     }

@@ -28,9 +28,7 @@ struct WebSocketSession {
             userID: identity.userID,
             userAgent: userAgent.map { $0.truncated(toUTF8Bytes: hub.settings.maxUserAgentBytes) },
             remoteAddress: remoteAddress)
-        let logger = logger
-            .with(metadata: "connection_id", "\(connection.connectionID)")
-            .with(metadata: "user_id", "\(identity.userID)")
+        let log = SocketLog(logger: logger, connectionID: connection.connectionID, userID: identity.userID)
 
         let evidence = CloseEvidence()
         evidence.watch(channel)
@@ -40,7 +38,7 @@ struct WebSocketSession {
             // The new row is open before the old one closes: the user never drops to zero.
             resumed = try await closeResumed()
         } catch {
-            logger.warning("connection refused: registry unavailable", metadata: ["error": "\(error)"])
+            log(.warning, "connection refused: registry unavailable", ["error": "\(error)"])
             // An attempt that timed out may still have committed the row: close it (closes are idempotent).
             hub.writer.close(connection.connectionID, reason: .timeout)
             hub.metrics.connectionsRefused.increment()
@@ -52,13 +50,13 @@ struct WebSocketSession {
         let metrics = hub.metrics
         let mailbox = Mailbox(channel: channel, outbound: outbound, dialect: dialect, budget: hub.settings.maxOutboundBytes) {
             metrics.slowReadersClosed.increment()
-            logger.warning("connection closed: it does not read what it is sent", metadata: ["budget_bytes": "\(hub.settings.maxOutboundBytes)"])
+            log(.warning, "connection closed: it does not read what it is sent", ["budget_bytes": "\(hub.settings.maxOutboundBytes)"])
             Self.closeForSlowReading(channel)
         }
         hub.sockets.add(connection.connectionID, user: identity.userID, outbound: outbound, mailbox: mailbox, dialect: dialect)
         hub.metrics.connectionsOpened.increment()
         hub.metrics.connectionsOpen.increment()
-        logger.info("connection opened", metadata: ["remote_addr": "\(remoteAddress ?? "-")", "resumed": "\(resumed)"])
+        log(.info, "connection opened", ["remote_addr": "\(remoteAddress ?? "-")", "resumed": "\(resumed)"])
         mailbox.yield(.frame(.welcome(
             connectionID: connection.connectionID, userID: identity.userID, serverID: hub.settings.serverID,
             heartbeatMilliseconds: Int(hub.settings.pingInterval.milliseconds), resumed: resumed)))
@@ -78,9 +76,9 @@ struct WebSocketSession {
         }
         defer { expiry?.cancel() }
         do {
-            explicitReason = try await frames.receive(inbound: inbound, logger: logger)
+            explicitReason = try await frames.receive(inbound: inbound, log: log)
         } catch {
-            logger.debug("connection ended with an error", metadata: ["error": "\(error)"])
+            log(.debug, "connection ended with an error", ["error": "\(error)"])
         }
         let watched = await mailbox.finish()
         if hub.sockets.isDraining { explicitReason = .serverShutdown }
@@ -91,7 +89,7 @@ struct WebSocketSession {
         hub.sockets.remove(connection.connectionID)
         hub.metrics.connectionsOpen.decrement()
         hub.writer.close(connection.connectionID, reason: reason)
-        logger.info("connection closed", metadata: ["close_reason": "\(reason.rawValue)"])
+        log(.info, "connection closed", ["close_reason": "\(reason.rawValue)"])
     }
 
     /// Closes the row of the connection this one resumes, if it is this user's and still open.
