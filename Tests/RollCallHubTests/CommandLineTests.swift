@@ -1,4 +1,5 @@
 import Foundation
+import RollCall
 import RollCallTestSupport
 import Testing
 
@@ -15,6 +16,27 @@ struct CommandLineTests {
         let claims = try #require(try JSONSerialization.jsonObject(with: json) as? [String: Any])
         let expiry = try #require(claims["exp"] as? Double)
         #expect(abs(expiry - Date().timeIntervalSince1970 - 90) < 30)
+    }
+
+    @Test("a socket's open and its close are one log line each, with its ids, and never its token")
+    func socketLogLines() async throws {
+        try await withTestDatabase { database in
+            let authority = try await TestTokens.authority()
+            let hub = try await HubProcess.serve(database: database, serverID: "logged")
+            let token = try await authority.mint(Identity(userID: "lou"), lifetime: .seconds(600))
+            let socket = try await TestSocket.open(url: hub.webSocketURL, token: token)
+            let welcome = try await socket.next()
+            guard case .welcome(let connectionID, _, _, _, _) = welcome else { throw UnexpectedFrame(frame: welcome) }
+            try await socket.close()
+            try await hub.waitForLog("close_reason=client_closed")
+            let lines = hub.log.split(separator: "\n").filter { $0.contains("\(connectionID)") }
+            #expect(lines.count == 2, "\(lines)")
+            #expect(lines.first?.contains("connection opened") == true && lines.first?.contains("user_id=lou") == true)
+            #expect(lines.last?.contains("connection closed") == true && lines.last?.contains("user_id=lou") == true)
+            #expect(!hub.log.contains(token))
+            hub.signal(SIGTERM)
+            #expect(try await hub.waitForExit() == 0)
+        }
     }
 
     @Test("a bad duration stops the command and says what a duration looks like", arguments: ["1.5x", "ten", "99999999d"])
