@@ -21,11 +21,24 @@ enum ChildProcess {
 
     /// Blocks the calling thread; only for short administrative commands.
     static func run(_ executable: String, _ arguments: [String], silenceOutput: Bool, silenceErrors: Bool) throws(LaunchFailed) -> Int32 {
+        try run(executable, arguments, output: silenceOutput ? "/dev/null" : nil, silenceErrors: silenceErrors)
+    }
+
+    /// Runs a program to completion and returns its exit status and what it wrote on stdout.
+    static func output(_ executable: String, _ arguments: [String]) throws(LaunchFailed) -> (status: Int32, output: String) {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("rollcall-child-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: file) }
+        let status = try run(executable, arguments, output: file.path, silenceErrors: true)
+        return (status, (try? String(contentsOf: file, encoding: .utf8)) ?? "")
+    }
+
+    /// `output`: a file for stdout (created), or nil for this process's own.
+    private static func run(_ executable: String, _ arguments: [String], output: String?, silenceErrors: Bool) throws(LaunchFailed) -> Int32 {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        if silenceOutput { posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0) }
+        if let output { posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_TRUNC, 0o600) }
         if silenceErrors { posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0) }
 
         let argv = ([executable] + arguments).map { strdup($0) } + [nil]

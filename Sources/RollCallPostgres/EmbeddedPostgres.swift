@@ -150,17 +150,9 @@ public struct EmbeddedPostgres: Sendable {
     }
 
     private static func pgConfigBindir() -> String? {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["pg_config", "--bindir"]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = FileHandle.nullDevice
-        guard (try? process.run()) != nil else { return nil }
-        let output = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else { return nil }
-        return String(decoding: output, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        // Not Foundation's `Process`, which can miss a child's exit on Linux and wait forever.
+        guard let result = try? ChildProcess.output("/usr/bin/env", ["pg_config", "--bindir"]), result.status == 0 else { return nil }
+        return result.output.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 }
 
