@@ -17,51 +17,63 @@ struct FrameHandler {
 
     /// Reads frames until the socket ends; returns a reason when the hub itself ended it.
     func receive(inbound: WebSocketInboundStream, log: SocketLog) async throws -> CloseReason? {
-        var socket = SocketState(identity: identity, maxBadFrames: hub.settings.maxBadFrames)
-        var handshaken = false
-        let clock = ContinuousClock()
-        let origin = clock.now
+        var state = ReadState(socket: SocketState(identity: identity, maxBadFrames: hub.settings.maxBadFrames))
         for try await message in inbound.messages(maxSize: hub.settings.maxFrameBytes) {
-            for item in read(message, handshaken: &handshaken) {
-                var frame: ClientFrame?
-                var failure: ClientFrameError?
-                switch item {
-                case .frame(let read): frame = read
-                case .bad(let error): failure = error
-                case .nothing: break
-                case .reply(let text):
-                    mailbox.yield(.text(text))
-                    continue
-                case .refuse(let text):
-                    hub.metrics.framesRejected.increment()
-                    mailbox.yield(.text(text))
-                    mailbox.yield(.close(.protocolError, reason: "handshake refused"))
-                    return .protocolError
-                case .close:
-                    return .clientClosed
-                }
-                let id = frame?.id ?? failure?.id
-                switch socket.frameArrived(at: clock.now - origin, bad: failure != nil) {
-                case .disconnect:
-                    hub.metrics.framesRejected.increment()
-                    log(.notice, "connection closed for flooding or bad frames")
-                    mailbox.yield(.frame(.error(id: id, code: .rateLimited, message: "too many bad or rapid frames")))
-                    mailbox.yield(.close(.policyViolation, reason: "rate limited"))
-                    return .protocolError
-                case .reject:
-                    hub.metrics.framesRejected.increment()
-                    mailbox.yield(.frame(.error(id: id, code: .rateLimited, message: "slow down")))
-                    continue
-                case .accept:
-                    break
-                }
-                if let failure {
-                    hub.metrics.framesRejected.increment()
-                    mailbox.yield(.frame(.error(id: failure.id, code: .badRequest, message: failure.message)))
-                    continue
-                }
-                if let frame { try await handle(frame, socket: &socket, log: log) }
+            // Each message is handled in a call of its own: this loop's frame, which lives as
+            // long as the socket, holds only the state between messages.
+            if let end = try await handle(message, state: &state, log: log) { return end }
+        }
+        return nil
+    }
+
+    /// What the reading keeps between messages.
+    private struct ReadState {
+        var socket: SocketState
+        var handshaken = false
+        let origin = ContinuousClock.now
+    }
+
+    /// One message: its frames answered in order; a reason when the hub ends the socket for it.
+    private func handle(_ message: WebSocketMessage, state: inout ReadState, log: SocketLog) async throws -> CloseReason? {
+        for item in read(message, handshaken: &state.handshaken) {
+            var frame: ClientFrame?
+            var failure: ClientFrameError?
+            switch item {
+            case .frame(let read): frame = read
+            case .bad(let error): failure = error
+            case .nothing: break
+            case .reply(let text):
+                mailbox.yield(.text(text))
+                continue
+            case .refuse(let text):
+                hub.metrics.framesRejected.increment()
+                mailbox.yield(.text(text))
+                mailbox.yield(.close(.protocolError, reason: "handshake refused"))
+                return .protocolError
+            case .close:
+                return .clientClosed
             }
+            let id = frame?.id ?? failure?.id
+            switch state.socket.frameArrived(at: ContinuousClock.now - state.origin, bad: failure != nil) {
+            case .disconnect:
+                hub.metrics.framesRejected.increment()
+                log(.notice, "connection closed for flooding or bad frames")
+                mailbox.yield(.frame(.error(id: id, code: .rateLimited, message: "too many bad or rapid frames")))
+                mailbox.yield(.close(.policyViolation, reason: "rate limited"))
+                return .protocolError
+            case .reject:
+                hub.metrics.framesRejected.increment()
+                mailbox.yield(.frame(.error(id: id, code: .rateLimited, message: "slow down")))
+                continue
+            case .accept:
+                break
+            }
+            if let failure {
+                hub.metrics.framesRejected.increment()
+                mailbox.yield(.frame(.error(id: failure.id, code: .badRequest, message: failure.message)))
+                continue
+            }
+            if let frame { try await handle(frame, socket: &state.socket, log: log) }
         }
         return nil
     }

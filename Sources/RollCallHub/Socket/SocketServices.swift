@@ -2,8 +2,9 @@ import Foundation
 import RollCall
 import RollCallPostgres
 
-/// What a socket's session and frame handler use, and nothing else of the hub.
-struct SocketServices: Sendable {
+/// What a socket's session and frame handler use, and nothing else of the hub. One shared
+/// object: every socket's frames hold a reference to it rather than a copy of its fields.
+final class SocketServices: Sendable {
     let settings: SocketSettings
     let writer: RegistryWriter
     let reader: RegistryReader
@@ -11,6 +12,19 @@ struct SocketServices: Sendable {
     let watchers: WatchIndex
     let metrics: HubMetrics
     let contact: DatabaseContact
+
+    init(
+        settings: SocketSettings, writer: RegistryWriter, reader: RegistryReader, sockets: LiveSockets, watchers: WatchIndex,
+        metrics: HubMetrics, contact: DatabaseContact
+    ) {
+        self.settings = settings
+        self.writer = writer
+        self.reader = reader
+        self.sockets = sockets
+        self.watchers = watchers
+        self.metrics = metrics
+        self.contact = contact
+    }
 
     /// Whether the database takes writes: the heartbeat answers and the last batch went through.
     var databaseAvailable: Bool { contact.isAvailable }

@@ -23,6 +23,46 @@ struct WebSocketSession {
     var connectionID: ConnectionID?
 
     func run(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, logger: Logger) async {
+        // Three steps, so that what waits for the whole life of the socket (this function's
+        // frame) holds one reference: a held idle socket costs that much less memory.
+        guard let socket = await open(outbound: outbound, logger: logger) else { return }
+        let explicitReason: CloseReason?
+        do {
+            explicitReason = try await socket.frames.receive(inbound: inbound, log: socket.log)
+        } catch {
+            socket.log(.debug, "connection ended with an error", ["error": "\(error)"])
+            explicitReason = nil
+        }
+        await close(socket, explicitReason: explicitReason)
+    }
+
+    /// What an open socket keeps until it closes.
+    private final class OpenSocket: Sendable {
+        let connectionID: ConnectionID
+        let log: SocketLog
+        let evidence: CloseEvidence
+        let mailbox: Mailbox
+        let frames: FrameHandler
+        let expiry: Scheduled<Void>?
+        let keepAlive: RepeatedTask?
+
+        init(
+            connectionID: ConnectionID, log: SocketLog, evidence: CloseEvidence, mailbox: Mailbox, frames: FrameHandler,
+            expiry: Scheduled<Void>?, keepAlive: RepeatedTask?
+        ) {
+            self.connectionID = connectionID
+            self.log = log
+            self.evidence = evidence
+            self.mailbox = mailbox
+            self.frames = frames
+            self.expiry = expiry
+            self.keepAlive = keepAlive
+        }
+    }
+
+    /// Writes the socket's row, registers it and sends the welcome; nil when the registry could
+    /// not take the row (the socket is then closed with 1013).
+    private func open(outbound: WebSocketOutboundWriter, logger: Logger) async -> OpenSocket? {
         let connection = NewConnection(
             connectionID: connectionID ?? ConnectionID(),
             userID: identity.userID,
@@ -43,14 +83,15 @@ struct WebSocketSession {
             hub.writer.close(connection.connectionID, reason: .timeout)
             hub.metrics.connectionsRefused.increment()
             try? await outbound.close(.init(codeNumber: 1013), reason: "registry unavailable, try again")
-            return
+            return nil
         }
 
         let channel = channel
         let metrics = hub.metrics
-        let mailbox = Mailbox(channel: channel, outbound: outbound, dialect: dialect, budget: hub.settings.maxOutboundBytes) {
+        let budget = hub.settings.maxOutboundBytes
+        let mailbox = Mailbox(channel: channel, outbound: outbound, dialect: dialect, budget: budget) {
             metrics.slowReadersClosed.increment()
-            log(.warning, "connection closed: it does not read what it is sent", ["budget_bytes": "\(hub.settings.maxOutboundBytes)"])
+            log(.warning, "connection closed: it does not read what it is sent", ["budget_bytes": "\(budget)"])
             Self.closeForSlowReading(channel)
         }
         hub.sockets.add(connection.connectionID, user: identity.userID, outbound: outbound, mailbox: mailbox, dialect: dialect)
@@ -61,35 +102,37 @@ struct WebSocketSession {
             connectionID: connection.connectionID, userID: identity.userID, serverID: hub.settings.serverID,
             heartbeatMilliseconds: Int(hub.settings.pingInterval.milliseconds), resumed: resumed)))
 
-        let frames = FrameHandler(hub: hub, identity: identity, connectionID: connection.connectionID, mailbox: mailbox, dialect: dialect)
         // SignalR clients take 30 s without a record for a dead connection: ping them every 15 s.
         let keepAlive = dialect == .signalR
             ? channel.eventLoop.scheduleRepeatedTask(initialDelay: .seconds(15), delay: .seconds(15)) { _ in mailbox.yield(.text(SignalR.ping)) }
             : nil
-        defer { keepAlive?.cancel() }
-        var explicitReason: CloseReason?
         // The token's expiry is a timer on the socket's event loop, not a task of its own.
         let expiry = identity.expiresAt.map { expiry in
             channel.eventLoop.scheduleTask(in: .milliseconds(max(0, Int64(expiry.timeIntervalSinceNow * 1000)))) {
                 mailbox.yield(.close(.init(codeNumber: Self.tokenExpiredCode), reason: "token_expired"))
             }
         }
-        defer { expiry?.cancel() }
-        do {
-            explicitReason = try await frames.receive(inbound: inbound, log: log)
-        } catch {
-            log(.debug, "connection ended with an error", ["error": "\(error)"])
-        }
-        let watched = await mailbox.finish()
-        if hub.sockets.isDraining { explicitReason = .serverShutdown }
-        if mailbox.hasOverflowed { explicitReason = .kicked }
+        return OpenSocket(
+            connectionID: connection.connectionID, log: log, evidence: evidence, mailbox: mailbox,
+            frames: FrameHandler(hub: hub, identity: identity, connectionID: connection.connectionID, mailbox: mailbox, dialect: dialect),
+            expiry: expiry, keepAlive: keepAlive)
+    }
 
-        let reason = explicitReason ?? Self.reason(from: evidence)
-        hub.watchers.remove(connection.connectionID, watching: watched)
-        hub.sockets.remove(connection.connectionID)
+    /// Forgets the socket and closes its row with the reason it ended for.
+    private func close(_ socket: OpenSocket, explicitReason: CloseReason?) async {
+        socket.keepAlive?.cancel()
+        socket.expiry?.cancel()
+        let watched = await socket.mailbox.finish()
+        var explicitReason = explicitReason
+        if hub.sockets.isDraining { explicitReason = .serverShutdown }
+        if socket.mailbox.hasOverflowed { explicitReason = .kicked }
+
+        let reason = explicitReason ?? Self.reason(from: socket.evidence)
+        hub.watchers.remove(socket.connectionID, watching: watched)
+        hub.sockets.remove(socket.connectionID)
         hub.metrics.connectionsOpen.decrement()
-        hub.writer.close(connection.connectionID, reason: reason)
-        log(.info, "connection closed", ["close_reason": "\(reason.rawValue)"])
+        hub.writer.close(socket.connectionID, reason: reason)
+        socket.log(.info, "connection closed", ["close_reason": "\(reason.rawValue)"])
     }
 
     /// Closes the row of the connection this one resumes, if it is this user's and still open.
