@@ -45,6 +45,9 @@ struct CommonOptions: ParsableArguments {
             guard let text = environment[name], Int(text) == nil else { continue }
             throw ValidationError("\(name): '\(text)' is not a whole number")
         }
+        if let text = environment["ROLLCALL_EXECUTOR"], Serve.TaskPlacement(rawValue: text) == nil {
+            throw ValidationError("ROLLCALL_EXECUTOR: '\(text)' is neither event-loops nor pool")
+        }
     }
 
     var databaseURL: String? { databaseURLOption ?? ProcessInfo.processInfo.environment["DATABASE_URL"] }

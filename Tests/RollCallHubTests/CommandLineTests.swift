@@ -18,6 +18,16 @@ struct CommandLineTests {
         #expect(abs(expiry - Date().timeIntervalSince1970 - 90) < 30)
     }
 
+    @Test("an executor the hub does not know stops it with the two it knows, from the flag or the environment")
+    func badExecutor() async throws {
+        let flag = try await HubProcess.run(["serve", "--executor", "threads"])
+        #expect(flag.status == 64)
+        #expect(flag.output.contains("event-loops") && flag.output.contains("pool"), "output: \(flag.output)")
+        let variable = try HubProcess.start(["serve"], environment: ["ROLLCALL_EXECUTOR": "threads"])
+        #expect(try await variable.waitForExit(timeout: .seconds(30)) == 64)
+        #expect(variable.log.contains("ROLLCALL_EXECUTOR: 'threads' is neither event-loops nor pool"), "output: \(variable.log)")
+    }
+
     @Test("a socket's open and its close are one log line each, with its ids, and never its token")
     func socketLogLines() async throws {
         try await withTestDatabase { database in
