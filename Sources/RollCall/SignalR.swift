@@ -45,7 +45,7 @@ public enum SignalR {
     }
 
     static func handshake(_ record: Substring) -> Incoming {
-        guard case .object(let fields)? = try? JSONDecoder().decode(JSONValue.self, from: Data(record.utf8)) else {
+        guard case .object(let fields)? = try? JSONParser.parse(String(record)) else {
             return .handshake(error: "the handshake is not a JSON object")
         }
         guard case .string(let name)? = fields["protocol"], name == "json" else {
@@ -60,7 +60,7 @@ public enum SignalR {
     }
 
     static func message(_ record: Substring) -> Incoming {
-        guard case .object(let fields)? = try? JSONDecoder().decode(JSONValue.self, from: Data(record.utf8)),
+        guard case .object(let fields)? = try? JSONParser.parse(String(record)),
             case .number(let type)? = fields["type"]
         else {
             return .refused(invocationID: nil, error: "a record is a JSON object with a numeric type")
