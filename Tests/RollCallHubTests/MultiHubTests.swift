@@ -83,6 +83,11 @@ struct MultiHubTests {
                     }
                     try await group.waitForAll()
                 }
+                // A client's close returns before its hub has written the row's close: wait until
+                // every close is in the database, then mark the end of the stream.
+                try await eventually(timeout: .seconds(60), "every close of tess committed") {
+                    try await sql(database, "SELECT connections FROM rollcall.users WHERE user_id = 'tess'", as: Int.self) == [0]
+                }
                 let marker = try await a.connect("marker")
                 let frames = try await watcher.frames(until: { $0.isPresence(of: "marker") }, timeout: .seconds(60))
                 let events = frames.transitions.filter { $0.userID == "tess" }
