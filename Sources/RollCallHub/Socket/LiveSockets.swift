@@ -43,14 +43,20 @@ final class LiveSockets: Sendable {
     /// Whether any socket of `user` is open here.
     func holds(_ user: String) -> Bool { index.withLock { $0.byUser[user] != nil } }
 
-    /// Hands a message to every local socket of its recipient.
+    /// Hands a message to every local socket of its recipient. Its frame is written once per
+    /// dialect, not once per socket: a user's tabs all get the same text.
     func deliver(_ message: UserMessage) {
-        let mailboxes = index.withLock { index in
-            (index.byUser[message.to] ?? []).compactMap { index.sockets[$0]?.mailbox }
+        let recipients = index.withLock { index in
+            (index.byUser[message.to] ?? []).compactMap { index.sockets[$0] }
         }
-        guard !mailboxes.isEmpty else { return }
-        let cost = SessionInput.message(message).estimatedBytes
-        for mailbox in mailboxes { mailbox.yield(.message(message), cost: cost) }
+        guard !recipients.isEmpty else { return }
+        let frame = ServerFrame.message(from: message.from, data: message.data, at: message.at)
+        var texts: [SocketDialect: String] = [:]
+        for socket in recipients {
+            guard let text = texts[socket.dialect] ?? socket.dialect.text(for: frame) else { continue }
+            texts[socket.dialect] = text
+            socket.mailbox.yield(.text(text))
+        }
     }
 
     /// Closes every socket with 1001 (going away); their sessions record `server_shutdown`.

@@ -4,14 +4,13 @@ import NIOWebSocket
 import RollCall
 import Synchronization
 
-/// Everything that reaches one socket goes through its mailbox, so one task writes its frames in order.
+/// Everything that reaches one socket goes through its mailbox, which writes its frames in order.
 enum SessionInput: Sendable {
     /// A frame to send as it is (welcome, pong, ack, error).
     case frame(ServerFrame)
     /// Subscription bookkeeping and presence, filtered by the socket's `SubscriberState`.
     case subscriber(SubscriberState.Input)
-    case message(UserMessage)
-    /// Text written as it is (a SignalR handshake answer or ping).
+    /// Text written as it is (a message's frame, a SignalR handshake answer or ping).
     case text(String)
     /// Close the socket after what is already in the mailbox has been written.
     case close(WebSocketErrorCode, reason: String)
@@ -28,7 +27,6 @@ enum SessionInput: Sendable {
         case .subscriber(.resync(let presence)): 160 + presence.userID.utf8.count
         case .subscriber(.connection(let event)): 320 + event.userID.utf8.count + (event.userAgent?.utf8.count ?? 0)
         case .subscriber: 0
-        case .message(let message): 128 + message.from.utf8.count + message.data.json.utf8.count
         case .text(let text): text.utf8.count
         case .close: 0
         }
@@ -69,10 +67,10 @@ final class Mailbox: Sendable {
         self.overflow = overflow
     }
 
-    /// Queues `input`; `cost` overrides the estimate when the caller knows it (a message sent to many sockets).
-    func yield(_ input: SessionInput, cost: Int? = nil) {
+    /// Queues `input`.
+    func yield(_ input: SessionInput) {
         guard !overflowed.load(ordering: .relaxed), !finished.load(ordering: .relaxed) else { return }
-        let cost = cost ?? input.estimatedBytes
+        let cost = input.estimatedBytes
         let queued = queuedBytes.add(cost, ordering: .relaxed).newValue
         if queued > budget {
             if !overflowed.exchange(true, ordering: .relaxed) { overflow() }
@@ -80,7 +78,7 @@ final class Mailbox: Sendable {
         }
         switch input {
         case .subscriber, .close: needsFinish.store(true, ordering: .relaxed)
-        case .frame, .message, .text: break
+        case .frame, .text: break
         }
         // Always through the loop's queue, never inline: inputs from the loop itself and from
         // elsewhere keep one order.
@@ -97,7 +95,6 @@ final class Mailbox: Sendable {
             switch input {
             case .frame(let frame): texts = dialect.text(for: frame).map { [$0] } ?? []
             case .subscriber(let input): texts = writer.subscriber.handle(input).compactMap(dialect.text(for:))
-            case .message(let message): texts = dialect.text(for: .message(from: message.from, data: message.data, at: message.at)).map { [$0] } ?? []
             case .text(let text): texts = [text]
             case .close(let code, let reason):
                 texts = dialect.closing(code: Int(UInt16(webSocketErrorCode: code)), reason: reason).map { [$0] } ?? []
