@@ -38,9 +38,6 @@ extension ClientFrame {
         let id: RequestID?
     }
 
-    /// Whole numbers up to 2^53 are exact as a `Double`.
-    private static let exactWholeNumbers = 9_007_199_254_740_992.0
-
     /// Reads one text frame; throws `ClientFrameError` for anything that is not a well-formed frame.
     public static func decode(_ text: String) throws(ClientFrameError) -> ClientFrame {
         let fields: [String: JSONValue]
@@ -53,9 +50,11 @@ extension ClientFrame {
         switch fields["id"] {
         case nil, .null?: id = nil
         case .string(let value)?: id = .string(value)
-        case .number(let value)? where value.rounded() == value && abs(value) < Self.exactWholeNumbers:
-            id = .number(Int64(value))
-        case .number?:
+        case .number(let value)?:
+            if let whole = JSONValue.exactInteger(value) {
+                id = .number(whole)
+                break
+            }
             // A fraction, or a whole number too large for a Double to hold exactly: read from the text.
             guard let read = (try? JSONDecoder().decode(IDField.self, from: Data(text.utf8)))?.id else {
                 throw ClientFrameError(id: nil, message: "\"id\" must be a string or a whole number")

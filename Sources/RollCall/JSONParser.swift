@@ -262,10 +262,14 @@ extension JSONValue {
 
     /// A whole number that a `Double` holds exactly.
     public func int(_ key: String) throws(FieldError) -> Int64 {
-        guard case .number(let value)? = self[key], value.rounded() == value, abs(value) <= 9_007_199_254_740_992 else {
-            throw missing(key, "a whole number")
-        }
-        return Int64(value)
+        guard case .number(let value)? = self[key], let whole = JSONValue.exactInteger(value) else { throw missing(key, "a whole number") }
+        return whole
+    }
+
+    /// `value` as an integer, when it is whole and below 2^53: a text that read as 2^53 itself may
+    /// have been 2^53 + 1, which a `Double` cannot tell apart.
+    static func exactInteger(_ value: Double) -> Int64? {
+        value.rounded() == value && abs(value) < 9_007_199_254_740_992 ? Int64(value) : nil
     }
 
     public func date(_ key: String) throws(FieldError) -> Date {

@@ -161,16 +161,20 @@ extension ConnectionEvent {
     /// The event as JSON, as in a presence notification.
     public var json: String {
         var writer = JSONWriter(capacity: 256)
-        writer.object {
-            $0.field("at", at)
-            $0.field("connection_id", connectionID.description)
-            $0.field("event", event.rawValue)
-            $0.field("reason", reason?.rawValue)
-            $0.field("server_id", serverID)
-            $0.field("user_agent", userAgent)
-            $0.field("user_id", userID)
-        }
+        writer.object { writeFields(to: &$0, type: nil) }
         return writer.text
+    }
+
+    /// The event's fields, keys sorted; a frame's `type`, when given, goes in its sorted place.
+    func writeFields(to json: inout JSONWriter, type: String?) {
+        json.field("at", at)
+        json.field("connection_id", connectionID.description)
+        json.field("event", event.rawValue)
+        json.field("reason", reason?.rawValue)
+        json.field("server_id", serverID)
+        json.field("type", type)
+        json.field("user_agent", userAgent)
+        json.field("user_id", userID)
     }
 }
 

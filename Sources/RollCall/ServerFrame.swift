@@ -68,14 +68,7 @@ public enum ServerFrame: Sendable, Equatable {
                 json.field("user_id", transition.userID)
                 json.field("version", transition.version)
             case .connection(let event):
-                json.field("at", event.at)
-                json.field("connection_id", event.connectionID.description)
-                json.field("event", event.event.rawValue)
-                json.field("reason", event.reason?.rawValue)
-                json.field("server_id", event.serverID)
-                json.field("type", "connection")
-                json.field("user_agent", event.userAgent)
-                json.field("user_id", event.userID)
+                event.writeFields(to: &json, type: "connection")
             case .message(let from, let data, let at):
                 json.field("at", at)
                 json.field("data", data)

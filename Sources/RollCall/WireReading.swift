@@ -100,7 +100,9 @@ extension RequestID {
         switch json {
         case nil: return nil
         case .string(let value)?: self = .string(value)
-        case .number(let value)? where value.rounded() == value && abs(value) <= 9_007_199_254_740_992: self = .number(Int64(value))
+        case .number(let value)?:
+            guard let whole = JSONValue.exactInteger(value) else { throw JSONValue.FieldError(description: "\"id\" must be a string or a whole number") }
+            self = .number(whole)
         case _?: throw JSONValue.FieldError(description: "\"id\" must be a string or a whole number")
         }
     }
