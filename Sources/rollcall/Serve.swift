@@ -61,8 +61,8 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Sockets one client address may open per second, in bursts of five seconds' worth; 0 is no limit (env: ROLLCALL_ADDRESS_OPEN_RATE).")
     var addressOpenRate: Int = environmentInt("ROLLCALL_ADDRESS_OPEN_RATE", default: HubConfiguration.Defaults.addressOpensPerSecond)
 
-    @Option(help: "Where Swift tasks run: 'event-loops' (the socket threads: fewer thread switches per socket) or 'pool' (Swift's own thread pool) (env: ROLLCALL_EXECUTOR).")
-    var executor: TaskPlacement = TaskPlacement(rawValue: ProcessInfo.processInfo.environment["ROLLCALL_EXECUTOR"] ?? "") ?? .eventLoops
+    @Option(help: "Where Swift tasks run: 'pool' (Swift's own thread pool) or, experimental, 'event-loops' (the socket threads: fewer thread switches per socket) (env: ROLLCALL_EXECUTOR).")
+    var executor: TaskPlacement = TaskPlacement(rawValue: ProcessInfo.processInfo.environment["ROLLCALL_EXECUTOR"] ?? "") ?? .pool
 
     /// Where the hub's Swift tasks run. On the event loops, a socket's task wakes on the thread
     /// that did its I/O instead of crossing to the concurrency pool and back.
