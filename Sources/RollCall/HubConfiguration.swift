@@ -9,6 +9,7 @@ public struct HubConfiguration: Sendable {
         public static let offlineGrace: Duration = .seconds(3)
         public static let retention: Duration = .seconds(30 * 86_400)
         public static let maxBatch = 500
+        public static let batchLinger: Duration = .milliseconds(5)
         public static let maxMessageBytes = 64 * 1024
         public static let maxUserAgentBytes = 512
         public static let maxOutboundBytes = 4 * 1024 * 1024
@@ -30,6 +31,8 @@ public struct HubConfiguration: Sendable {
     public var retention: Duration
     /// Most events one registry transaction takes; 1 turns grouping off.
     public var maxBatch: Int
+    /// Longest a registry batch waits for more requests while the hub is busy; zero never waits.
+    public var batchLinger: Duration
     /// Largest `data` of a message; a frame may be larger by `frameOverhead` for its envelope.
     public var maxMessageBytes: Int
     /// Longest user agent kept in a connection row.
@@ -56,6 +59,7 @@ public struct HubConfiguration: Sendable {
         offlineGrace: Duration = Defaults.offlineGrace,
         retention: Duration = Defaults.retention,
         maxBatch: Int = Defaults.maxBatch,
+        batchLinger: Duration = Defaults.batchLinger,
         maxMessageBytes: Int = Defaults.maxMessageBytes,
         maxUserAgentBytes: Int = Defaults.maxUserAgentBytes,
         maxOutboundBytes: Int = Defaults.maxOutboundBytes,
@@ -74,6 +78,7 @@ public struct HubConfiguration: Sendable {
         self.offlineGrace = offlineGrace
         self.retention = retention
         self.maxBatch = maxBatch
+        self.batchLinger = batchLinger
         self.maxMessageBytes = maxMessageBytes
         self.maxUserAgentBytes = maxUserAgentBytes
         self.maxOutboundBytes = maxOutboundBytes
@@ -82,6 +87,9 @@ public struct HubConfiguration: Sendable {
         self.trustedProxies = trustedProxies
         self.openLimits = openLimits
     }
+
+    /// Longest `--batch-linger` accepted: a lingering writer notices a stop only when it is over.
+    public static let maxBatchLinger: Duration = .seconds(1)
 
     /// Room for a frame's envelope around its `data`.
     public static let frameOverhead = 4096
@@ -100,6 +108,9 @@ public struct HubConfiguration: Sendable {
         }
         if !(0...65535).contains(port) { throw Invalid(description: "--port must be between 0 and 65535") }
         if maxBatch < 1 { throw Invalid(description: "--max-batch must be at least 1") }
+        if batchLinger < .zero || batchLinger > Self.maxBatchLinger {
+            throw Invalid(description: "--batch-linger must be between 0 and \(DurationText.format(Self.maxBatchLinger))")
+        }
         if maxMessageBytes < 1 { throw Invalid(description: "--max-message-bytes must be at least 1") }
         if maxOutboundBytes < 2 * maxFrameBytes {
             throw Invalid(description: "--max-outbound-bytes must be at least twice the largest frame (\(2 * maxFrameBytes) bytes), or one message could close a socket")

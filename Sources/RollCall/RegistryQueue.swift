@@ -8,8 +8,15 @@ public protocol QueuedRequest: Sendable {
 /// The registry writer's queue as a state machine, without I/O: what is pending, what the next
 /// batch is, what a failure does, when to stop, which offline graces are due. The writer feeds it
 /// events and carries out what it returns; the time is always passed in.
+///
+/// Batching is group commit: what arrives while a transaction is in flight is the next one. Under
+/// load, a batch may also *linger*: when the last batch had company (more than one request), the
+/// next waits until its oldest request is `linger` old, so that one transaction carries more rows.
+/// A lone request never waits, so a quiet hub answers as fast as with no linger at all.
 public struct RegistryQueue<Request: QueuedRequest>: Sendable {
     public let maxBatch: Int
+    /// Longest a request waits for company once the hub is busy; zero turns lingering off.
+    public let linger: Duration
     /// How long a stopping writer keeps retrying an unreachable database.
     public let shutdownPatience: Duration
     public let backoff: Backoff
@@ -23,18 +30,25 @@ public struct RegistryQueue<Request: QueuedRequest>: Sendable {
     public private(set) var finished = false
     public private(set) var consecutiveFailures = 0
     public private(set) var committedTransactions = 0
+    /// When the oldest pending request was submitted.
+    private var pendingSince: ContinuousClock.Instant?
+    /// How many requests the last batch taken carried: more than one means the hub is busy.
+    private var lastBatchSize = 0
     /// When each user's offline grace runs out, on this hub's clock.
     private var graceDeadlines: [String: ContinuousClock.Instant] = [:]
 
-    public init(maxBatch: Int, shutdownPatience: Duration, backoff: Backoff = Backoff()) {
+    public init(maxBatch: Int, linger: Duration = .zero, shutdownPatience: Duration, backoff: Backoff = Backoff()) {
         self.maxBatch = max(1, maxBatch)
+        self.linger = max(.zero, linger)
         self.shutdownPatience = shutdownPatience
         self.backoff = backoff
     }
 
-    /// Queues `request`; false once the queue has finished (the caller must answer it itself).
-    public mutating func submit(_ request: Request) -> Bool {
+    /// Queues `request`, submitted at `now`; false once the queue has finished (the caller must
+    /// answer it itself).
+    public mutating func submit(_ request: Request, at now: ContinuousClock.Instant) -> Bool {
         guard !finished else { return false }
+        if pending.isEmpty { pendingSince = now }
         pending.append(request)
         return true
     }
@@ -43,20 +57,34 @@ public struct RegistryQueue<Request: QueuedRequest>: Sendable {
         case batch([Request])
         /// Nothing to write now: wait for a submission, a grace or a stop.
         case wait
+        /// Work is pending but lingers for company: take the next batch at this instant (a
+        /// submission need not wake the writer before then).
+        case lingerUntil(ContinuousClock.Instant)
         /// Stopping, nothing pending and no grace running: the run loop may end.
         case stop
     }
 
-    /// The next batch, up to `maxBatch` requests in submission order.
-    public mutating func next() -> Next {
+    /// The next batch at `now`, up to `maxBatch` requests in submission order.
+    public mutating func next(at now: ContinuousClock.Instant) -> Next {
         if !pending.isEmpty {
+            if let deadline = lingerDeadline, now < deadline { return .lingerUntil(deadline) }
             let batch = Array(pending.prefix(maxBatch))
             pending.removeFirst(batch.count)
+            // What is left of a full batch is no younger than the deadline it already had.
+            if pending.isEmpty { pendingSince = nil }
+            lastBatchSize = batch.count
             inFlight = true
             return .batch(batch)
         }
         // Stopping waits out running graces, so their offline transitions are still published.
         return stopping && graceDeadlines.isEmpty ? .stop : .wait
+    }
+
+    /// When the pending requests may go, if they linger: only while the hub is busy (the last
+    /// batch had company), and never once a batch is full or the writer is stopping.
+    private var lingerDeadline: ContinuousClock.Instant? {
+        guard linger > .zero, lastBatchSize > 1, !stopping, pending.count < maxBatch, let since = pendingSince else { return nil }
+        return since + linger
     }
 
     /// Whether everything submitted so far has been written (or the queue has finished).
@@ -89,6 +117,8 @@ public struct RegistryQueue<Request: QueuedRequest>: Sendable {
     /// goes back to the head of the queue, unless the queue is stopping and out of patience.
     public mutating func batchFailed(_ batch: [Request], now: ContinuousClock.Instant) -> Failure {
         consecutiveFailures += 1
+        // After a failure nothing lingers: a retry goes as soon as its pause is over.
+        lastBatchSize = 0
         let kept = batch.filter(\.retriedAfterFailure)
         var failure = Failure(failFast: batch.filter { !$0.retriedAfterFailure }, abandoned: [], abandonedGraces: 0, retryAfter: nil)
         guard !kept.isEmpty else { return failure }
@@ -96,10 +126,12 @@ public struct RegistryQueue<Request: QueuedRequest>: Sendable {
             failure.abandoned = kept + pending
             failure.abandonedGraces = graceDeadlines.count
             pending = []
+            pendingSince = nil
             graceDeadlines = [:]
             return failure
         }
         pending.insert(contentsOf: kept, at: 0)
+        pendingSince = pendingSince ?? now
         failure.retryAfter = backoff.delay(afterFailures: consecutiveFailures)
         return failure
     }
@@ -118,6 +150,7 @@ public struct RegistryQueue<Request: QueuedRequest>: Sendable {
     /// The run loop ended: returns what was still pending, to be answered as never written.
     public mutating func finish() -> [Request] {
         finished = true
+        pendingSince = nil
         defer { pending = [] }
         return pending
     }

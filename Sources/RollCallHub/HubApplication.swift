@@ -26,7 +26,7 @@ public enum HubApplication {
         let seal = NotifySeal(secret: configuration.jwtSecret)
         let writer = RegistryWriter(
             serverID: configuration.serverID, client: client, seal: seal, maxBatch: configuration.maxBatch,
-            offlineGrace: configuration.offlineGrace, logger: logger)
+            linger: configuration.batchLinger, offlineGrace: configuration.offlineGrace, logger: logger)
         let metrics = HubMetrics()
         let contact = DatabaseContact()
         writer.onCommit { report in

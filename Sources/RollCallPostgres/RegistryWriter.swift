@@ -6,7 +6,8 @@ import ServiceLifecycle
 import Synchronization
 
 /// The one writer of a hub: every open, close and message goes through it, and the requests that
-/// arrive while a transaction is in flight become the next transaction (group commit, no timer).
+/// arrive while a transaction is in flight become the next transaction (group commit). Under load
+/// a batch lingers a little for more (`RegistryQueue.linger`, `--batch-linger`).
 ///
 /// A batch is one transaction: multi-row statements for the rows, one counter upsert whose
 /// `RETURNING` decides the transitions, then one `NOTIFY rollcall_presence` (chunked) for them
@@ -36,14 +37,14 @@ public final class RegistryWriter: Service, Sendable {
     let seal: NotifySeal
 
     public init(
-        serverID: String, client: PostgresClient, seal: NotifySeal, maxBatch: Int, offlineGrace: Duration = .zero,
-        attemptLimit: Duration = .seconds(10), logger: Logger
+        serverID: String, client: PostgresClient, seal: NotifySeal, maxBatch: Int, linger: Duration = .zero,
+        offlineGrace: Duration = .zero, attemptLimit: Duration = .seconds(10), logger: Logger
     ) {
         self.serverID = serverID
         self.seal = seal
         self.attemptLimit = attemptLimit
         self.client = client
-        self.state = Mutex(QueueState(queue: RegistryQueue(maxBatch: maxBatch, shutdownPatience: Self.shutdownPatience, backoff: Self.backoff)))
+        self.state = Mutex(QueueState(queue: RegistryQueue(maxBatch: maxBatch, linger: linger, shutdownPatience: Self.shutdownPatience, backoff: Self.backoff)))
         self.offlineGrace = offlineGrace
         var logger = logger
         logger[metadataKey: "server_id"] = "\(serverID)"
@@ -132,8 +133,9 @@ public final class RegistryWriter: Service, Sendable {
     }
 
     func submit(_ request: RegistryRequest) {
+        let now = ContinuousClock.now
         let (accepted, wakeUp) = state.withLock { state in
-            guard state.queue.submit(request) else { return (false, nil as CheckedContinuation<Void, Never>?) }
+            guard state.queue.submit(request, at: now) else { return (false, nil as CheckedContinuation<Void, Never>?) }
             defer { state.wakeUp = nil }
             return (true, state.wakeUp)
         }
@@ -209,8 +211,9 @@ public final class RegistryWriter: Service, Sendable {
     /// Waits for work; nil once stopping with nothing left to write.
     private func nextBatch() async -> [RegistryRequest]? {
         while true {
+            let now = ContinuousClock.now
             let (step, idleWaiters) = state.withLock { state in
-                let step = state.queue.next()
+                let step = state.queue.next(at: now)
                 guard case .batch = step else {
                     defer { state.idleWaiters = [] }
                     return (step, state.idleWaiters)
@@ -221,6 +224,10 @@ public final class RegistryWriter: Service, Sendable {
             switch step {
             case .batch(let batch): return batch
             case .stop: return nil
+            case .lingerUntil(let deadline):
+                // Short (at most `HubConfiguration.maxBatchLinger`), so neither a full batch nor a
+                // stop needs to cut it off; a stop is taken at the next turn.
+                try? await Task.sleep(until: deadline, clock: .continuous)
             case .wait:
                 await withCheckedContinuation { continuation in
                     let ready = state.withLock { state in

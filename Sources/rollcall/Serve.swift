@@ -40,6 +40,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Most events in one registry transaction; 1 turns grouping off (env: ROLLCALL_MAX_BATCH).")
     var maxBatch: Int = environmentInt("ROLLCALL_MAX_BATCH", default: HubConfiguration.Defaults.maxBatch)
 
+    @Option(help: "While the hub is busy, longest a registry transaction waits for more events; 0 never waits (env: ROLLCALL_BATCH_LINGER; default 5ms, at most 1s).", transform: DurationText.parseArgument)
+    var batchLinger: Duration = environmentDuration("ROLLCALL_BATCH_LINGER", default: HubConfiguration.Defaults.batchLinger)
+
     @Option(help: "Largest frame or message body in bytes (env: ROLLCALL_MAX_MESSAGE_BYTES).")
     var maxMessageBytes: Int = environmentInt("ROLLCALL_MAX_MESSAGE_BYTES", default: HubConfiguration.Defaults.maxMessageBytes)
 
@@ -90,7 +93,8 @@ struct Serve: AsyncParsableCommand {
             serverID: serverID ?? Self.defaultServerID(port: port),
             jwtSecret: secret,
             orphanWindow: orphanWindow, heartbeatInterval: heartbeatInterval, purgeInterval: purgeInterval,
-            offlineGrace: offlineGrace, retention: retention, maxBatch: maxBatch, maxMessageBytes: maxMessageBytes, maxOutboundBytes: maxOutboundBytes,
+            offlineGrace: offlineGrace, retention: retention, maxBatch: maxBatch, batchLinger: batchLinger,
+            maxMessageBytes: maxMessageBytes, maxOutboundBytes: maxOutboundBytes,
             pingInterval: pingInterval, trustedProxies: proxies,
             openLimits: .init(
                 maxSocketsPerUser: maxSocketsPerUser,

@@ -49,6 +49,34 @@ struct RegistryWriterTests {
         }
     }
 
+    @Test("a busy writer lingers: opens that trickle in after a batch of two share one transaction")
+    func lingering() async throws {
+        try await withTestDatabase { location in
+            try await withTestClient(location) { client in
+                let writer = RegistryWriter(serverID: "hub-linger", client: client, seal: testSeal, maxBatch: 500, linger: .seconds(1), logger: testLogger)
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    func open(_ user: String) {
+                        group.addTask { _ = try await writer.open(NewConnection(userID: user, userAgent: nil, remoteAddress: "127.0.0.1")) }
+                    }
+                    // Two queued before the writer runs make its first batch one with company.
+                    open("first-1")
+                    open("first-2")
+                    try await eventually("both queued") { writer.pendingRequests == 2 }
+                    try await writer.running {
+                        try await eventually("the first batch committed") { writer.committedTransactions == 1 }
+                        for index in 0..<3 {
+                            open("late-\(index)")
+                            try await Task.sleep(for: .milliseconds(20))
+                        }
+                        try await group.waitForAll()
+                    }
+                }
+                #expect(writer.committedTransactions == 2, "the three late opens waited for each other")
+                #expect(try await sql(location, "SELECT count(*)::int FROM rollcall.connections WHERE connected", as: Int.self) == [5])
+            }
+        }
+    }
+
     @Test("a socket that closes between the heartbeat's snapshot and its reopen stays closed")
     func closeBeatsReopen() async throws {
         try await withTestDatabase { location in
