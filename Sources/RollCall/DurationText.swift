@@ -1,7 +1,8 @@
 /// Durations as operators type them: `500ms`, `15s`, `1.5s`, `1m30s`, `2h`, `30d`.
 ///
 /// A duration is one or more `<number><unit>` parts, the number a whole or decimal value and the
-/// unit one of `ms`, `s`, `m`, `h`, `d` (Go's and Prometheus's spelling); the parts add up.
+/// unit one of `ms`, `s`, `m`, `h`, `d` (Go's and Prometheus's spelling); the parts add up. A bare
+/// `0` is zero, as in Go: the one number that means the same in every unit.
 public enum DurationText {
     public struct Invalid: Error, CustomStringConvertible {
         public let text: String
@@ -26,6 +27,7 @@ public enum DurationText {
     public static func parse(_ text: String) throws(Invalid) -> Duration {
         var rest = Substring(text.trimmingWhitespace())
         guard !rest.isEmpty else { throw Invalid(text: text) }
+        if rest == "0" { return .zero }
         var total: Int64 = 0
         while !rest.isEmpty {
             let whole = rest.prefix { $0.isASCII && $0.isNumber }

@@ -5,7 +5,7 @@ import Testing
 struct DurationTextTests {
     @Test("every documented unit", arguments: [
         ("500ms", Duration.milliseconds(500)), ("15s", .seconds(15)), ("10m", .seconds(600)),
-        ("2h", .seconds(7200)), ("30d", .seconds(30 * 86400)), ("0s", .zero),
+        ("2h", .seconds(7200)), ("30d", .seconds(30 * 86400)), ("0s", .zero), ("0", .zero),
     ])
     func parses(text: String, expected: Duration) throws {
         #expect(try DurationText.parse(text) == expected)
@@ -22,7 +22,7 @@ struct DurationTextTests {
         #expect(try DurationText.parse(text) == expected)
     }
 
-    @Test("anything else is refused with an example", arguments: ["", "10", "ten s", "-5s", "3w", "1.5", ".s", "1m30", "5 s", "1s-2s", "1ss", "1.2.3s", "٣s"])
+    @Test("anything else is refused with an example", arguments: ["", "10", "00", "0.0", "ten s", "-5s", "3w", "1.5", ".s", "1m30", "5 s", "1s-2s", "1ss", "1.2.3s", "٣s"])
     func refuses(text: String) {
         #expect {
             try DurationText.parse(text)
