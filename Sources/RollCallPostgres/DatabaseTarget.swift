@@ -12,6 +12,10 @@ public struct DatabaseTarget: Sendable {
 
     public static let embeddedDatabaseName = "rollcall"
 
+    /// Longest the embedded cluster's own bookkeeping (creating the database, counting its
+    /// clients before a stop) may take: a cluster that does not answer must not hang a command.
+    static let adminPatience: Duration = .seconds(30)
+
     public static func resolve(url: String?, dataDirectory: URL, logger: Logger) async throws -> DatabaseTarget {
         if let url, !url.isEmpty {
             return DatabaseTarget(location: try DatabaseLocation(url: url), embedded: nil, startedCluster: false)
@@ -23,7 +27,12 @@ public struct DatabaseTarget: Sendable {
         let started = try await runBlocking { try cluster.start() }
         let location = cluster.location(database: embeddedDatabaseName)
         do {
-            try await DatabaseAdmin.createDatabaseIfMissing(embeddedDatabaseName, at: location, logger: logger)
+            // A start cut short (a signal) goes no further than the cluster: no connection is
+            // opened for a command that is ending, and none may hold up its exit.
+            try Task.checkCancellation()
+            try await withDeadline(Self.adminPatience) {
+                try await DatabaseAdmin.createDatabaseIfMissing(embeddedDatabaseName, at: location, logger: logger)
+            }
         } catch {
             if started { try? await runBlocking { cluster.stop() } }
             throw error
@@ -35,14 +44,19 @@ public struct DatabaseTarget: Sendable {
     /// never stops one it found running, nor pulls it from under another hub on the same data dir.
     public func release(logger: Logger) async {
         guard startedCluster, let embedded else { return }
-        let others = try? await DatabaseAdmin.withConnection(to: location.with(database: "postgres"), logger: logger) { connection in
-            let rows = try await connection.query(
-                """
-                SELECT count(*)::int FROM pg_stat_activity
-                WHERE backend_type = 'client backend' AND application_name <> \(DatabaseLocation.applicationName)
-                """,
-                logger: logger)
-            return try await rows.collect().first?.decode(Int.self) ?? 0
+        // Not asked when the command was cancelled (a signal before it served): the cluster it
+        // started moments ago is stopped without a connection that could hold up the exit.
+        let location = location
+        let others = try? await withDeadline(Self.adminPatience) {
+            try await DatabaseAdmin.withConnection(to: location.with(database: "postgres"), logger: logger) { connection in
+                let rows = try await connection.query(
+                    """
+                    SELECT count(*)::int FROM pg_stat_activity
+                    WHERE backend_type = 'client backend' AND application_name <> \(DatabaseLocation.applicationName)
+                    """,
+                    logger: logger)
+                return try await rows.collect().first?.decode(Int.self) ?? 0
+            }
         }
         if let others, others > 0 {
             logger.notice("embedded PostgreSQL left running: other clients use it", metadata: ["clients": "\(others)"])
