@@ -116,4 +116,41 @@ struct AuthenticationTests {
             }
         }
     }
+
+    /// The three parts of a token, with one replaced.
+    static func replacing(_ token: String, part index: Int, with text: String) -> String {
+        var parts = token.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
+        parts[index] = text
+        return parts.joined(separator: ".")
+    }
+
+    static func base64URL(_ text: String) -> String {
+        Data(text.utf8).base64EncodedString()
+            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+    }
+
+    @Test("verification without the key collection: a good token proves its claims; a changed one, an unsigned one and a bad signature prove nothing")
+    func verification() async throws {
+        let authority = try await TestTokens.authority()
+        let good = try await authority.mint(Identity(userID: "zoe", isAdmin: true, watchable: ["amy", "bo"]), lifetime: .seconds(600))
+        let identity = try authority.verify(good)
+        #expect(identity.userID == "zoe" && identity.isAdmin && identity.watchable == ["amy", "bo"])
+
+        let future = Int(Date().timeIntervalSince1970) + 600
+        let forgedClaims = Self.base64URL(#"{"sub":"mallory","exp":\#(future),"admin":true}"#)
+        let refused = [
+            Self.replacing(good, part: 1, with: forgedClaims),
+            Self.replacing(Self.replacing(good, part: 0, with: Self.base64URL(#"{"alg":"none","typ":"JWT"}"#)), part: 2, with: ""),
+            Self.replacing(good, part: 2, with: "not*base64"),
+            Self.replacing(good, part: 2, with: Self.base64URL("thirty-two bytes of a signature!")),
+            good + ".extra",
+            String(good.dropLast()),
+            "", "..", "a.b",
+        ]
+        for token in refused {
+            #expect(throws: TokenRejected.self, "\(token.prefix(40))") { try authority.verify(token) }
+        }
+        let expired = try await authority.mint(Identity(userID: "zoe"), lifetime: .seconds(-1))
+        #expect { try authority.verify(expired) } throws: { "\($0)" == "token expired" }
+    }
 }

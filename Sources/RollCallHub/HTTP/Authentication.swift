@@ -29,12 +29,12 @@ enum BearerToken {
 
 extension TokenAuthority {
     /// The identity behind a request's token, or a 401 saying what is wrong with it.
-    func identity(authorization: String?, query: String?) async throws(APIError) -> Identity {
+    func identity(authorization: String?, query: String?) throws(APIError) -> Identity {
         guard let token = BearerToken.find(authorization: authorization, query: query), !token.isEmpty else {
             throw .unauthorized("missing token: send Authorization: Bearer <jwt> or ?access_token=<jwt>")
         }
         do {
-            return try await verify(token)
+            return try verify(token)
         } catch {
             throw .unauthorized(error.description)
         }
@@ -47,7 +47,7 @@ struct AuthenticationMiddleware: RouterMiddleware {
 
     func handle(_ request: Request, context: HubRequestContext, next: (Request, HubRequestContext) async throws -> Response) async throws -> Response {
         var context = context
-        context.identity = try await authority.identity(authorization: request.headers[.authorization], query: request.uri.query)
+        context.identity = try authority.identity(authorization: request.headers[.authorization], query: request.uri.query)
         return try await next(request, context)
     }
 }
@@ -64,7 +64,7 @@ struct AdmittedSocketMiddleware: RouterMiddleware {
             context.identity = admitted.identity
             context.clientAddress = admitted.address
         } else {
-            context.identity = try await authority.identity(authorization: request.headers[.authorization], query: request.uri.query)
+            context.identity = try authority.identity(authorization: request.headers[.authorization], query: request.uri.query)
         }
         return try await next(request, context)
     }

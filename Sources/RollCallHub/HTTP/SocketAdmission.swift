@@ -31,17 +31,17 @@ final class SocketAdmission: Sendable {
     }
 
     /// Nil when the handshake may proceed, else the refusal its client is answered with.
-    func admit(_ head: HTTPRequestHead, on channel: any Channel) async -> APIError? {
-        let refusal = await decide(head, on: channel)
+    func admit(_ head: HTTPRequestHead, on channel: any Channel) -> APIError? {
+        let refusal = decide(head, on: channel)
         if refusal != nil { metrics.connectionsRefused.increment() }
         return refusal
     }
 
-    private func decide(_ head: HTTPRequestHead, on channel: any Channel) async -> APIError? {
+    private func decide(_ head: HTTPRequestHead, on channel: any Channel) -> APIError? {
         let query = head.uri.firstIndex(of: "?").map { String(head.uri[head.uri.index(after: $0)...]) }
         let identity: Identity
         do {
-            identity = try await authority.identity(authorization: head.headers["authorization"].first, query: query)
+            identity = try authority.identity(authorization: head.headers["authorization"].first, query: query)
         } catch {
             return error
         }

@@ -20,11 +20,19 @@ public struct TokenRejected: Error, CustomStringConvertible, Equatable {
 }
 
 /// Verifies and mints HS256 tokens with the hub's secret.
+///
+/// Minting goes through jwt-kit's `JWTKeyCollection`. Verifying uses the same key's jwt-kit
+/// algorithm and parser directly, synchronously: the collection is an actor, and a hop to it (and
+/// a task to make it) for every WebSocket handshake cost more than checking the HMAC itself. So the
+/// upgrade gate decides on the connection's event loop.
 public struct TokenAuthority: Sendable {
     /// jwt-kit traps in debug builds on shorter HMAC keys; we refuse them with a message instead.
     public static let minimumSecretBytes = 32
 
     private let keys: JWTKeyCollection
+    /// The collection's HS256 key, as jwt-kit's algorithm.
+    private let algorithm: any JWTAlgorithm
+    private let parser = DefaultJWTParser()
 
     public struct WeakSecret: Error, CustomStringConvertible {
         public let length: Int
@@ -38,13 +46,18 @@ public struct TokenAuthority: Sendable {
         guard length >= Self.minimumSecretBytes else { throw WeakSecret(length: length) }
         keys = JWTKeyCollection()
         await keys.add(hmac: HMACKey(from: secret), digestAlgorithm: .sha256)
+        do {
+            algorithm = try await keys.getKey()
+        } catch {
+            preconditionFailure("the key just added is the collection's default: \(error)")
+        }
     }
 
     /// The identity a token proves, or why it proves none.
-    public func verify(_ token: String) async throws(TokenRejected) -> Identity {
+    public func verify(_ token: String) throws(TokenRejected) -> Identity {
         let claims: TokenClaims
         do {
-            claims = try await keys.verify(token, as: TokenClaims.self)
+            claims = try verifiedClaims(token)
         } catch let error as JWTError where error.errorType == .claimVerificationFailure {
             throw TokenRejected(description: "token expired")
         } catch {
@@ -55,6 +68,26 @@ public struct TokenAuthority: Sendable {
             throw TokenRejected(description: "token subject must be 1 to \(Identity.maximumUserIDBytes) bytes, without NUL")
         }
         return Identity(userID: user, isAdmin: claims.admin ?? false, watchable: claims.watch.map(Set.init), expiresAt: claims.exp.value)
+    }
+
+    /// The claims of `token`, decoded only once its signature checks out, and not expired.
+    private func verifiedClaims(_ token: String) throws -> TokenClaims {
+        let bytes = Array(token.utf8)
+        let parts = try parser.getTokenParts(bytes)
+        guard let signature = Self.base64URLDecoded(parts.signature), let lastDot = bytes.lastIndex(of: UInt8(ascii: ".")) else {
+            throw JWTError.malformedToken(reason: "the signature is not base64url")
+        }
+        // The signed input is the header and the payload, as sent: everything before the last dot.
+        guard try algorithm.verify(signature, signs: bytes[..<lastDot]) else { throw JWTError.signatureVerificationFailed }
+        let claims = try parser.parse(bytes, as: TokenClaims.self).payload
+        try claims.exp.verifyNotExpired()
+        return claims
+    }
+
+    private static func base64URLDecoded(_ text: ArraySlice<UInt8>) -> Data? {
+        var base64 = String(decoding: text, as: UTF8.self).replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        base64 += String(repeating: "=", count: (4 - base64.utf8.count % 4) % 4)
+        return Data(base64Encoded: base64)
     }
 
     /// A signed token for `identity`, valid for `lifetime`.

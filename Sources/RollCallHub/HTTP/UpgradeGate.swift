@@ -8,8 +8,9 @@ import NIOHTTP1
 import RollCall
 
 /// Decides, before any upgrade, whether a WebSocket handshake may proceed; a refusal carries
-/// the HTTP status and JSON error the client gets.
-typealias UpgradeAdmission = @Sendable (HTTPRequestHead, any Channel) async -> APIError?
+/// the HTTP status and JSON error the client gets. It runs on the connection's event loop and
+/// must not block: a token check, a look at the database's health, the open limits.
+typealias UpgradeAdmission = @Sendable (HTTPRequestHead, any Channel) -> APIError?
 
 /// HummingbirdWebSocket answers every refused upgrade with a bare 400. This handler sits in front
 /// of the upgrade handler and decides first: an admitted handshake passes untouched (and the
@@ -22,9 +23,6 @@ final class UpgradeGate: ChannelInboundHandler, RemovableChannelHandler {
     typealias OutboundOut = HTTPServerResponsePart
 
     private let admission: UpgradeAdmission
-    /// Parts that arrived while the admission was being decided.
-    private var held: [HTTPServerRequestPart] = []
-    private var deciding = false
     /// A refusal was answered: whatever else the client sends is dropped until the close.
     private var refused = false
 
@@ -34,40 +32,18 @@ final class UpgradeGate: ChannelInboundHandler, RemovableChannelHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         if refused { return }
-        let part = unwrapInboundIn(data)
-        if deciding {
-            held.append(part)
-            return
-        }
-        guard case .head(let head) = part, Self.isWebSocketUpgrade(head) else {
+        guard case .head(let head) = unwrapInboundIn(data), Self.isWebSocketUpgrade(head) else {
             context.fireChannelRead(data)
             return
         }
-        deciding = true
-        held = [part]
-        let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
-        let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
-        let admission = self.admission
-        let channel = context.channel
-        let decision = context.eventLoop.makeFutureWithTask { await admission(head, channel) }
-        decision.whenSuccess { refusal in
-            handler.value.decided(refusal, version: head.version, context: loopBound.value)
-        }
-    }
-
-    private func decided(_ refusal: APIError?, version: HTTPVersion, context: ChannelHandlerContext) {
-        let parts = held
-        held = []
-        deciding = false
-        guard let refusal else {
-            for part in parts { context.fireChannelRead(wrapInboundOut(part)) }
-            context.fireChannelReadComplete()
-            // Past the handshake the channel carries WebSocket frames, which this handler must not see.
-            context.pipeline.syncOperations.removeHandler(self, promise: nil)
+        if let refusal = admission(head, context.channel) {
+            refused = true
+            answer(refusal, version: head.version, context: context)
             return
         }
-        refused = true
-        answer(refusal, version: version, context: context)
+        context.fireChannelRead(data)
+        // Past the handshake the channel carries WebSocket frames, which this handler must not see.
+        context.pipeline.syncOperations.removeHandler(self, promise: nil)
     }
 
     /// Writes `refusal` as the whole response, then closes the connection.
