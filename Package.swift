@@ -11,6 +11,7 @@ let package = Package(
     products: [
         .executable(name: "rollcall", targets: ["rollcall"]),
         .executable(name: "rollcall-bare", targets: ["rollcall-bare"]),
+        .executable(name: "rollcall-hotpath", targets: ["rollcall-hotpath"]),
         .library(name: "RollCall", targets: ["RollCall"]),
         .library(name: "RollCallClient", targets: ["RollCallClient"]),
         .library(name: "RollCallPostgres", targets: ["RollCallPostgres"]),
@@ -107,6 +108,12 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Benchmarks/BareHub",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "rollcall-hotpath",
+            dependencies: ["RollCall", "RollCallPostgres", "RollCallHub"],
+            path: "Benchmarks/HotPath",
             swiftSettings: swiftSettings
         ),
         .target(
