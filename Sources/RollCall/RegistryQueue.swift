@@ -70,7 +70,7 @@ public struct RegistryQueue<Request: QueuedRequest>: Sendable {
             if let deadline = lingerDeadline, now < deadline { return .lingerUntil(deadline) }
             let batch = Array(pending.prefix(maxBatch))
             pending.removeFirst(batch.count)
-            // What is left of a full batch is no younger than the deadline it already had.
+            // What a full batch left keeps the deadline it had: none of it waits longer than that.
             if pending.isEmpty { pendingSince = nil }
             lastBatchSize = batch.count
             inFlight = true
