@@ -33,6 +33,51 @@ struct ShutdownTests {
         }
     }
 
+    @Test("a peer that never answers the close does not hold up SIGTERM: its connection is cut, its row closed, the hub exits 0")
+    func silentPeerAtShutdown() async throws {
+        try await withTestDatabase { database in
+            let hub = try await HubProcess.serve(database: database, serverID: "proc-silent")
+            let authority = try await TestTokens.authority()
+            let peer = try MutePeer(port: hub.port, token: try await authority.mint(Identity(userID: "sid"), lifetime: .seconds(600)))
+            try await eventually("sid's row opened") {
+                try await sql(database, "SELECT count(*)::int FROM rollcall.connections WHERE connected", as: Int.self) == [1]
+            }
+            hub.signal(SIGTERM)
+            // The drain waits 10 s for the close handshake; the hub's own patience is 45 s more.
+            #expect(try await hub.waitForExit(timeout: .seconds(40)) == 0, "hub log: \(hub.log)")
+            #expect(hub.log.contains("cut the connections of sockets that did not answer the close"))
+            #expect(try await sql(database, "SELECT coalesce(close_reason, 'open') FROM rollcall.connections", as: String.self) == ["server_shutdown"])
+            peer.hangUp()
+        }
+    }
+
+    /// A client on a plain socket that completes the upgrade, reads the answer once, and then
+    /// neither reads nor writes: it never answers the hub's close.
+    final class MutePeer {
+        let descriptor: Int32
+
+        init(port: Int, token: String) throws {
+            descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = in_port_t(UInt16(port).bigEndian)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            let connected = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            guard connected == 0 else { throw POSIXError(.ECONNREFUSED) }
+            let request = [
+                "GET /v1/ws HTTP/1.1", "Host: 127.0.0.1:\(port)", "Upgrade: websocket", "Connection: Upgrade",
+                "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Version: 13", "Authorization: Bearer \(token)",
+            ].joined(separator: "\r\n") + "\r\n\r\n"
+            _ = request.withCString { send(descriptor, $0, strlen($0), 0) }
+            var answer = [UInt8](repeating: 0, count: 4096)
+            _ = recv(descriptor, &answer, answer.count, 0)
+        }
+
+        func hangUp() { close(descriptor) }
+    }
+
     @Test("a peer that stops answering pings is dropped and its row closed as timeout")
     func deadPeer() async throws {
         try await withTestDatabase { database in

@@ -77,4 +77,12 @@ final class LiveSockets: Sendable {
             }
         }
     }
+
+    /// Cuts the connections of the sockets still open; returns how many. For a shutdown whose
+    /// close handshakes some peers never answered: they would hold the server open until killed.
+    func cutRemaining() -> Int {
+        let mailboxes = index.withLock { $0.sockets.values.map(\.mailbox) }
+        for mailbox in mailboxes { mailbox.cutConnection() }
+        return mailboxes.count
+    }
 }

@@ -67,6 +67,11 @@ final class Mailbox: Sendable {
         self.overflow = overflow
     }
 
+    /// Ends the connection at once, without a close handshake: for a peer that never answered one.
+    func cutConnection() {
+        channel.close(mode: .all, promise: nil)
+    }
+
     /// Queues `input`.
     func yield(_ input: SessionInput) {
         guard !overflowed.load(ordering: .relaxed), !finished.load(ordering: .relaxed) else { return }
