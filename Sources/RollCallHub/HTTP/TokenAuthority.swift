@@ -22,9 +22,9 @@ public struct TokenRejected: Error, CustomStringConvertible, Equatable {
 /// Verifies and mints HS256 tokens with the hub's secret.
 ///
 /// Minting goes through jwt-kit's `JWTKeyCollection`. Verifying uses the same key's jwt-kit
-/// algorithm and parser directly, synchronously: the collection is an actor, and a hop to it (and
-/// a task to make it) for every WebSocket handshake cost more than checking the HMAC itself. So the
-/// upgrade gate decides on the connection's event loop.
+/// algorithm and parser directly, synchronously: the collection is an actor, and its `verify`
+/// would take a task and a hop to it for every WebSocket handshake. So the upgrade gate decides on
+/// the connection's event loop.
 public struct TokenAuthority: Sendable {
     /// jwt-kit traps in debug builds on shorter HMAC keys; we refuse them with a message instead.
     public static let minimumSecretBytes = 32
