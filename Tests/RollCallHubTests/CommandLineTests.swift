@@ -28,6 +28,29 @@ struct CommandLineTests {
         #expect(variable.log.contains("ROLLCALL_EXECUTOR: 'threads' is neither event-loops nor pool"), "output: \(variable.log)")
     }
 
+    @Test("every number and duration README documents for serve stops it, from the environment, when it cannot be read")
+    func badEnvironmentValues() async throws {
+        let readme = try String(contentsOf: HubProcess.packageRoot.appendingPathComponent("README.md"), encoding: .utf8)
+        // Rows of the configuration table: | `--flag` | `NAME` | `default` | meaning |
+        let numeric = readme.split(separator: "\n").compactMap { line -> String? in
+            let cells = line.split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces) }
+            guard cells.count >= 4, cells[0].hasPrefix("`--"), cells[1].hasPrefix("`"), cells[2].hasPrefix("`") else { return nil }
+            let value = cells[2].trimmingCharacters(in: CharacterSet(charactersIn: "`"))
+            let number = value.prefix { $0.isNumber || $0 == "." }
+            guard Double(number) != nil, ["", "ms", "s", "m", "h", "d"].contains(String(value.dropFirst(number.count))) else { return nil }
+            return cells[1].trimmingCharacters(in: CharacterSet(charactersIn: "`"))
+        }
+        #expect(numeric.contains("ROLLCALL_BATCH_LINGER") && numeric.contains("ROLLCALL_PORT") && numeric.count >= 12, "\(numeric)")
+        for name in numeric {
+            // Were the value taken, --port 70000 would stop the hub with another status, before any database.
+            let hub = try HubProcess.start(
+                ["serve", "--port", "70000", "--database-url", "postgres://nobody@127.0.0.1:1/none", "--jwt-secret", TestHub.secret],
+                environment: [name: "soon"])
+            #expect(try await hub.waitForExit(timeout: .seconds(30)) == 64, "\(name)")
+            #expect(hub.log.contains("\(name): 'soon'"), "\(name): \(hub.log)")
+        }
+    }
+
     @Test("a socket's open and its close are one log line each, with its ids, and never its token")
     func socketLogLines() async throws {
         try await withTestDatabase { database in
