@@ -44,8 +44,8 @@ public struct DatabaseTarget: Sendable {
     /// never stops one it found running, nor pulls it from under another hub on the same data dir.
     public func release(logger: Logger) async {
         guard startedCluster, let embedded else { return }
-        // Not asked when the command was cancelled (a signal before it served): the cluster it
-        // started moments ago is stopped without a connection that could hold up the exit.
+        // In a cancelled command (a signal before it served) `withDeadline` gives up at once, so
+        // the cluster it started moments ago is stopped without a connection that could hold up the exit.
         let location = location
         let others = try? await withDeadline(Self.adminPatience) {
             try await DatabaseAdmin.withConnection(to: location.with(database: "postgres"), logger: logger) { connection in

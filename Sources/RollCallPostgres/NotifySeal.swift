@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import RollCall
 
 /// Signs what hubs NOTIFY each other and checks what they hear. PostgreSQL lets any session
 /// NOTIFY any channel, so without this anyone with SQL access (an analyst, say) could publish
@@ -34,7 +35,7 @@ public struct NotifySeal: Sendable {
 
     public func seal(_ json: String, channel: String, at date: Date = Date()) -> String {
         let milliseconds = Int64((date.timeIntervalSince1970 * 1000).rounded())
-        let mac = Self.base64URL(HMAC<SHA256>.authenticationCode(for: Self.signed(channel, milliseconds, json[...]), using: key))
+        let mac = Base64URL.encode(HMAC<SHA256>.authenticationCode(for: Self.signed(channel, milliseconds, json[...]), using: key))
         return "v1.\(milliseconds).\(mac).\(json)"
     }
 
@@ -53,15 +54,9 @@ public struct NotifySeal: Sendable {
         Data("\(channel).\(milliseconds).".utf8) + Data(json.utf8)
     }
 
-    private static func base64URL(_ mac: some Sequence<UInt8>) -> String {
-        Data(mac).base64EncodedString()
-            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
-    }
-
+    /// A MAC as sealed: 32 bytes are 43 base64url characters.
     private static func bytes(base64URL text: Substring) -> Data? {
-        guard text.utf8.count == 43 else { return nil }
-        let standard = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/") + "="
-        return Data(base64Encoded: standard)
+        text.utf8.count == 43 ? Base64URL.decode(text) : nil
     }
 }
 

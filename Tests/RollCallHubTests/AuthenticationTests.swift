@@ -124,10 +124,7 @@ struct AuthenticationTests {
         return parts.joined(separator: ".")
     }
 
-    static func base64URL(_ text: String) -> String {
-        Data(text.utf8).base64EncodedString()
-            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
-    }
+    static func base64URL(_ text: String) -> String { Base64URL.encode(Data(text.utf8)) }
 
     @Test("verification without the key collection: a good token proves its claims; a changed one, an unsigned one and a bad signature prove nothing")
     func verification() async throws {

@@ -74,7 +74,7 @@ public struct TokenAuthority: Sendable {
     private func verifiedClaims(_ token: String) throws -> TokenClaims {
         let bytes = Array(token.utf8)
         let parts = try parser.getTokenParts(bytes)
-        guard let signature = Self.base64URLDecoded(parts.signature), let lastDot = bytes.lastIndex(of: UInt8(ascii: ".")) else {
+        guard let signature = Base64URL.decode(String(decoding: parts.signature, as: UTF8.self)), let lastDot = bytes.lastIndex(of: UInt8(ascii: ".")) else {
             throw JWTError.malformedToken(reason: "the signature is not base64url")
         }
         // The signed input is the header and the payload, as sent: everything before the last dot.
@@ -82,12 +82,6 @@ public struct TokenAuthority: Sendable {
         let claims = try parser.parse(bytes, as: TokenClaims.self).payload
         try claims.exp.verifyNotExpired()
         return claims
-    }
-
-    private static func base64URLDecoded(_ text: ArraySlice<UInt8>) -> Data? {
-        var base64 = String(decoding: text, as: UTF8.self).replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        base64 += String(repeating: "=", count: (4 - base64.utf8.count % 4) % 4)
-        return Data(base64Encoded: base64)
     }
 
     /// A signed token for `identity`, valid for `lifetime`.

@@ -19,7 +19,7 @@ struct SocketDrain: Service {
         let open = sockets.count
         logger.info("closing sockets for shutdown", metadata: ["sockets": "\(open)"])
         await sockets.drain()
-        guard await allClosed(within: patience) == false else { return }
+        if await allClosed(within: patience) { return }
         let cut = sockets.cutRemaining()
         logger.warning("cut the connections of sockets that did not answer the close", metadata: ["sockets": "\(cut)"])
         _ = await allClosed(within: afterCut)
