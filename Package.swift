@@ -30,12 +30,17 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         // HMAC for signing the hubs' NOTIFY payloads (already there under jwt-kit).
         .package(url: "https://github.com/apple/swift-crypto.git", "4.1.0"..<"6.0.0"),
+        // Base64url for tokens and NOTIFY seals (already there under jwt-kit).
+        .package(url: "https://github.com/swift-extras/swift-extras-base64", from: "1.2.0"),
         // Tests only: reads docker-compose.yml to check it against the command line.
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
     ],
     targets: [
         .target(
             name: "RollCall",
+            dependencies: [
+                .product(name: "ExtrasBase64", package: "swift-extras-base64"),
+            ],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -149,6 +154,7 @@ let package = Package(
                 "RollCallClient",
                 "RollCallTestSupport",
                 .product(name: "Yams", package: "Yams"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -35,7 +35,7 @@ public struct NotifySeal: Sendable {
 
     public func seal(_ json: String, channel: String, at date: Date = Date()) -> String {
         let milliseconds = Int64((date.timeIntervalSince1970 * 1000).rounded())
-        let mac = Base64URL.encode(HMAC<SHA256>.authenticationCode(for: Self.signed(channel, milliseconds, json[...]), using: key))
+        let mac = Base64URL.encode(Array(HMAC<SHA256>.authenticationCode(for: Self.signed(channel, milliseconds, json[...]), using: key)))
         return "v1.\(milliseconds).\(mac).\(json)"
     }
 
@@ -55,7 +55,7 @@ public struct NotifySeal: Sendable {
     }
 
     /// A MAC as sealed: 32 bytes are 43 base64url characters.
-    private static func bytes(base64URL text: Substring) -> Data? {
+    private static func bytes(base64URL text: Substring) -> [UInt8]? {
         text.utf8.count == 43 ? Base64URL.decode(text) : nil
     }
 }

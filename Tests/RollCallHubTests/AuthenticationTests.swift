@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import RollCall
 import RollCallHub
@@ -124,7 +125,7 @@ struct AuthenticationTests {
         return parts.joined(separator: ".")
     }
 
-    static func base64URL(_ text: String) -> String { Base64URL.encode(Data(text.utf8)) }
+    static func base64URL(_ text: String) -> String { Base64URL.encode(Array(text.utf8)) }
 
     @Test("verification without the key collection: a good token proves its claims; a changed one, an unsigned one and a bad signature prove nothing")
     func verification() async throws {
@@ -149,5 +150,48 @@ struct AuthenticationTests {
         }
         let expired = try await authority.mint(Identity(userID: "zoe"), lifetime: .seconds(-1))
         #expect { try authority.verify(expired) } throws: { "\($0)" == "token expired" }
+    }
+
+    /// A token signed with `secret` over exactly this header and payload.
+    static func signed(header: String, payload: String, secret: String = TestHub.secret) -> String {
+        let input = base64URL(header) + "." + base64URL(payload)
+        let mac = HMAC<SHA256>.authenticationCode(for: Data(input.utf8), using: SymmetricKey(data: Data(secret.utf8)))
+        return input + "." + Base64URL.encode(Array(mac))
+    }
+
+    @Test("a token signed by another issuer with the hub's secret: claims of the wrong type, a missing expiry and another algorithm are refused; null claims are absent ones")
+    func foreignTokens() async throws {
+        let authority = try await TestTokens.authority()
+        let header = #"{"typ":"JWT","alg":"HS256"}"#
+        let exp = Int(Date().timeIntervalSince1970) + 600
+
+        let plain = try authority.verify(Self.signed(header: header, payload: #"{"sub":"ann","exp":\#(exp),"iat":1,"admin":null,"watch":null}"#))
+        #expect(plain == Identity(userID: "ann", isAdmin: false, watchable: nil, expiresAt: plain.expiresAt))
+        #expect(abs((plain.expiresAt?.timeIntervalSince1970 ?? 0) - Double(exp)) < 0.001)
+        let fractional = try authority.verify(Self.signed(header: header, payload: #"{"sub":"ann","exp":\#(exp).5,"admin":false,"watch":["bo"]}"#))
+        #expect(fractional.watchable == ["bo"] && !fractional.isAdmin)
+
+        let refused = [
+            (header, #"{"sub":"ann"}"#),
+            (header, #"{"exp":\#(exp)}"#),
+            (header, #"{"sub":7,"exp":\#(exp)}"#),
+            (header, #"{"sub":"ann","exp":"\#(exp)"}"#),
+            (header, #"{"sub":"ann","exp":\#(exp),"admin":"yes"}"#),
+            (header, #"{"sub":"ann","exp":\#(exp),"admin":1}"#),
+            (header, #"{"sub":"ann","exp":\#(exp),"watch":"bo"}"#),
+            (header, #"{"sub":"ann","exp":\#(exp),"watch":["bo",3]}"#),
+            (header, #"["ann",\#(exp)]"#),
+            (header, #"{"sub":"ann","exp":\#(exp)"#),
+            (#"{"typ":"JWT","alg":"HS512"}"#, #"{"sub":"ann","exp":\#(exp)}"#),
+            (#"{"typ":"JWT"}"#, #"{"sub":"ann","exp":\#(exp)}"#),
+            ("not json", #"{"sub":"ann","exp":\#(exp)}"#),
+        ]
+        for (header, payload) in refused {
+            #expect("header \(header), payload \(payload)") {
+                try authority.verify(Self.signed(header: header, payload: payload))
+            } throws: { "\($0)" == "token is malformed or not signed with this hub's secret" }
+        }
+        let past = Int(Date().timeIntervalSince1970) - 1
+        #expect { try authority.verify(Self.signed(header: header, payload: #"{"sub":"ann","exp":\#(past)}"#)) } throws: { "\($0)" == "token expired" }
     }
 }
