@@ -126,6 +126,30 @@ enum RegistryStatements {
         func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode(Row.self) }
     }
 
+    /// Offline for the given users whose grace has run out with no connection anywhere (the batch's
+    /// due graces; the purge's sweep of every user is a plain query).
+    struct FinishGrace: PostgresPreparedStatement {
+        static let sql = """
+            UPDATE rollcall.users SET online = false, online_since = NULL, offline_pending_since = NULL, version = version + 1
+            WHERE user_id = ANY($1::text[]) AND online AND connections = 0
+              AND offline_pending_since <= now() - $2::bigint * interval '1 millisecond'
+            RETURNING user_id, version, now()
+            """
+        typealias Row = (String, Int64, Date)
+
+        let users: [String]
+        let graceMilliseconds: Int64
+
+        func makeBindings() throws -> PostgresBindings {
+            var bindings = PostgresBindings(capacity: 2)
+            bindings.append(users)
+            bindings.append(graceMilliseconds)
+            return bindings
+        }
+
+        func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode(Row.self) }
+    }
+
     struct Notify: PostgresPreparedStatement {
         static let sql = "SELECT pg_notify($1, $2)"
         typealias Row = ()

@@ -172,16 +172,22 @@ extension RegistryWriter {
     /// A connection opened meanwhile (on any hub) cleared `offline_pending_since`: no event.
     /// `users` nil: every user whose grace ran out (the purge's sweep for dead hubs' graces).
     private func finishGrace(_ users: [String]?, on connection: PostgresConnection) async throws -> [PresenceTransition] {
-        let rows = try await connection.query(
-            """
-            UPDATE rollcall.users SET online = false, online_since = NULL, offline_pending_since = NULL, version = version + 1
-            WHERE (\(users)::text[] IS NULL OR user_id = ANY(\(users)::text[])) AND online AND connections = 0
-              AND offline_pending_since <= now() - \(offlineGrace.milliseconds) * interval '1 millisecond'
-            RETURNING user_id, version, now()
-            """, logger: logger)
         var transitions: [PresenceTransition] = []
-        for try await (user, version, now) in rows.decode((String, Int64, Date).self) {
+        func record(_ user: String, _ version: Int64, _ now: Date) {
             transitions.append(PresenceTransition(userID: user, online: false, version: version, at: now, connections: 0))
+        }
+        if let users {
+            let statement = RegistryStatements.FinishGrace(users: users, graceMilliseconds: offlineGrace.milliseconds)
+            for try await (user, version, now) in try await connection.execute(statement, logger: logger) { record(user, version, now) }
+        } else {
+            let rows = try await connection.query(
+                """
+                UPDATE rollcall.users SET online = false, online_since = NULL, offline_pending_since = NULL, version = version + 1
+                WHERE online AND connections = 0
+                  AND offline_pending_since <= now() - \(offlineGrace.milliseconds) * interval '1 millisecond'
+                RETURNING user_id, version, now()
+                """, logger: logger)
+            for try await (user, version, now) in rows.decode((String, Int64, Date).self) { record(user, version, now) }
         }
         return transitions.sorted { $0.userID < $1.userID }
     }
