@@ -9,8 +9,9 @@ struct SocketLog: Sendable {
     let connectionID: ConnectionID
     let userID: String
 
-    func callAsFunction(_ level: Logger.Level, _ message: @autoclosure () -> Logger.Message, _ metadata: Logger.Metadata = [:]) {
-        // The metadata is built only for a line the level lets through.
-        logger.log(level: level, message(), metadata: metadata.merging(["connection_id": "\(connectionID)", "user_id": "\(userID)"]) { $1 })
+    /// The message and the metadata are built only for a line the level lets through: at `notice`
+    /// and above a hub writes no line per socket, and builds none.
+    func callAsFunction(_ level: Logger.Level, _ message: @autoclosure () -> Logger.Message, _ metadata: @autoclosure () -> Logger.Metadata = [:]) {
+        logger.log(level: level, message(), metadata: metadata().merging(["connection_id": "\(connectionID)", "user_id": "\(userID)"]) { $1 })
     }
 }
