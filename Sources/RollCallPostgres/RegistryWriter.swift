@@ -214,11 +214,10 @@ public final class RegistryWriter: Service, Sendable {
             let now = ContinuousClock.now
             let (step, idleWaiters) = state.withLock { state in
                 let step = state.queue.next(at: now)
-                guard case .batch = step else {
-                    defer { state.idleWaiters = [] }
-                    return (step, state.idleWaiters)
-                }
-                return (step, [])
+                // Only an idle queue answers `drained()`: requests that linger are not written yet.
+                guard state.queue.isIdle else { return (step, [CheckedContinuation<Void, Never>]()) }
+                defer { state.idleWaiters = [] }
+                return (step, state.idleWaiters)
             }
             for waiter in idleWaiters { waiter.resume() }
             switch step {

@@ -77,6 +77,29 @@ struct RegistryWriterTests {
         }
     }
 
+    @Test("drained() waits for what lingers: a close queued behind a busy batch is written when it returns")
+    func drainedWaitsForLinger() async throws {
+        try await withTestDatabase { location in
+            try await withTestClient(location) { client in
+                let writer = RegistryWriter(serverID: "hub-drain", client: client, seal: testSeal, maxBatch: 500, linger: .seconds(1), logger: testLogger)
+                let first = NewConnection(userID: "dora", userAgent: nil, remoteAddress: "127.0.0.1")
+                let second = NewConnection(userID: "dora", userAgent: nil, remoteAddress: "127.0.0.1")
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    // Two queued before the writer runs make its first batch one with company.
+                    for connection in [first, second] { group.addTask { _ = try await writer.open(connection) } }
+                    try await eventually("both queued") { writer.pendingRequests == 2 }
+                    try await writer.running {
+                        try await group.waitForAll()
+                        writer.close(first.connectionID, reason: .clientClosed)
+                        await writer.drained()
+                        let open = try await sql(location, "SELECT count(*)::int FROM rollcall.connections WHERE connected", as: Int.self)
+                        #expect(open == [1], "the close was written before drained() returned")
+                    }
+                }
+            }
+        }
+    }
+
     @Test("a socket that closes between the heartbeat's snapshot and its reopen stays closed")
     func closeBeatsReopen() async throws {
         try await withTestDatabase { location in
