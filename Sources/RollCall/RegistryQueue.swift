@@ -21,7 +21,14 @@ public struct RegistryQueue<Request: QueuedRequest>: Sendable {
     public let shutdownPatience: Duration
     public let backoff: Backoff
 
-    public private(set) var pending: [Request] = []
+    /// Submitted requests; those before `head` were taken already. Taking a batch moves `head`
+    /// instead of shifting what is left, so a backlog of many thousands costs no more per batch
+    /// than a short queue; the taken front is dropped once it is at least half the storage.
+    private var requests: [Request] = []
+    private var head = 0
+    /// Requests submitted and not yet taken, oldest first.
+    public var pending: ArraySlice<Request> { requests[head...] }
+    public var pendingCount: Int { requests.count - head }
     public private(set) var inFlight = false
     public private(set) var stopping = false
     /// When shutdown began: past `shutdownPatience` an unreachable database is given up on.
@@ -48,8 +55,8 @@ public struct RegistryQueue<Request: QueuedRequest>: Sendable {
     /// answer it itself).
     public mutating func submit(_ request: Request, at now: ContinuousClock.Instant) -> Bool {
         guard !finished else { return false }
-        if pending.isEmpty { pendingSince = now }
-        pending.append(request)
+        if pendingCount == 0 { pendingSince = now }
+        requests.append(request)
         return true
     }
 
@@ -66,12 +73,17 @@ public struct RegistryQueue<Request: QueuedRequest>: Sendable {
 
     /// The next batch at `now`, up to `maxBatch` requests in submission order.
     public mutating func next(at now: ContinuousClock.Instant) -> Next {
-        if !pending.isEmpty {
+        if pendingCount > 0 {
             if let deadline = lingerDeadline, now < deadline { return .lingerUntil(deadline) }
-            let batch = Array(pending.prefix(maxBatch))
-            pending.removeFirst(batch.count)
+            let end = head + min(maxBatch, pendingCount)
+            let batch = Array(requests[head..<end])
+            head = end
             // What a full batch left keeps the deadline it had: none of it waits longer than that.
-            if pending.isEmpty { pendingSince = nil }
+            if pendingCount == 0 { pendingSince = nil }
+            if head >= requests.count / 2 {
+                requests.removeFirst(head)
+                head = 0
+            }
             lastBatchSize = batch.count
             inFlight = true
             return .batch(batch)
@@ -83,15 +95,15 @@ public struct RegistryQueue<Request: QueuedRequest>: Sendable {
     /// When the pending requests may go, if they linger: only while the hub is busy (the last
     /// batch had company), and never once a batch is full or the writer is stopping.
     private var lingerDeadline: ContinuousClock.Instant? {
-        guard linger > .zero, lastBatchSize > 1, !stopping, pending.count < maxBatch, let since = pendingSince else { return nil }
+        guard linger > .zero, lastBatchSize > 1, !stopping, pendingCount < maxBatch, let since = pendingSince else { return nil }
         return since + linger
     }
 
     /// Whether everything submitted so far has been written (or the queue has finished).
-    public var isIdle: Bool { finished || (pending.isEmpty && !inFlight) }
+    public var isIdle: Bool { finished || (pendingCount == 0 && !inFlight) }
 
     /// Whether the run loop, waiting, has something to do.
-    public var hasWork: Bool { !pending.isEmpty || (stopping && graceDeadlines.isEmpty) }
+    public var hasWork: Bool { pendingCount > 0 || (stopping && graceDeadlines.isEmpty) }
 
     public mutating func batchCommitted() {
         committedTransactions += 1
@@ -125,12 +137,14 @@ public struct RegistryQueue<Request: QueuedRequest>: Sendable {
         if let since = stoppingSince, now - since > shutdownPatience {
             failure.abandoned = kept + pending
             failure.abandonedGraces = graceDeadlines.count
-            pending = []
+            requests = []
+            head = 0
             pendingSince = nil
             graceDeadlines = [:]
             return failure
         }
-        pending.insert(contentsOf: kept, at: 0)
+        requests.replaceSubrange(..<head, with: kept)
+        head = 0
         pendingSince = pendingSince ?? now
         failure.retryAfter = backoff.delay(afterFailures: consecutiveFailures)
         return failure
@@ -151,8 +165,8 @@ public struct RegistryQueue<Request: QueuedRequest>: Sendable {
     public mutating func finish() -> [Request] {
         finished = true
         pendingSince = nil
-        defer { pending = [] }
-        return pending
+        defer { requests = []; head = 0 }
+        return Array(pending)
     }
 
     /// Remembers when the grace of users whose last connection just closed runs out.

@@ -55,7 +55,7 @@ public final class RegistryWriter: Service, Sendable {
     public var committedTransactions: Int { state.withLock { $0.queue.committedTransactions } }
 
     /// Requests waiting for the next transaction (the queue depth).
-    public var pendingRequests: Int { state.withLock { $0.queue.pending.count } }
+    public var pendingRequests: Int { state.withLock { $0.queue.pendingCount } }
 
     // MARK: Requests
 

@@ -37,6 +37,29 @@ struct RegistryQueueTests {
         guard case .wait = queue.next(at: start) else { Issue.record("an empty queue waits"); return }
     }
 
+    @Test("a backlog drains in submission order through many batches, with arrivals and a failed batch between them")
+    func backlog() {
+        var queue = RegistryQueue<Request>(maxBatch: 3, shutdownPatience: .seconds(15))
+        for index in 0..<10 { _ = queue.submit(.close("r\(index)"), at: start) }
+        var written: [String] = []
+        var step = 0
+        while case .batch(let batch) = queue.next(at: start) {
+            step += 1
+            if step == 2 {
+                // The second batch fails: its closes go back first, behind nothing.
+                _ = queue.batchFailed(batch, now: start)
+                queue.batchEnded()
+                continue
+            }
+            written += batch.map(\.name)
+            if step == 3 { _ = queue.submit(.close("late"), at: start) }
+            queue.batchCommitted()
+            queue.batchEnded()
+        }
+        #expect(written == (0..<10).map { "r\($0)" } + ["late"])
+        #expect(queue.pendingCount == 0 && queue.isIdle)
+    }
+
     @Test("a failed batch answers opens at once and puts closes back first, with a growing pause")
     func failure() {
         var queue = RegistryQueue<Request>(maxBatch: 10, shutdownPatience: .seconds(15))
