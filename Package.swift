@@ -108,6 +108,7 @@ let package = Package(
         .executableTarget(
             name: "rollcall-bare",
             dependencies: [
+                "RollCall",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "Logging", package: "swift-log"),
