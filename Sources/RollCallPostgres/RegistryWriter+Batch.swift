@@ -4,17 +4,23 @@ import PostgresNIO
 import RollCall
 
 extension RegistryWriter {
-    /// One batch, one transaction: the rarer statements (reopens, a purge) when the batch has
-    /// them, then its rows and counters in one call, then the notifications; one function per
-    /// phase, each reading its part of the `BatchPlan`.
+    /// One batch, one transaction: rows, counters, grace, then the notifications; one function
+    /// per phase, each reading its part of the `BatchPlan`.
     func write(_ batch: [RegistryRequest], slot: ConnectionSlot) async throws -> BatchOutcome {
         try await client.withTransaction(logger: logger) { connection in
             slot.use(connection)
             // Planned once the connection is ours: a purge request that waited out the lease (the
             // database coming back) is judged as stale as it now is.
             let plan = BatchPlan(batch.map(\.item), now: .now, purgeFreshness: Self.purgeFreshness)
+            // Named first, so an attempt whose answer never comes can ask later whether it committed.
+            for try await (id, backend) in try await connection.execute(RegistryStatements.Begin(), logger: logger) {
+                slot.record(.init(id: id, backend: backend))
+            }
             var outcome = BatchOutcome()
             var delta: [String: Int] = [:]
+            try await insertOpens(plan.opens, on: connection, into: &outcome, delta: &delta)
+            try await writeCloses(plan.closes, on: connection, into: &outcome, delta: &delta)
+            try await closeServers(plan.serverCloses, on: connection, into: &outcome, delta: &delta)
             try await reopen(plan.reopens, on: connection, into: &outcome, delta: &delta)
 
             // Users who lost connections to a purge went away a window ago: offline at once.
@@ -25,10 +31,17 @@ extension RegistryWriter {
                 outcome.purge = report.report
             }
 
-            try await applyBatch(plan, moreDelta: delta, offlineAtOnce: offlineAtOnce, on: connection, slot: slot, into: &outcome)
+            let changes = try await applyCounters(delta, offlineAtOnce: offlineAtOnce, on: connection)
+            outcome.committedAt = changes.committedAt ?? outcome.committedAt
+            outcome.transitions = changes.transitions
+            outcome.graceStarted = changes.graceStarted
+
+            if !plan.graceDue.isEmpty {
+                outcome.transitions += try await finishGrace(plan.graceDue, on: connection)
+            }
             if outcome.purge?.skipped == false {
                 // Graces whose hub died before it could finish them.
-                let finished = try await finishAllGraces(on: connection)
+                let finished = try await finishGrace(nil, on: connection)
                 outcome.purge?.gracesFinished = finished.count
                 outcome.transitions += finished
             }
@@ -46,65 +59,50 @@ extension RegistryWriter {
         }
     }
 
-    /// The batch's opens, closes, hub closes, counters and due graces: `RegistryStatements.ApplyBatch`.
-    /// It also names the transaction, before COMMIT is sent, so that an attempt whose answer
-    /// never comes can ask later whether it committed. `moreDelta`: counts the rarer statements
-    /// changed before it.
-    private func applyBatch(
-        _ plan: BatchPlan, moreDelta: [String: Int], offlineAtOnce: Set<String>, on connection: PostgresConnection,
-        slot: ConnectionSlot, into outcome: inout BatchOutcome
+    private func insertOpens(
+        _ opens: [NewConnection], on connection: PostgresConnection, into outcome: inout BatchOutcome, delta: inout [String: Int]
     ) async throws {
-        let more = moreDelta.filter { $0.value != 0 }
-        let statement = RegistryStatements.ApplyBatch(
-            server: serverID,
-            openIDs: plan.opens.map(\.connectionID.uuid), openUsers: plan.opens.map(\.userID),
-            openAgents: plan.opens.map { $0.userAgent ?? "" }, openAddresses: plan.opens.map { $0.remoteAddress ?? "" },
-            closeIDs: plan.closes.map(\.id.uuid), closeReasons: plan.closes.map(\.reason.rawValue),
-            serverCloses: plan.serverCloses.map(\.server), serverCloseReasons: plan.serverCloses.map(\.reason.rawValue),
-            moreUsers: Array(more.keys), moreDeltas: more.values.map { Int32($0) },
-            // A user goes offline at once when `CounterChange.offlineAtOnce` says so: with no grace, or
-            // for a purge's users.
-            allAtOnce: CounterChange.offlineAtOnce(grace: offlineGrace, closedByPurge: false),
-            atOnce: offlineAtOnce.sorted(),
-            graceMilliseconds: offlineGrace.milliseconds, graceDue: plan.graceDue)
-        var events: [ConnectionEvent] = []
-        for try await row in try await connection.execute(statement, logger: logger) {
-            let (xact, backend, now, openedIDs, openedUsers, openedAt, closedIDs, closedUsers, closedServers, closedAgents, closedAt,
-                 closedReasons, serverClosed, users, connections, online, wasOnline, versions, gracedUsers, gracedVersions) = row
-            slot.record(.init(id: xact, backend: backend))
-            outcome.committedAt = now
-
-            let agents = Dictionary(plan.opens.map { ($0.connectionID, $0.userAgent) }, uniquingKeysWith: { $1 })
-            for (id, (user, at)) in zip(openedIDs.map(ConnectionID.init), zip(openedUsers, openedAt)) {
-                outcome.openedAt[id] = at
-                events.append(ConnectionEvent(
-                    event: .opened, connectionID: id, userID: user, serverID: serverID, userAgent: agents[id] ?? nil, at: at, reason: nil))
-            }
-            for index in closedIDs.indices {
-                events.append(ConnectionEvent(
-                    event: .closed, connectionID: ConnectionID(closedIDs[index]), userID: closedUsers[index], serverID: closedServers[index],
-                    userAgent: closedAgents[index].isEmpty ? nil : closedAgents[index], at: closedAt[index],
-                    reason: CloseReason(rawValue: closedReasons[index])))
-            }
-            for (close, count) in zip(plan.serverCloses, serverClosed) { outcome.closedByServer[close, default: 0] += Int(count) }
-
-            for index in users.indices {
-                let change = CounterChange(
-                    userID: users[index], wasOnline: wasOnline[index], online: online[index], connections: Int(connections[index]),
-                    version: versions[index])
-                switch change.outcome(at: now) {
-                case .transition(let transition): outcome.transitions.append(transition)
-                case .graceStarted: outcome.graceStarted.append(users[index])
-                case .unchanged: break
-                }
-            }
-            outcome.transitions.sort { $0.userID < $1.userID }
-            outcome.transitions += zip(gracedUsers, gracedVersions)
-                .map { PresenceTransition(userID: $0, online: false, version: $1, at: now, connections: 0) }
-                .sorted { $0.userID < $1.userID }
+        guard !opens.isEmpty else { return }
+        let agents = Dictionary(opens.map { ($0.connectionID, $0.userAgent) }, uniquingKeysWith: { $1 })
+        let rows = try await connection.execute(
+            RegistryStatements.InsertOpens(
+                server: serverID, ids: opens.map(\.connectionID.uuid), users: opens.map(\.userID),
+                agents: opens.map { $0.userAgent ?? "" }, addresses: opens.map { $0.remoteAddress ?? "" }),
+            logger: logger)
+        for try await (id, user, createdAt) in rows {
+            let connectionID = ConnectionID(id)
+            outcome.openedAt[connectionID] = createdAt
+            outcome.connectionEvents.append(ConnectionEvent(
+                event: .opened, connectionID: connectionID, userID: user, serverID: serverID,
+                userAgent: agents[connectionID] ?? nil, at: createdAt, reason: nil))
+            delta[user, default: 0] += 1
         }
-        // The batch's own rows first, then what the rarer statements did (as the events came before).
-        outcome.connectionEvents = events + outcome.connectionEvents
+    }
+
+    private func writeCloses(
+        _ closes: [BatchPlan.Close], on connection: PostgresConnection, into outcome: inout BatchOutcome, delta: inout [String: Int]
+    ) async throws {
+        guard !closes.isEmpty else { return }
+        let rows = try await connection.execute(
+            RegistryStatements.WriteCloses(ids: closes.map(\.id.uuid), reasons: closes.map(\.reason.rawValue)), logger: logger)
+        for try await row in rows { recordClose(row, into: &outcome, delta: &delta) }
+    }
+
+    private func closeServers(
+        _ serverCloses: [BatchPlan.ServerClose], on connection: PostgresConnection, into outcome: inout BatchOutcome, delta: inout [String: Int]
+    ) async throws {
+        for close in serverCloses {
+            let rows = try await connection.query(
+                """
+                UPDATE rollcall.connections
+                SET connected = false, disconnected_at = now(), close_reason = \(close.reason.rawValue)
+                WHERE server_id = \(close.server) AND connected
+                RETURNING connection_id, user_id, server_id, user_agent, disconnected_at, close_reason
+                """, logger: logger)
+            let before = outcome.connectionEvents.count
+            try await recordCloses(rows, into: &outcome, delta: &delta)
+            outcome.closedByServer[close, default: 0] += outcome.connectionEvents.count - before
+        }
     }
 
     private func reopen(
@@ -127,28 +125,69 @@ extension RegistryWriter {
     }
 
     private func recordCloses(_ rows: PostgresRowSequence, into outcome: inout BatchOutcome, delta: inout [String: Int]) async throws {
-        for try await (id, user, server, agent, at, reason) in rows.decode(RegistryStatements.ClosedRow.self) {
-            outcome.connectionEvents.append(ConnectionEvent(
-                event: .closed, connectionID: ConnectionID(id), userID: user, serverID: server,
-                userAgent: agent, at: at, reason: CloseReason(rawValue: reason)))
-            delta[user, default: 0] -= 1
-        }
+        for try await row in rows.decode(RegistryStatements.WriteCloses.Row.self) { recordClose(row, into: &outcome, delta: &delta) }
     }
 
-    /// Offline for every user whose grace ran out with no connection anywhere: the purge's sweep
-    /// for the graces of hubs that died. (A batch's own due graces are finished by `applyBatch`.)
-    /// A plain query, so no prepared plan ever carries it.
-    private func finishAllGraces(on connection: PostgresConnection) async throws -> [PresenceTransition] {
-        let rows = try await connection.query(
-            """
-            UPDATE rollcall.users SET online = false, online_since = NULL, offline_pending_since = NULL, version = version + 1
-            WHERE online AND connections = 0
-              AND offline_pending_since <= now() - \(offlineGrace.milliseconds) * interval '1 millisecond'
-            RETURNING user_id, version, now()
-            """, logger: logger)
+    /// A closed row (as `RETURNING` gives it) becomes its event and takes one from its user's count.
+    private func recordClose(_ row: RegistryStatements.WriteCloses.Row, into outcome: inout BatchOutcome, delta: inout [String: Int]) {
+        let (id, user, server, agent, at, reason) = row
+        outcome.connectionEvents.append(ConnectionEvent(
+            event: .closed, connectionID: ConnectionID(id), userID: user, serverID: server,
+            userAgent: agent, at: at, reason: CloseReason(rawValue: reason)))
+        delta[user, default: 0] -= 1
+    }
+
+    /// The counters, in two statements (`LockUsers`, then `ApplyCounters`); `CounterChange` reads
+    /// what they return.
+    private func applyCounters(_ delta: [String: Int], offlineAtOnce: Set<String>, on connection: PostgresConnection) async throws
+        -> (transitions: [PresenceTransition], graceStarted: [String], committedAt: Date?)
+    {
+        let entries = delta.filter { $0.value != 0 }.sorted { $0.key < $1.key }
+        guard !entries.isEmpty else { return ([], [], nil) }
+        let users = entries.map(\.key)
+        var wasOnline: [String: Bool] = [:]
+        for try await (user, online) in try await connection.execute(RegistryStatements.LockUsers(users: users), logger: logger) {
+            wasOnline[user] = online
+        }
+
+        let immediate = entries.map { CounterChange.offlineAtOnce(grace: offlineGrace, closedByPurge: offlineAtOnce.contains($0.key)) }
+        let rows = try await connection.execute(
+            RegistryStatements.ApplyCounters(users: users, deltas: entries.map { $0.value }, immediate: immediate), logger: logger)
         var transitions: [PresenceTransition] = []
-        for try await (user, version, now) in rows.decode((String, Int64, Date).self) {
+        var graceStarted: [String] = []
+        var committedAt: Date?
+        for try await (user, connections, online, version, now) in rows {
+            committedAt = now
+            let change = CounterChange(userID: user, wasOnline: wasOnline[user, default: false], online: online, connections: connections, version: version)
+            switch change.outcome(at: now) {
+            case .transition(let transition): transitions.append(transition)
+            case .graceStarted: graceStarted.append(user)
+            case .unchanged: break
+            }
+        }
+        return (transitions.sorted { $0.userID < $1.userID }, graceStarted, committedAt)
+    }
+
+    /// Publishes offline for users whose grace ran out with no connection anywhere.
+    /// A connection opened meanwhile (on any hub) cleared `offline_pending_since`: no event.
+    /// `users` nil: every user whose grace ran out (the purge's sweep for dead hubs' graces).
+    private func finishGrace(_ users: [String]?, on connection: PostgresConnection) async throws -> [PresenceTransition] {
+        var transitions: [PresenceTransition] = []
+        func record(_ user: String, _ version: Int64, _ now: Date) {
             transitions.append(PresenceTransition(userID: user, online: false, version: version, at: now, connections: 0))
+        }
+        if let users {
+            let statement = RegistryStatements.FinishGrace(users: users, graceMilliseconds: offlineGrace.milliseconds)
+            for try await (user, version, now) in try await connection.execute(statement, logger: logger) { record(user, version, now) }
+        } else {
+            let rows = try await connection.query(
+                """
+                UPDATE rollcall.users SET online = false, online_since = NULL, offline_pending_since = NULL, version = version + 1
+                WHERE online AND connections = 0
+                  AND offline_pending_since <= now() - \(offlineGrace.milliseconds) * interval '1 millisecond'
+                RETURNING user_id, version, now()
+                """, logger: logger)
+            for try await (user, version, now) in rows.decode((String, Int64, Date).self) { record(user, version, now) }
         }
         return transitions.sorted { $0.userID < $1.userID }
     }

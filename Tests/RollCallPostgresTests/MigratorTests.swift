@@ -5,9 +5,7 @@ import Testing
 
 @Suite("Migrations")
 struct MigratorTests {
-    static let shipped = [
-        "001_registry.sql", "002_grace_and_messages.sql", "003_purge_and_analytics.sql", "004_analyst_role.sql", "005_apply_batch.sql",
-    ]
+    static let shipped = ["001_registry.sql", "002_grace_and_messages.sql", "003_purge_and_analytics.sql", "004_analyst_role.sql"]
 
     @Test("applied once, recorded with a checksum; a second run applies nothing")
     func once() async throws {
