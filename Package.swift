@@ -118,7 +118,13 @@ let package = Package(
         ),
         .executableTarget(
             name: "rollcall-hotpath",
-            dependencies: ["RollCall", "RollCallPostgres", "RollCallHub"],
+            dependencies: [
+                "RollCall", "RollCallPostgres", "RollCallHub",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
             path: "Benchmarks/HotPath",
             swiftSettings: swiftSettings
         ),

@@ -3,9 +3,14 @@
 // `scripts/bench`: the tool for telling a 5 % change in one of these pieces from noise.
 //
 //     swift build -c release --product rollcall-hotpath && .build/release/rollcall-hotpath
+//     .build/release/rollcall-hotpath --database-url URL   # also a PostgreSQL round trip's CPU here
 import Foundation
 import RollCall
 import RollCallHub
+import Logging
+import NIOCore
+import NIOPosix
+import PostgresNIO
 import RollCallPostgres
 
 /// Runs `body` in rounds of ~0.2 s and reports the best round's time per call: the least disturbed.
@@ -61,3 +66,84 @@ measure("presence frame: write one transition (per watcher)") { _ = ServerFrame.
 let stamp = RollCallJSON.format(now)
 measure("a time: write as ISO 8601 (every event, frame and row time)") { _ = RollCallJSON.format(now) }
 measure("a time: read from ISO 8601") { _ = RollCallJSON.parse(stamp) }
+
+// MARK: - PostgreSQL client (with --database-url)
+//
+// What this process's CPU pays per statement the registry writer sends: a prepared statement's
+// round trip, and each row it decodes (the shape of a close's row). Process CPU, all threads.
+
+struct RowsStatement: PostgresPreparedStatement {
+    static let sql = """
+        SELECT gen_random_uuid(), 'user-' || i, 'hub-a:8080', 'Mozilla/5.0 (X11; Linux x86_64) Chrome/131.0'::text, now(), 'client'::text
+        FROM generate_series(1, $1) AS i
+        """
+    typealias Row = (UUID, String, String, String?, Date, String)
+    let count: Int
+
+    func makeBindings() throws -> PostgresBindings {
+        var bindings = PostgresBindings(capacity: 1)
+        bindings.append(count)
+        return bindings
+    }
+
+    func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode(Row.self) }
+}
+
+func processCPU() -> Duration {
+    var spec = timespec()
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &spec)
+    return .seconds(spec.tv_sec) + .nanoseconds(spec.tv_nsec)
+}
+
+/// Runs `body` `calls` times in sequence; prints this process's CPU and the wall time per call.
+func measureCPU(_ name: String, calls: Int = 4000, _ body: @Sendable () async throws -> Void) async rethrows {
+    for _ in 0..<200 { try await body() }
+    let cpu = processCPU()
+    let wall = ContinuousClock.now
+    for _ in 0..<calls { try await body() }
+    let perCall = { (duration: Duration) in
+        let (seconds, attoseconds) = duration.components
+        return (Double(seconds) * 1e9 + Double(attoseconds) / 1e9) / Double(calls)
+    }
+    print(name.padding(toLength: 60, withPad: " ", startingAt: 0),
+          String(format: "%10.0f ns CPU %10.0f ns wall", perCall(processCPU() - cpu), perCall(ContinuousClock.now - wall)))
+}
+
+/// Runs a task's jobs on one event loop: with the task's executor preference set to the loop its
+/// PostgreSQL connection lives on, a query's answer resumes the task without a thread switch.
+final class LoopExecutor: TaskExecutor {
+    let loop: any EventLoop
+    init(_ loop: any EventLoop) { self.loop = loop }
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        loop.execute { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
+    }
+}
+
+if let index = CommandLine.arguments.firstIndex(of: "--database-url"), index + 1 < CommandLine.arguments.count {
+    let location = try DatabaseLocation(url: CommandLine.arguments[index + 1])
+    let logger = Logger(label: "rollcall-hotpath")
+    let loop = MultiThreadedEventLoopGroup.singleton.next()
+    // As the hub runs it (its tasks on Swift's pool), then with the task pinned to the connection's loop.
+    for pinned in [false, true] {
+        let client = pinned ? PostgresClient(configuration: location.clientConfiguration(connections: 1), eventLoopGroup: loop)
+            : PostgresClient(configuration: location.clientConfiguration(connections: 1))
+        let placement = pinned ? "task on its loop" : "task on the pool"
+        try await withThrowingDiscardingTaskGroup { group in
+            group.addTask { await client.run() }
+            try await withTaskExecutorPreference(pinned ? LoopExecutor(loop) : nil) {
+                try await client.withConnection { connection in
+                    for count in [1, 12, 48] {
+                        try await measureCPU("PostgreSQL, \(placement): \(count) close-shaped row(s)") {
+                            for try await _ in try await connection.execute(RowsStatement(count: count), logger: logger) {}
+                        }
+                    }
+                    try await measureCPU("PostgreSQL, \(placement): BEGIN + COMMIT") {
+                        try await connection.withTransaction(logger: logger) { _ in }
+                    }
+                }
+            }
+            group.cancelAll()
+        }
+    }
+}

@@ -41,6 +41,53 @@ struct RegistryWriterTests {
         }
     }
 
+    @Test("one transaction with opens, a close, an open closed at once and the hub's close-all: each row and count as if one by one")
+    func mixedBatch() async throws {
+        try await withTestDatabase { location in
+            let tap = PresenceTap()
+            try await tap.listen(location) {
+                try await withTestClient(location) { client in
+                    let first = RegistryWriter(serverID: "hub-mix", client: client, seal: testSeal, maxBatch: 500, logger: testLogger)
+                    let anaFirst = NewConnection(userID: "ana", userAgent: "Firefox", remoteAddress: "127.0.0.1")
+                    let bo = NewConnection(userID: "bo", userAgent: nil, remoteAddress: nil)
+                    let anaSecond = NewConnection(userID: "ana", userAgent: "Safari", remoteAddress: "::1")
+                    let cy = NewConnection(userID: "cy", userAgent: nil, remoteAddress: "127.0.0.1")
+                    try await first.running {
+                        _ = try await first.open(anaFirst)
+                        _ = try await first.open(bo)
+                    }
+                    // The same hub's next writer, everything queued before it runs: one batch.
+                    let writer = RegistryWriter(serverID: "hub-mix", client: client, seal: testSeal, maxBatch: 500, logger: testLogger)
+                    let closedByHub = try await withThrowingTaskGroup(of: Int.self) { group in
+                        group.addTask { _ = try await writer.open(anaSecond); return 0 }
+                        group.addTask { _ = try await writer.open(cy); return 0 }
+                        try await eventually("opens queued") { writer.pendingRequests == 2 }
+                        writer.close(bo.connectionID, reason: .clientClosed)
+                        writer.close(cy.connectionID, reason: .timeout)
+                        group.addTask { try await writer.closeAll(of: "hub-mix", reason: .serverShutdown) }
+                        try await eventually("everything queued") { writer.pendingRequests == 5 }
+                        return try await writer.running { try await group.reduce(0, +) }
+                    }
+                    #expect(writer.committedTransactions == 1)
+                    #expect(closedByHub == 2, "both of ana's rows; bo's and cy's closed with their own reasons first")
+                    let rows = try await sql(
+                        location, "SELECT user_id, coalesce(user_agent, ''), connected, close_reason FROM rollcall.connections ORDER BY created_at, user_agent",
+                        as: (String, String, Bool, String?).self)
+                    #expect(rows.map { "\($0.0) \($0.1) \($0.2) \($0.3 ?? "-")" }.sorted() == [
+                        "ana Firefox false server_shutdown", "ana Safari false server_shutdown", "bo  false client_closed", "cy  false timeout",
+                    ])
+                    let counters = try await sql(
+                        location, "SELECT user_id, connections, online FROM rollcall.users ORDER BY user_id", as: (String, Int, Bool).self)
+                    #expect(counters.map { "\($0.0) \($0.1) \($0.2)" } == ["ana 0 false", "bo 0 false"], "cy opened and closed in one batch: never counted")
+                    try await eventually("ana's and bo's offline heard") { tap.transitions.count == 4 }
+                    #expect(tap.transitions(of: "ana").map(\.online) == [true, false])
+                    #expect(tap.transitions(of: "bo").map(\.online) == [true, false])
+                    #expect(tap.transitions(of: "cy").isEmpty)
+                }
+            }
+        }
+    }
+
     @Test("--max-batch caps a transaction; 1 turns grouping off", arguments: [(30, 4), (1, 100)])
     func capped(maxBatch: Int, expected: Int) async throws {
         try await withTestDatabase { location in
