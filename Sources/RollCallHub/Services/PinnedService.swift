@@ -1,4 +1,5 @@
 import NIOCore
+import NIOPosix
 import ServiceLifecycle
 
 /// Runs a task's jobs on one NIO event loop. A task that prefers it and talks to a PostgreSQL
@@ -15,6 +16,14 @@ public final class EventLoopTaskExecutor: TaskExecutor {
     public func enqueue(_ job: consuming ExecutorJob) {
         let job = UnownedJob(job)
         loop.execute { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
+    }
+
+    /// One executor per loop of NIO's singleton group (the hub's sockets and pools live there).
+    private static let singletonLoops = MultiThreadedEventLoopGroup.singleton.makeIterator().map(EventLoopTaskExecutor.init)
+
+    /// The executor of `loop`, if it is one of the singleton group's.
+    static func of(_ loop: any EventLoop) -> EventLoopTaskExecutor? {
+        singletonLoops.first { $0.loop === loop }
     }
 }
 
