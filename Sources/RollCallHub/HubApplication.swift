@@ -31,7 +31,7 @@ public enum HubApplication {
         let seal = NotifySeal(secret: configuration.jwtSecret)
         let writer = RegistryWriter(
             serverID: configuration.serverID, client: client, seal: seal, maxBatch: configuration.maxBatch,
-            linger: configuration.batchLinger, offlineGrace: configuration.offlineGrace, logger: logger)
+            linger: configuration.batchLinger, offlineGrace: configuration.offlineGrace, executor: writerLoop, logger: logger)
         let metrics = HubMetrics()
         let contact = DatabaseContact()
         writer.onCommit { report in
@@ -93,7 +93,7 @@ public enum HubApplication {
             logger: logger)
         // Shutdown runs in reverse: server, then purge and heartbeat, lifecycle (closes and
         // stopped_at), listener, writer, pool.
-        app.addServices(client, readClient, PinnedService(service: writer, executor: writerLoop), listener, lifecycle, heartbeat, purge)
+        app.addServices(client, readClient, writer, listener, lifecycle, heartbeat, purge)
         app.beforeServerStarts {
             // A SIGTERM while the database keeps the start waiting (a lock, an unreachable server)
             // ends the start instead of waiting for it.

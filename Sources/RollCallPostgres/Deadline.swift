@@ -16,13 +16,14 @@ public struct DeadlinePassed: Error, CustomStringConvertible {
 /// setting something up that then runs for long, like a LISTEN).
 public func withDeadline<T: Sendable>(
     _ limit: Duration, unless reached: @escaping @Sendable () -> Bool = { false },
-    onTimeout: @escaping @Sendable () -> Void = {}, _ body: @escaping @Sendable () async throws -> T
+    onTimeout: @escaping @Sendable () -> Void = {}, executor: (any TaskExecutor)? = nil,
+    _ body: @escaping @Sendable () async throws -> T
 ) async throws -> T {
     let race = DeadlineRace<T>()
     return try await withTaskCancellationHandler {
         try await withCheckedThrowingContinuation { continuation in
             race.start(continuation)
-            let work = Task {
+            let work = Task(executorPreference: executor) {
                 do {
                     race.finish(.success(try await body()))
                 } catch {
