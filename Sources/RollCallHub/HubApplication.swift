@@ -2,7 +2,6 @@ import Foundation
 import Hummingbird
 import HummingbirdWebSocket
 import Logging
-import NIOPosix
 import PostgresNIO
 import RollCall
 import RollCallPostgres
@@ -21,17 +20,13 @@ public enum HubApplication {
         let logger = logger.with(metadata: "server_id", "\(configuration.serverID)")
 
         // Two pools: the writer, heartbeat and sweep on one, the reads that clients cause on the
-        // other, so a flood of reads never makes an open, a close or a heartbeat wait. The writer's
-        // pool keeps its connections on one event loop, and the writer's task runs there too: each
-        // of a batch's round trips then resumes it without a thread switch.
-        let writerLoop = EventLoopTaskExecutor(MultiThreadedEventLoopGroup.singleton.next())
-        let client = PostgresClient(
-            configuration: database.clientConfiguration(connections: 3), eventLoopGroup: writerLoop.loop, backgroundLogger: logger)
+        // other, so a flood of reads never makes an open, a close or a heartbeat wait.
+        let client = PostgresClient(configuration: database.clientConfiguration(connections: 3), backgroundLogger: logger)
         let readClient = PostgresClient(configuration: database.clientConfiguration(connections: 6), backgroundLogger: logger)
         let seal = NotifySeal(secret: configuration.jwtSecret)
         let writer = RegistryWriter(
             serverID: configuration.serverID, client: client, seal: seal, maxBatch: configuration.maxBatch,
-            linger: configuration.batchLinger, offlineGrace: configuration.offlineGrace, executor: writerLoop, logger: logger)
+            linger: configuration.batchLinger, offlineGrace: configuration.offlineGrace, logger: logger)
         let metrics = HubMetrics()
         let contact = DatabaseContact()
         writer.onCommit { report in

@@ -14,19 +14,15 @@ public struct DeadlinePassed: Error, CustomStringConvertible {
 ///
 /// `unless`: checked when the limit passes; true lets `body` run on without limit (a deadline on
 /// setting something up that then runs for long, like a LISTEN).
-///
-/// `executor`: where `body` runs. It runs in a task of its own, which does not inherit the caller's
-/// task executor preference; a caller that has one passes it on here.
 public func withDeadline<T: Sendable>(
     _ limit: Duration, unless reached: @escaping @Sendable () -> Bool = { false },
-    onTimeout: @escaping @Sendable () -> Void = {}, executor: (any TaskExecutor)? = nil,
-    _ body: @escaping @Sendable () async throws -> T
+    onTimeout: @escaping @Sendable () -> Void = {}, _ body: @escaping @Sendable () async throws -> T
 ) async throws -> T {
     let race = DeadlineRace<T>()
     return try await withTaskCancellationHandler {
         try await withCheckedThrowingContinuation { continuation in
             race.start(continuation)
-            let work = Task(executorPreference: executor) {
+            let work = Task {
                 do {
                     race.finish(.success(try await body()))
                 } catch {

@@ -36,17 +36,11 @@ public final class RegistryWriter: Service, Sendable {
     /// Signs every NOTIFY so hubs can tell this writer's payloads from anyone else's.
     let seal: NotifySeal
 
-    /// Where the run loop and its attempts run: the event loop of `client`'s connections, if it
-    /// keeps them on one, so that a batch's round trips resume it without a thread switch.
-    let executor: EventLoopTaskExecutor?
-
     public init(
         serverID: String, client: PostgresClient, seal: NotifySeal, maxBatch: Int, linger: Duration = .zero,
-        offlineGrace: Duration = .zero, attemptLimit: Duration = .seconds(10), executor: EventLoopTaskExecutor? = nil,
-        logger: Logger
+        offlineGrace: Duration = .zero, attemptLimit: Duration = .seconds(10), logger: Logger
     ) {
         self.serverID = serverID
-        self.executor = executor
         self.seal = seal
         self.attemptLimit = attemptLimit
         self.client = client
@@ -159,16 +153,6 @@ public final class RegistryWriter: Service, Sendable {
 
     /// Commits batches until graceful shutdown (or cancellation), then what is still pending, then returns.
     public func run() async throws {
-        await withTaskExecutorPreference(executor) { await loop() }
-        let (waiters, leftover) = state.withLock { state in
-            defer { state.idleWaiters = [] }
-            return (state.idleWaiters, state.queue.finish())
-        }
-        fail(leftover, error: WriterStopped())
-        for waiter in waiters { waiter.resume() }
-    }
-
-    private func loop() async {
         await withTaskCancellationHandler {
             await withGracefulShutdownHandler {
                 await withDiscardingTaskGroup { group in
@@ -185,6 +169,12 @@ public final class RegistryWriter: Service, Sendable {
         } onCancel: {
             self.requestStop()
         }
+        let (waiters, leftover) = state.withLock { state in
+            defer { state.idleWaiters = [] }
+            return (state.idleWaiters, state.queue.finish())
+        }
+        fail(leftover, error: WriterStopped())
+        for waiter in waiters { waiter.resume() }
     }
 
     /// The hub has begun to shut down: from now on an unreachable database is retried only for
@@ -262,7 +252,7 @@ public final class RegistryWriter: Service, Sendable {
                 let slot = ConnectionSlot()
                 let outcome: BatchOutcome
                 do {
-                    outcome = try await withDeadline(attemptLimit, onTimeout: slot.closeConnection, executor: executor) {
+                    outcome = try await withDeadline(attemptLimit, onTimeout: slot.closeConnection) {
                         try await self.write(batch, slot: slot)
                     }
                 } catch let error as DeadlinePassed {

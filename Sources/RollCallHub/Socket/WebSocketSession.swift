@@ -23,14 +23,6 @@ struct WebSocketSession {
     var connectionID: ConnectionID?
 
     func run(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, logger: Logger) async {
-        // The socket's task runs on the socket's own event loop: a frame read, a write, the open's
-        // commit resume it there instead of handing over to Swift's pool and back.
-        await withTaskExecutorPreference(EventLoopTaskExecutor.of(channel.eventLoop)) {
-            await live(inbound: inbound, outbound: outbound, logger: logger)
-        }
-    }
-
-    private func live(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, logger: Logger) async {
         // Three steps, so that what waits for the whole life of the socket (this function's
         // frame) holds one reference: a held idle socket costs that much less memory.
         guard let socket = await open(outbound: outbound, logger: logger) else { return }
