@@ -13,6 +13,13 @@ import NIOPosix
 import PostgresNIO
 import RollCallPostgres
 
+extension Duration {
+    /// Nanoseconds per call, for `calls` calls that took this long.
+    func nanoseconds(per calls: Int) -> Double {
+        (Double(components.seconds) * 1e9 + Double(components.attoseconds) / 1e9) / Double(calls)
+    }
+}
+
 /// Runs `body` in rounds of ~0.2 s and reports the best round's time per call: the least disturbed.
 func measure(_ name: String, _ body: () throws -> Void) rethrows {
     var calls = 1
@@ -26,8 +33,7 @@ func measure(_ name: String, _ body: () throws -> Void) rethrows {
     }
     for _ in 0..<5 {
         let elapsed = try clock.measure { for _ in 0..<calls { try body() } }
-        let (seconds, attoseconds) = elapsed.components
-        best = min(best, (Double(seconds) * 1e9 + Double(attoseconds) / 1e9) / Double(calls))
+        best = min(best, elapsed.nanoseconds(per: calls))
     }
     print(name.padding(toLength: 60, withPad: " ", startingAt: 0), String(format: "%10.0f ns", best))
 }
@@ -101,12 +107,8 @@ func measureCPU(_ name: String, calls: Int = 4000, _ body: @Sendable () async th
     let cpu = processCPU()
     let wall = ContinuousClock.now
     for _ in 0..<calls { try await body() }
-    let perCall = { (duration: Duration) in
-        let (seconds, attoseconds) = duration.components
-        return (Double(seconds) * 1e9 + Double(attoseconds) / 1e9) / Double(calls)
-    }
     print(name.padding(toLength: 60, withPad: " ", startingAt: 0),
-          String(format: "%10.0f ns CPU %10.0f ns wall", perCall(processCPU() - cpu), perCall(ContinuousClock.now - wall)))
+          String(format: "%10.0f ns CPU %10.0f ns wall", (processCPU() - cpu).nanoseconds(per: calls), (ContinuousClock.now - wall).nanoseconds(per: calls)))
 }
 
 /// Runs a task's jobs on one event loop: with the task's executor preference set to the loop its
