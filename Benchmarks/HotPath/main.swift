@@ -122,6 +122,26 @@ final class LoopExecutor: TaskExecutor {
     }
 }
 
+/// A transaction shaped like a registry batch: `BEGIN`, a one-row statement, three of 12 rows,
+/// `COMMIT`. One by one, each statement is sent once the last one's rows are read, as the writer
+/// does; pipelined, the four go out at once (each in an immediate task, which writes its request
+/// before it first waits), so the connection's event loop sends each as soon as the last is done.
+func batchShaped(pipelined: Bool, on connection: PostgresConnection, logger: Logger) async throws {
+    try await connection.withTransaction(logger: logger) { connection in
+        let counts = [1, 12, 12, 12]
+        if pipelined {
+            let tasks = counts.map { count in
+                Task.immediate { try await connection.execute(RowsStatement(count: count), logger: logger).reduce(0) { rows, _ in rows + 1 } }
+            }
+            for task in tasks { _ = try await task.value }
+        } else {
+            for count in counts {
+                _ = try await connection.execute(RowsStatement(count: count), logger: logger).reduce(0) { rows, _ in rows + 1 }
+            }
+        }
+    }
+}
+
 if let index = CommandLine.arguments.firstIndex(of: "--database-url"), index + 1 < CommandLine.arguments.count {
     let location = try DatabaseLocation(url: CommandLine.arguments[index + 1])
     let logger = Logger(label: "rollcall-hotpath")
@@ -142,6 +162,11 @@ if let index = CommandLine.arguments.firstIndex(of: "--database-url"), index + 1
                     }
                     try await measureCPU("PostgreSQL, \(placement): BEGIN + COMMIT") {
                         try await connection.withTransaction(logger: logger) { _ in }
+                    }
+                    for pipelined in [false, true] {
+                        try await measureCPU("PostgreSQL, \(placement): batch-shaped, \(pipelined ? "pipelined" : "one by one")", calls: 2000) {
+                            try await batchShaped(pipelined: pipelined, on: connection, logger: logger)
+                        }
                     }
                 }
             }
