@@ -3,7 +3,7 @@
 // `scripts/bench`: the tool for telling a 5 % change in one of these pieces from noise.
 //
 //     swift build -c release --product rollcall-hotpath && .build/release/rollcall-hotpath
-//     .build/release/rollcall-hotpath --database-url URL   # also a PostgreSQL round trip's CPU here
+//     .build/release/rollcall-hotpath --database-url URL   # also PostgreSQL round trips' CPU here
 import Foundation
 import RollCall
 import RollCallHub
@@ -76,7 +76,8 @@ measure("a time: read from ISO 8601") { _ = RollCallJSON.parse(stamp) }
 // MARK: - PostgreSQL client (with --database-url)
 //
 // What this process's CPU pays per statement the registry writer sends: a prepared statement's
-// round trip, and each row it decodes (the shape of a close's row). Process CPU, all threads.
+// round trip, each row it decodes (the shape of a close's row), and a transaction shaped like a
+// batch. Process CPU, all threads.
 
 struct RowsStatement: PostgresPreparedStatement {
     static let sql = """
