@@ -78,6 +78,7 @@ public enum HubApplication {
                 configuration: .init(
                     http1: .init(idleTimeout: .seconds(60)),
                     ws: .init(maxFrameSize: configuration.maxFrameBytes, autoPing: .enabled(timePeriod: configuration.pingInterval))),
+                census: sockets.census,
                 admission: { head, channel in admission.admit(head, on: channel) }),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "RollCall"),
             onServerRunning: { channel in

@@ -68,7 +68,8 @@ struct OutageTests {
             for socket in [kim, lee, fresh, watcher] { try await socket.close() }
             for hub in [a, b] {
                 hub.signal(SIGTERM)
-                #expect(try await hub.waitForExit(timeout: .seconds(60)) == 0)
+                let status = try await hub.waitForExit(timeout: .seconds(60))
+                #expect(status == 0, "exit status \(status); the hub's log ends: \(hub.log.suffix(3000))")
             }
         }
     }
@@ -93,7 +94,8 @@ struct OutageTests {
                 try await HTTPProbe.upgradeStatus(port: hub.port, token: token) == 101
             }
             hub.signal(SIGTERM)
-            #expect(try await hub.waitForExit(timeout: .seconds(60)) == 0)
+            let status = try await hub.waitForExit(timeout: .seconds(60))
+            #expect(status == 0, "exit status \(status); the hub's log ends: \(hub.log.suffix(3000))")
         }
     }
 }

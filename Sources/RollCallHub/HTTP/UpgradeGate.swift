@@ -81,6 +81,7 @@ final class UpgradeGate: ChannelInboundHandler, RemovableChannelHandler {
 struct GatedWebSocketChannel: ServerChildChannel {
     let base: HTTP1WebSocketUpgradeChannel
     let admission: UpgradeAdmission
+    let census: ConnectionCensus
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<HTTP1WebSocketUpgradeChannel.Value> {
         base.setup(channel: channel, logger: logger).flatMapThrowing { value in
@@ -92,6 +93,8 @@ struct GatedWebSocketChannel: ServerChildChannel {
     }
 
     func handle(value: HTTP1WebSocketUpgradeChannel.Value, logger: Logger) async {
+        census.connectionBegins()
+        defer { census.connectionEnds() }
         await base.handle(value: value, logger: logger)
     }
 }
@@ -101,13 +104,14 @@ extension HTTPServerBuilder {
     static func gatedWebSocketUpgrade(
         router: Router<HubRequestContext>,
         configuration: HTTP1WebSocketUpgradeChannel.Configuration,
+        census: ConnectionCensus,
         admission: @escaping UpgradeAdmission
     ) -> HTTPServerBuilder {
         let webSocketResponder = router.buildResponder()
         return HTTPServerBuilder { responder in
             GatedWebSocketChannel(
                 base: HTTP1WebSocketUpgradeChannel(responder: responder, webSocketResponder: webSocketResponder, configuration: configuration),
-                admission: admission)
+                admission: admission, census: census)
         }
     }
 }

@@ -40,8 +40,9 @@ struct HubLifecycle: Service {
             logger.info("hub stopped before it served")
             return
         }
-        writer.shutdownBegins()
         // The server has stopped and its sockets have queued their closes by now.
+        logger.info("server stopped: writing the last closes")
+        writer.shutdownBegins()
         await writer.drained()
         do {
             let leftover = try await writer.closeAll(of: serverID, reason: .serverShutdown)

@@ -16,6 +16,8 @@ final class LiveSockets: Sendable {
         var draining = false
     }
     private let index = Mutex(Index())
+    /// The connections the server serves and the sessions among them, for the shutdown's log.
+    let census = ConnectionCensus()
 
     func add(_ id: ConnectionID, user: String, outbound: WebSocketOutboundWriter, mailbox: Mailbox, dialect: SocketDialect) {
         index.withLock {

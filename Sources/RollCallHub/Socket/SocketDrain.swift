@@ -16,6 +16,7 @@ struct SocketDrain: Service {
 
     func run() async throws {
         try? await gracefulShutdown()
+        defer { reportStragglers() }
         let open = sockets.count
         logger.info("closing sockets for shutdown", metadata: ["sockets": "\(open)"])
         await sockets.drain()
@@ -23,6 +24,24 @@ struct SocketDrain: Service {
         let cut = sockets.cutRemaining()
         logger.warning("cut the connections of sockets that did not answer the close", metadata: ["sockets": "\(cut)"])
         _ = await allClosed(within: afterCut)
+    }
+
+    /// The HTTP server stops next, and waits for every connection it serves to end. A shutdown
+    /// that takes longer than a few seconds says every 5 s how many it is still waiting for, and
+    /// how many of those are socket sessions, so a hang shows where it is.
+    private func reportStragglers() {
+        let census = sockets.census
+        let logger = logger
+        Task {
+            for _ in 0..<12 {
+                try? await Task.sleep(for: .seconds(5))
+                let served = census.servedConnections
+                guard served > 0 else { return }
+                logger.notice(
+                    "shutdown still waiting for connections to end",
+                    metadata: ["connections": "\(served)", "sessions": "\(census.runningSessions)"])
+            }
+        }
     }
 
     private func allClosed(within limit: Duration) async -> Bool {

@@ -23,6 +23,8 @@ struct WebSocketSession {
     var connectionID: ConnectionID?
 
     func run(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, logger: Logger) async {
+        hub.sockets.census.sessionBegins()
+        defer { hub.sockets.census.sessionEnds() }
         // Three steps, so that what waits for the whole life of the socket (this function's
         // frame) holds one reference: a held idle socket costs that much less memory.
         guard let socket = await open(outbound: outbound, logger: logger) else { return }
