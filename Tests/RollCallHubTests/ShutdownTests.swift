@@ -38,7 +38,7 @@ struct ShutdownTests {
         try await withTestDatabase { database in
             let hub = try await HubProcess.serve(database: database, serverID: "proc-silent")
             let authority = try await TestTokens.authority()
-            let peer = try MutePeer(port: hub.port, token: try await authority.mint(Identity(userID: "sid"), lifetime: .seconds(600)))
+            let peer = try RawClient.mutePeer(port: hub.port, token: try await authority.mint(Identity(userID: "sid"), lifetime: .seconds(600)))
             try await eventually("sid's row opened") {
                 try await sql(database, "SELECT count(*)::int FROM rollcall.connections WHERE connected", as: Int.self) == [1]
             }
@@ -51,12 +51,36 @@ struct ShutdownTests {
         }
     }
 
-    /// A client on a plain socket that completes the upgrade, reads the answer once, and then
-    /// neither reads nor writes: it never answers the hub's close.
-    final class MutePeer {
+    @Test("connections that have not sent a whole request do not hold up SIGTERM: the hub records its shutdown and exits 0")
+    func unfinishedRequestsAtShutdown() async throws {
+        try await withTestDatabase { database in
+            let hub = try await HubProcess.serve(database: database, serverID: "proc-idle")
+            // One connection that says nothing, one that stops inside its request head, one inside an upgrade's head.
+            let quiet = try RawClient(port: hub.port)
+            let partial = try RawClient(port: hub.port)
+            partial.send("GET /readyz HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+            let upgrading = try RawClient(port: hub.port)
+            upgrading.send("GET /v1/ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n")
+            try await Task.sleep(for: .milliseconds(300))
+
+            hub.signal(SIGTERM)
+            // Held by them, the hub would give up at its 45 s patience and exit 1 without recording its stop.
+            let status = try await hub.waitForExit(timeout: .seconds(40))
+            #expect(status == 0, "exit status \(status); hub log: \(hub.log)")
+            #expect(hub.log.contains("hub stopped"))
+            #expect(try await sql(database, "SELECT stopped_at IS NOT NULL FROM rollcall.servers WHERE server_id = 'proc-idle'", as: Bool.self) == [true])
+            for client in [quiet, partial, upgrading] {
+                #expect(client.readUntilClosed().isEmpty, "nothing was asked, so nothing is answered")
+                client.hangUp()
+            }
+        }
+    }
+
+    /// A client on a plain socket that writes what it is given and nothing more.
+    final class RawClient {
         let descriptor: Int32
 
-        init(port: Int, token: String) throws {
+        init(port: Int) throws {
             descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
             var address = sockaddr_in()
             address.sin_family = sa_family_t(AF_INET)
@@ -66,13 +90,35 @@ struct ShutdownTests {
                 $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
             }
             guard connected == 0 else { throw POSIXError(.ECONNREFUSED) }
-            let request = [
+        }
+
+        /// A client that completes the upgrade, reads the answer once, and then neither reads nor
+        /// writes: it never answers the hub's close.
+        static func mutePeer(port: Int, token: String) throws -> RawClient {
+            let client = try RawClient(port: port)
+            client.send([
                 "GET /v1/ws HTTP/1.1", "Host: 127.0.0.1:\(port)", "Upgrade: websocket", "Connection: Upgrade",
                 "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Version: 13", "Authorization: Bearer \(token)",
-            ].joined(separator: "\r\n") + "\r\n\r\n"
-            _ = request.withCString { send(descriptor, $0, strlen($0), 0) }
+            ].joined(separator: "\r\n") + "\r\n\r\n")
             var answer = [UInt8](repeating: 0, count: 4096)
-            _ = recv(descriptor, &answer, answer.count, 0)
+            _ = recv(client.descriptor, &answer, answer.count, 0)
+            return client
+        }
+
+        func send(_ text: String) {
+            _ = text.withCString { write(descriptor, $0, strlen($0)) }
+        }
+
+        /// Everything the hub writes until it closes the connection.
+        func readUntilClosed() -> [UInt8] {
+            var received: [UInt8] = []
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            while true {
+                let count = read(descriptor, &buffer, buffer.count)
+                guard count > 0 else { break }
+                received += buffer[..<count]
+            }
+            return received
         }
 
         func hangUp() { close(descriptor) }

@@ -25,6 +25,9 @@ final class UpgradeGate: ChannelInboundHandler, RemovableChannelHandler {
     private let admission: UpgradeAdmission
     /// A refusal was answered: whatever else the client sends is dropped until the close.
     private var refused = false
+    /// A whole request head has come through: from then on the server's own handlers answer its
+    /// shutdown.
+    private var requestSeen = false
 
     init(admission: @escaping UpgradeAdmission) {
         self.admission = admission
@@ -32,6 +35,7 @@ final class UpgradeGate: ChannelInboundHandler, RemovableChannelHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         if refused { return }
+        if case .head = unwrapInboundIn(data) { requestSeen = true }
         guard case .head(let head) = unwrapInboundIn(data), Self.isWebSocketUpgrade(head) else {
             context.fireChannelRead(data)
             return
@@ -59,6 +63,19 @@ final class UpgradeGate: ChannelInboundHandler, RemovableChannelHandler {
         context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in
             loopBound.value.close(promise: nil)
         }
+    }
+
+    /// The server is shutting down. A connection that has not sent a whole request head yet has
+    /// asked for nothing, and the HTTP server would wait for it to end: until its client gave up,
+    /// past the hub's shutdown patience. It is ended now, the way the upgrade handler ends one
+    /// whose client stops sending before its request: told that input is closed, it closes the
+    /// connection and ends the upgrade without an error.
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is ChannelShouldQuiesceEvent, !requestSeen {
+            context.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
     }
 
     /// Bytes the HTTP parser cannot read (garbage, a NUL in the method) get a 400 and a close at
