@@ -79,8 +79,12 @@ public struct DatabaseLocation: Sendable, Equatable {
     /// Bounds on every statement of the hub's pool, so a stuck query or lock wait fails instead of
     /// holding the writer (whose attempts are given up after 10 s); the server also probes idle
     /// TCP peers, so it drops the sessions of a hub that vanished. Migrations lift the first two.
+    /// A transaction that has waited 10 s for its hub's next statement belongs to an attempt the
+    /// writer has given up on, or to a hub that is frozen (stopped, paused, swapped out): the
+    /// server ends it, and with it the locks it holds, the purge's among them, which would
+    /// otherwise keep every other hub from purging for as long as the frozen one stays frozen.
     static let sessionLimits: [(String, String)] = [
-        ("statement_timeout", "8s"), ("lock_timeout", "5s"), ("idle_in_transaction_session_timeout", "30s"),
+        ("statement_timeout", "8s"), ("lock_timeout", "5s"), ("idle_in_transaction_session_timeout", "10s"),
         ("tcp_keepalives_idle", "10"), ("tcp_keepalives_interval", "5"), ("tcp_keepalives_count", "3"),
     ]
 

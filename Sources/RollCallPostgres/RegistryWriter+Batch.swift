@@ -224,8 +224,8 @@ extension RegistryWriter {
     /// JSON bytes a NOTIFY may carry once sealed.
     static let sealedPayloadLimit = PresenceNotification.payloadLimit - NotifySeal.overhead
 
-    /// Key of the advisory lock that lets one hub purge at a time.
-    static let purgeLockKey: Int64 = 0x726F_6C6C_7075_7267  // "rollpurg"
+    /// Key of the advisory lock that lets one hub purge at a time (held for the transaction).
+    public static let purgeLockKey: Int64 = 0x726F_6C6C_7075_7267  // "rollpurg"
 
     /// Messages go out as one `NOTIFY rollcall_messages` per chunk; a message too large to
     /// travel inline waits in `message_payloads` and the notification names its id.

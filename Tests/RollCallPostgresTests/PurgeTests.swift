@@ -81,6 +81,40 @@ struct PurgeTests {
         }
     }
 
+    @Test("a hub frozen inside a transaction that holds the purge lock keeps other hubs from purging only until the server ends its session")
+    func frozenLockHolder() async throws {
+        try await withTestDatabase { database in
+            try await Self.seedDeadHub(database, users: ["gil": 1])
+            try await withTestClient(database) { frozen in
+                try await withTestClient(database) { client in
+                    try await withThrowingTaskGroup(of: Void.self) { group in
+                        // A hub's session (same settings) that took the purge lock and then went silent.
+                        let locked = AsyncStream.makeStream(of: Void.self)
+                        group.addTask {
+                            try? await frozen.withConnection { connection in
+                                try await connection.query("BEGIN", logger: testLogger)
+                                try await connection.query("SELECT pg_advisory_xact_lock(\(RegistryWriter.purgeLockKey))", logger: testLogger)
+                                locked.continuation.yield()
+                                try await Task.sleep(for: .seconds(60))
+                            }
+                        }
+                        for await _ in locked.stream { break }
+                        let writer = RegistryWriter(serverID: "purger", client: client, seal: testSeal, maxBatch: 10, logger: testLogger)
+                        try await writer.running {
+                            #expect(try await writer.purgeOrphans(window: .seconds(60)).skipped, "the lock is held: this pass is skipped")
+                            // The writer gives up an attempt after 10 s; the frozen session's transaction is ended soon after.
+                            try await eventually(timeout: .seconds(25), "the dead hub's row purged despite the frozen lock holder") {
+                                try await writer.purgeOrphans(window: .seconds(60)).rowsClosed == 1
+                            }
+                        }
+                        group.cancelAll()
+                    }
+                }
+            }
+            #expect(try await sql(database, "SELECT coalesce(close_reason, 'open') FROM rollcall.connections", as: String.self) == ["orphaned"])
+        }
+    }
+
     @Test("offline graces a dead hub left pending are finished by the purge")
     func danglingGrace() async throws {
         try await withTestDatabase { database in
