@@ -27,7 +27,7 @@ public struct RegistryQueue<Request: QueuedRequest>: Sendable {
     private var requests: [Request] = []
     private var head = 0
     /// Requests submitted and not yet taken, oldest first.
-    public var pending: ArraySlice<Request> { requests[head...] }
+    private var pending: ArraySlice<Request> { requests[head...] }
     public var pendingCount: Int { requests.count - head }
     public private(set) var inFlight = false
     public private(set) var stopping = false

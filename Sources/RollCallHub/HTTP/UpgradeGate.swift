@@ -35,8 +35,9 @@ final class UpgradeGate: ChannelInboundHandler, RemovableChannelHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         if refused { return }
-        if case .head = unwrapInboundIn(data) { requestSeen = true }
-        guard case .head(let head) = unwrapInboundIn(data), Self.isWebSocketUpgrade(head) else {
+        let part = unwrapInboundIn(data)
+        if case .head = part { requestSeen = true }
+        guard case .head(let head) = part, Self.isWebSocketUpgrade(head) else {
             context.fireChannelRead(data)
             return
         }
