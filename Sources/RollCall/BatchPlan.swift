@@ -43,8 +43,11 @@ public struct BatchPlan: Sendable, Equatable {
     public var graceDue: [String] = []
     public var messages: [UserMessage] = []
 
-    /// `purgeFreshness`: a purge request older than this sat in the queue through an outage, and
-    /// would judge hubs dead that are only coming back; it is skipped.
+    /// `purgeFreshness`: a purge request older than this, or than a quarter of its window if that
+    /// is longer, sat in the queue (or waited for a connection) through an outage, and would judge
+    /// hubs dead that are only coming back; it is skipped, and the next pass asks again. A quarter
+    /// of the window is the default purge interval: a wait that long is a pass missed, while a
+    /// loaded machine's first connection (a second or more) is not.
     public init(_ items: [Item], now: ContinuousClock.Instant, purgeFreshness: Duration) {
         var reopenAsked: [ConnectionID] = []
         var graceUsers: Set<String> = []
@@ -57,7 +60,7 @@ public struct BatchPlan: Sendable, Equatable {
             case .message(let message): messages.append(message)
             case .reopen(let ids): reopenAsked += ids
             case .purge(let window, let requestedAt):
-                guard now - requestedAt < purgeFreshness else { continue }
+                guard now - requestedAt < max(purgeFreshness, window / 4) else { continue }
                 purgeWindow = purgeWindow.map { min($0, window) } ?? window
             }
         }

@@ -89,7 +89,13 @@ public enum HubApplication {
             logger: logger)
         // Shutdown runs in reverse: server, then purge and heartbeat, lifecycle (closes and
         // stopped_at), listener, writer, pool.
-        app.addServices(client, readClient, writer, listener, lifecycle, heartbeat, purge)
+        func watched(_ service: some Service, _ name: String) -> any Service {
+            WatchedService(base: service, name: name, logger: logger)
+        }
+        app.addServices(
+            watched(client, "database-pool"), watched(readClient, "read-pool"), watched(writer, "registry-writer"),
+            watched(listener, "notification-listener"), watched(lifecycle, "hub-lifecycle"), watched(heartbeat, "heartbeat"),
+            watched(purge, "purge"))
         app.beforeServerStarts {
             // A SIGTERM while the database keeps the start waiting (a lock, an unreachable server)
             // ends the start instead of waiting for it.

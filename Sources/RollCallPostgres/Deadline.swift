@@ -9,14 +9,16 @@ public struct DeadlinePassed: Error, CustomStringConvertible {
 
 /// Runs `body`, throwing `DeadlinePassed` after `limit` (or `CancellationError` when the caller
 /// is cancelled) without waiting for `body` to end: work that ignores cancellation, a query whose
-/// connection hangs, cannot hold the caller. `onTimeout` is how the caller makes the abandoned work
-/// end (closing the connection it waits on); `body` is cancelled too, and its result dropped.
+/// connection hangs, cannot hold the caller. `onAbandon` is how the caller makes the abandoned work
+/// end (closing the connection it waits on), run both when the limit passes and when the caller is
+/// cancelled; `body` is cancelled too, and its result dropped. A nil `limit` bounds `body` by
+/// cancellation alone (work as long as a migration, which must still not hold a shutdown).
 ///
 /// `unless`: checked when the limit passes; true lets `body` run on without limit (a deadline on
 /// setting something up that then runs for long, like a LISTEN).
 public func withDeadline<T: Sendable>(
-    _ limit: Duration, unless reached: @escaping @Sendable () -> Bool = { false },
-    onTimeout: @escaping @Sendable () -> Void = {}, _ body: @escaping @Sendable () async throws -> T
+    _ limit: Duration?, unless reached: @escaping @Sendable () -> Bool = { false },
+    onAbandon: @escaping @Sendable () -> Void = {}, _ body: @escaping @Sendable () async throws -> T
 ) async throws -> T {
     let race = DeadlineRace<T>()
     return try await withTaskCancellationHandler {
@@ -30,11 +32,11 @@ public func withDeadline<T: Sendable>(
                 }
             }
             let timer = Task {
-                guard (try? await Task.sleep(for: limit)) != nil, !reached() else { return }
+                guard let limit, (try? await Task.sleep(for: limit)) != nil, !reached() else { return }
                 // The connection is closed before the work is cancelled and the caller resumes:
                 // cancelled work may otherwise hand a connection whose query still runs back to
                 // its pool, for the caller's next lease.
-                race.finish(.failure(DeadlinePassed(limit: limit)), first: onTimeout)
+                race.finish(.failure(DeadlinePassed(limit: limit)), first: onAbandon)
             }
             race.whenFinished {
                 timer.cancel()
@@ -42,7 +44,7 @@ public func withDeadline<T: Sendable>(
             }
         }
     } onCancel: {
-        race.finish(.failure(CancellationError()))
+        race.finish(.failure(CancellationError()), first: onAbandon)
     }
 }
 

@@ -68,10 +68,12 @@ public struct Migrator: Sendable {
         }
     }
 
-    /// Applies what is pending through a pooled connection.
+    /// Applies what is pending through a pooled connection. No deadline (a migration may rewrite a
+    /// big table, or wait for another hub's), but a cancelled caller (a SIGTERM during start-up)
+    /// closes the connection and returns at once instead of waiting for a statement to answer.
     @discardableResult
     public func migrate(_ migrations: [Migration], using client: PostgresClient) async throws -> [String] {
-        try await client.withConnection { connection in
+        try await client.withConnection(within: nil) { connection in
             try await migrate(migrations, on: connection)
         }
     }

@@ -93,7 +93,7 @@ public final class NotificationListener: Service, Sendable {
 
     private func listenOnce(outageStart: Date?, attempt: Attempt) async throws {
         let slot = ConnectionSlot()
-        try await withDeadline(Self.setupLimit, unless: { attempt.established }, onTimeout: slot.closeConnection) {
+        try await withDeadline(Self.setupLimit, unless: { attempt.established }, onAbandon: slot.closeConnection) {
             try await DatabaseAdmin.withConnection(to: self.location, logger: self.logger) { connection in
                 slot.use(connection)
                 try await connection.listen(on: Self.presenceChannel) { presence in

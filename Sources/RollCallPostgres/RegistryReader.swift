@@ -13,103 +13,130 @@ public struct RegistryReader: Sendable {
         self.logger = logger
     }
 
+    /// Longest one read may take: past the server's own statement timeout (8 s), so that normally
+    /// the server answers first, and a read on a connection that never answers still ends.
+    static let patience: Duration = .seconds(10)
+
+    private func read<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection, Logger) async throws -> T) async throws -> T {
+        let logger = logger
+        return try await client.withConnection(within: Self.patience) { try await body($0, logger) }
+    }
+
     /// Presence of each user, in the order asked; users never seen are offline at version 0.
     public func presence(of users: [String]) async throws -> [UserPresence] {
         guard !users.isEmpty else { return [] }
-        let rows = try await client.query(
-            """
-            SELECT user_id, online, connections, online_since, last_seen_at, version
-            FROM rollcall.users WHERE user_id = ANY(\(users)::text[])
-            """, logger: logger)
-        let known = Dictionary(try await Self.presences(rows).map { ($0.userID, $0) }, uniquingKeysWith: { $1 })
-        return users.map { known[$0] ?? .unknown($0) }
+        return try await read { connection, logger in
+            let rows = try await connection.query(
+                """
+                SELECT user_id, online, connections, online_since, last_seen_at, version
+                FROM rollcall.users WHERE user_id = ANY(\(users)::text[])
+                """, logger: logger)
+            let known = Dictionary(try await Self.presences(rows).map { ($0.userID, $0) }, uniquingKeysWith: { $1 })
+            return users.map { known[$0] ?? .unknown($0) }
+        }
     }
 
     /// Online users ordered by id, after `cursor` (the last id of the previous page).
     public func onlineUsers(after cursor: String?, limit: Int) async throws -> [UserPresence] {
-        let rows = try await client.query(
-            """
-            SELECT user_id, online, connections, online_since, last_seen_at, version
-            FROM rollcall.users WHERE online AND (\(cursor)::text IS NULL OR user_id > \(cursor))
-            ORDER BY user_id LIMIT \(limit)
-            """, logger: logger)
-        return try await Self.presences(rows)
+        try await read { connection, logger in
+            let rows = try await connection.query(
+                """
+                SELECT user_id, online, connections, online_since, last_seen_at, version
+                FROM rollcall.users WHERE online AND (\(cursor)::text IS NULL OR user_id > \(cursor))
+                ORDER BY user_id LIMIT \(limit)
+                """, logger: logger)
+            return try await Self.presences(rows)
+        }
     }
 
     /// A user's connection rows, newest first: the open ones, or with `includeClosed` their history too.
     public func connections(of user: String, includeClosed: Bool, limit: Int = 1000) async throws -> [ConnectionRecord] {
-        let rows = try await client.query(
-            """
-            SELECT connection_id, user_id, server_id, user_agent, host(remote_addr), created_at, connected, disconnected_at, close_reason
-            FROM rollcall.connections WHERE user_id = \(user) AND (connected OR \(includeClosed))
-            ORDER BY created_at DESC, connection_id LIMIT \(limit)
-            """, logger: logger)
-        return try await Self.records(rows)
+        try await read { connection, logger in
+            let rows = try await connection.query(
+                """
+                SELECT connection_id, user_id, server_id, user_agent, host(remote_addr), created_at, connected, disconnected_at, close_reason
+                FROM rollcall.connections WHERE user_id = \(user) AND (connected OR \(includeClosed))
+                ORDER BY created_at DESC, connection_id LIMIT \(limit)
+                """, logger: logger)
+            return try await Self.records(rows)
+        }
     }
 
     /// Every open connection of every hub, oldest first, at most `limit` (the admin dashboard).
     public func openConnections(limit: Int) async throws -> [ConnectionRecord] {
-        let rows = try await client.query(
-            """
-            SELECT connection_id, user_id, server_id, user_agent, host(remote_addr), created_at, connected, disconnected_at, close_reason
-            FROM rollcall.connections WHERE connected
-            ORDER BY created_at, connection_id LIMIT \(limit)
-            """, logger: logger)
-        return try await Self.records(rows)
+        try await read { connection, logger in
+            let rows = try await connection.query(
+                """
+                SELECT connection_id, user_id, server_id, user_agent, host(remote_addr), created_at, connected, disconnected_at, close_reason
+                FROM rollcall.connections WHERE connected
+                ORDER BY created_at, connection_id LIMIT \(limit)
+                """, logger: logger)
+            return try await Self.records(rows)
+        }
     }
 
     /// Connections open at some moment of each minute with a change, over the last `hours`
     /// (`rollcall.concurrency_by_minute`, minutes in UTC).
     public func concurrency(hours: Int) async throws -> [(minute: Date, connections: Int)] {
-        let rows = try await client.query(
-            """
-            SELECT minute AT TIME ZONE 'UTC', connections::bigint FROM rollcall.concurrency_by_minute
-            WHERE minute >= (now() AT TIME ZONE 'UTC') - \(hours) * interval '1 hour' ORDER BY minute
-            """, logger: logger)
-        var minutes: [(Date, Int)] = []
-        for try await row in rows.decode((Date, Int).self) { minutes.append(row) }
-        return minutes
+        try await read { connection, logger in
+            let rows = try await connection.query(
+                """
+                SELECT minute AT TIME ZONE 'UTC', connections::bigint FROM rollcall.concurrency_by_minute
+                WHERE minute >= (now() AT TIME ZONE 'UTC') - \(hours) * interval '1 hour' ORDER BY minute
+                """, logger: logger)
+            var minutes: [(Date, Int)] = []
+            for try await row in rows.decode((Date, Int).self) { minutes.append(row) }
+            return minutes
+        }
     }
 
     /// Rows by id (tests and tools ask for exactly the rows they made).
     public func connection(_ id: ConnectionID) async throws -> ConnectionRecord? {
-        let rows = try await client.query(
-            """
-            SELECT connection_id, user_id, server_id, user_agent, host(remote_addr), created_at, connected, disconnected_at, close_reason
-            FROM rollcall.connections WHERE connection_id = \(id.uuid)
-            """, logger: logger)
-        return try await Self.records(rows).first
+        try await read { connection, logger in
+            let rows = try await connection.query(
+                """
+                SELECT connection_id, user_id, server_id, user_agent, host(remote_addr), created_at, connected, disconnected_at, close_reason
+                FROM rollcall.connections WHERE connection_id = \(id.uuid)
+                """, logger: logger)
+            return try await Self.records(rows).first
+        }
     }
 
     /// Every hub that ever registered, with its open connection count.
     public func servers() async throws -> [ServerRecord] {
-        let rows = try await client.query(
-            """
-            SELECT s.server_id, s.started_at, s.heartbeat_at, s.stopped_at, s.version, s.host,
-                   (SELECT count(*) FROM rollcall.connections c WHERE c.server_id = s.server_id AND c.connected)::int
-            FROM rollcall.servers s ORDER BY s.server_id
-            """, logger: logger)
-        var servers: [ServerRecord] = []
-        for try await row in rows.decode((String, Date, Date, Date?, String, String, Int).self) {
-            servers.append(ServerRecord(serverID: row.0, startedAt: row.1, heartbeatAt: row.2, stoppedAt: row.3, version: row.4, host: row.5, openConnections: row.6))
+        try await read { connection, logger in
+            let rows = try await connection.query(
+                """
+                SELECT s.server_id, s.started_at, s.heartbeat_at, s.stopped_at, s.version, s.host,
+                       (SELECT count(*) FROM rollcall.connections c WHERE c.server_id = s.server_id AND c.connected)::int
+                FROM rollcall.servers s ORDER BY s.server_id
+                """, logger: logger)
+            var servers: [ServerRecord] = []
+            for try await row in rows.decode((String, Date, Date, Date?, String, String, Int).self) {
+                servers.append(ServerRecord(serverID: row.0, startedAt: row.1, heartbeatAt: row.2, stoppedAt: row.3, version: row.4, host: row.5, openConnections: row.6))
+            }
+            return servers
         }
-        return servers
     }
 
     /// Users whose presence changed since `date` (a resync after a LISTEN outage).
     public func changedUsers(since date: Date) async throws -> [UserPresence] {
-        let rows = try await client.query(
-            """
-            SELECT user_id, online, connections, online_since, last_seen_at, version
-            FROM rollcall.users WHERE last_seen_at >= \(date) ORDER BY user_id
-            """, logger: logger)
-        return try await Self.presences(rows)
+        try await read { connection, logger in
+            let rows = try await connection.query(
+                """
+                SELECT user_id, online, connections, online_since, last_seen_at, version
+                FROM rollcall.users WHERE last_seen_at >= \(date) ORDER BY user_id
+                """, logger: logger)
+            return try await Self.presences(rows)
+        }
     }
 
     /// The JSON of a message too large for NOTIFY.
     public func storedMessage(_ id: Int64) async throws -> String? {
-        let rows = try await client.query("SELECT body FROM rollcall.message_payloads WHERE id = \(id)", logger: logger)
-        return try await rows.collect().first?.decode(String.self)
+        try await read { connection, logger in
+            let rows = try await connection.query("SELECT body FROM rollcall.message_payloads WHERE id = \(id)", logger: logger)
+            return try await rows.collect().first?.decode(String.self)
+        }
     }
 
     /// Rows of `user_id, online, connections, online_since, last_seen_at, version`.

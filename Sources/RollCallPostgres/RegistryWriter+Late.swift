@@ -16,7 +16,7 @@ extension RegistryWriter {
         let serverID = serverID
         do {
             let slot = ConnectionSlot()
-            return try await withDeadline(.seconds(5), onTimeout: slot.closeConnection) {
+            return try await withDeadline(.seconds(5), onAbandon: slot.closeConnection) {
                 // The pool may first hand out the connection the deadline just closed: try again.
                 while true {
                     do {

@@ -195,8 +195,9 @@ public final class RegistryWriter: Service, Sendable {
     /// closes those rows.
     static let shutdownPatience: Duration = .seconds(15)
 
-    /// How long a purge request stays valid: it was made after a full window of unbroken contact,
-    /// and one that sat in the queue through an outage would purge hubs that are only coming back.
+    /// How long a purge request stays valid at least (a quarter of its window if that is longer):
+    /// it was made after a full window of unbroken contact, and one that sat in the queue through an
+    /// outage would purge hubs that are only coming back (`BatchPlan`).
     static let purgeFreshness: Duration = .seconds(1)
 
     private func requestStop() {
@@ -252,7 +253,7 @@ public final class RegistryWriter: Service, Sendable {
                 let slot = ConnectionSlot()
                 let outcome: BatchOutcome
                 do {
-                    outcome = try await withDeadline(attemptLimit, onTimeout: slot.closeConnection) {
+                    outcome = try await withDeadline(attemptLimit, onAbandon: slot.closeConnection) {
                         try await self.write(batch, slot: slot)
                     }
                 } catch let error as DeadlinePassed {

@@ -1,8 +1,10 @@
 import Logging
 import PostgresNIO
 
-/// Deletes history past the retention: closed rows only, a thousand at a time in their own
-/// statements, so writers never wait behind one big delete. One hub at a time (advisory lock).
+/// Deletes history past the retention: closed rows only, a thousand at a time, each chunk its own
+/// transaction under a transaction-scoped advisory lock (one hub sweeps at a time) and its own
+/// deadline, so writers never wait behind one big delete, and a statement that never answers ends
+/// the pass instead of holding the purge loop or the hub's shutdown.
 public struct RetentionSweep: Sendable {
     let client: PostgresClient
     let logger: Logger
@@ -11,6 +13,8 @@ public struct RetentionSweep: Sendable {
     static let chunk = 1000
     /// Seconds a stored message body is kept: hubs read it within moments of its notification.
     static let messagePayloadLifetime = 300
+    /// Longest one chunk may take: past the server's own statement timeout (8 s).
+    static let patience: Duration = .seconds(10)
 
     public init(client: PostgresClient, logger: Logger) {
         self.client = client
@@ -19,34 +23,42 @@ public struct RetentionSweep: Sendable {
 
     /// Returns the rows deleted, or nil when another hub was sweeping.
     public func run(retention: Duration) async throws -> Int? {
-        try await client.withConnection { connection in
-            let locked = try await connection.query("SELECT pg_try_advisory_lock(\(Self.lockKey))", logger: logger)
-            guard try await locked.collect().first?.decode(Bool.self) == true else { return nil }
-            var deleted = 0
-            do {
-                while true {
-                    let rows = try await connection.query(
-                        """
-                        DELETE FROM rollcall.connections WHERE connection_id IN (
-                            SELECT connection_id FROM rollcall.connections
-                            WHERE NOT connected AND disconnected_at < now() - \(retention.milliseconds) * interval '1 millisecond'
-                            LIMIT \(Self.chunk))
-                        RETURNING 1
-                        """, logger: logger)
-                    let count = try await rows.collect().count
-                    deleted += count
-                    if count < Self.chunk { break }
-                }
-                // Large messages wait in message_payloads only until every hub has read them.
-                try await connection.query(
-                    "DELETE FROM rollcall.message_payloads WHERE created_at < now() - \(Self.messagePayloadLifetime)::int * interval '1 second'",
-                    logger: logger)
-            } catch {
-                _ = try? await connection.query("SELECT pg_advisory_unlock(\(Self.lockKey))", logger: logger)
-                throw error
+        var deleted = 0
+        while true {
+            let count = try await locked { connection, logger in
+                let rows = try await connection.query(
+                    """
+                    DELETE FROM rollcall.connections WHERE connection_id IN (
+                        SELECT connection_id FROM rollcall.connections
+                        WHERE NOT connected AND disconnected_at < now() - \(retention.milliseconds) * interval '1 millisecond'
+                        LIMIT \(Self.chunk))
+                    RETURNING 1
+                    """, logger: logger)
+                return try await rows.collect().count
             }
-            _ = try await connection.query("SELECT pg_advisory_unlock(\(Self.lockKey))", logger: logger)
-            return deleted
+            // Another hub took the lock between two chunks: it carries on from here.
+            guard let count else { return deleted == 0 ? nil : deleted }
+            deleted += count
+            if count < Self.chunk { break }
+        }
+        // Large messages wait in message_payloads only until every hub has read them.
+        _ = try await locked { connection, logger in
+            _ = try await connection.query(
+                "DELETE FROM rollcall.message_payloads WHERE created_at < now() - \(Self.messagePayloadLifetime)::int * interval '1 second'",
+                logger: logger)
+        }
+        return deleted
+    }
+
+    /// Runs `body` in a transaction that holds the sweep's lock; nil when another hub holds it.
+    private func locked<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection, Logger) async throws -> T) async throws -> T? {
+        let logger = logger
+        return try await client.withConnection(within: Self.patience) { connection in
+            try await connection.withTransaction(logger: logger) { connection -> T? in
+                let lock = try await connection.query("SELECT pg_try_advisory_xact_lock(\(Self.lockKey))", logger: logger)
+                guard try await lock.collect().first?.decode(Bool.self) == true else { return nil }
+                return try await body(connection, logger)
+            }
         }
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import RollCall
+import RollCallPostgres
 import RollCallTestSupport
 import Testing
 
@@ -73,6 +74,47 @@ struct ShutdownTests {
                 #expect(client.readUntilClosed().isEmpty, "nothing was asked, so nothing is answered")
                 client.hangUp()
             }
+        }
+    }
+
+    @Test("a database statement that never answers does not hold up SIGTERM: the hub records its stop and exits 0 within 15 s")
+    func hungStatementAtShutdown() async throws {
+        // A backend is stopped with SIGSTOP: a cluster of its own, so no other test shares it.
+        try await PrivateCluster.with { cluster in
+            let database = cluster.database
+            try await execute(
+                database,
+                """
+                INSERT INTO rollcall.connections (connection_id, user_id, server_id, created_at, connected, disconnected_at, close_reason)
+                VALUES (gen_random_uuid(), 'old', 'gone', now() - interval '2 days', false, now() - interval '1 day', 'client_closed')
+                """)
+            let hub = try await HubProcess.serve(
+                database: database, serverID: "proc-hung", extra: HubProcess.fast + ["--retention", "1s"])
+            // The retention sweep's DELETE waits for the old row, held here, and is then frozen
+            // where it waits: it never answers, whatever its statement or lock timeout says.
+            let sweep: pid_t = try await DatabaseAdmin.withConnection(to: database, logger: testLogger) { holder in
+                try await holder.query("BEGIN", logger: testLogger)
+                try await holder.query("SELECT 1 FROM rollcall.connections WHERE user_id = 'old' FOR UPDATE", logger: testLogger)
+                let pid = try await eventuallyValue(timeout: .seconds(30), "the sweep's DELETE waiting for the held row") {
+                    try await sql(
+                        database,
+                        """
+                        SELECT pid FROM pg_stat_activity
+                        WHERE wait_event_type = 'Lock' AND query LIKE '%DELETE FROM rollcall.connections%' AND pid <> pg_backend_pid()
+                        """, as: Int.self).first
+                }
+                kill(pid_t(pid), SIGSTOP)
+                try await holder.query("ROLLBACK", logger: testLogger)
+                return pid_t(pid)
+            }
+            defer { kill(sweep, SIGCONT) }
+
+            hub.signal(SIGTERM)
+            // Held by the statement, the hub would give up at its 45 s patience and exit 1 without recording its stop.
+            let status = try await hub.waitForExit(timeout: .seconds(15))
+            #expect(status == 0, "exit status \(status); hub log: \(hub.log)")
+            #expect(hub.log.contains("hub stopped"))
+            #expect(try await sql(database, "SELECT stopped_at IS NOT NULL FROM rollcall.servers WHERE server_id = 'proc-hung'", as: Bool.self) == [true])
         }
     }
 

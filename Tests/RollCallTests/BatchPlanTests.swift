@@ -39,10 +39,22 @@ struct BatchPlanTests {
         #expect(plan.graceDue == ["ann", "max", "zoe"])
     }
 
-    @Test("a purge request that waited past its freshness is skipped; of the fresh ones the smallest window wins")
+    @Test(
+        "a purge request is fresh for a quarter of its window, and for at least the freshness given",
+        arguments: [
+            (window: 60, waitedMilliseconds: 5_000, runs: true),  // a cold connection on a loaded machine
+            (window: 60, waitedMilliseconds: 16_000, runs: false),  // longer than a purge interval: a pass missed
+            (window: 2, waitedMilliseconds: 900, runs: true),  // short windows keep the 1 s floor
+            (window: 2, waitedMilliseconds: 1_500, runs: false),
+        ])
+    func purgeFreshness(window: Int, waitedMilliseconds: Int, runs: Bool) {
+        let plan = BatchPlan(
+            [.purge(window: .seconds(window), requestedAt: now - .milliseconds(waitedMilliseconds))], now: now, purgeFreshness: .seconds(1))
+        #expect((plan.purgeWindow != nil) == runs)
+    }
+
+    @Test("a stale purge request is skipped; of the fresh ones the smallest window wins")
     func purge() {
-        let stale = BatchPlan([.purge(window: .seconds(60), requestedAt: now - .seconds(5))], now: now, purgeFreshness: fresh)
-        #expect(stale.purgeWindow == nil)
         let two = BatchPlan([
             .purge(window: .seconds(90), requestedAt: now), .purge(window: .seconds(60), requestedAt: now - .milliseconds(10)),
             .purge(window: .seconds(10), requestedAt: now - .seconds(30)),

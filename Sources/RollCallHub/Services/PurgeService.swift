@@ -26,9 +26,14 @@ struct PurgeService: Service {
         }
     }
 
+    /// Longest a pass waits for the writer to run its purge: the writer bounds each attempt, but a
+    /// shutdown must not wait for a request queued behind a backlog (it is run or refused anyway).
+    static let patience: Duration = .seconds(30)
+
     func pass() async {
         do {
-            let report = try await writer.purgeOrphans(window: orphanWindow)
+            let writer = writer, orphanWindow = orphanWindow
+            let report = try await withDeadline(Self.patience) { try await writer.purgeOrphans(window: orphanWindow) }
             metrics.orphansClosed.increment(by: Int64(report.rowsClosed))
             if report.rowsClosed > 0 || report.gracesFinished > 0 {
                 logger.notice("orphan purge", metadata: [
