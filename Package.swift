@@ -165,5 +165,19 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Tests that start processes: `rollcall serve`, clusters of their own, Chromium, Python
+        // clients, the soak. The fast tier is everything else: `swift test --skip RollCallSystemTests`.
+        .testTarget(
+            name: "RollCallSystemTests",
+            dependencies: [
+                "RollCallHub",
+                "RollCallClient",
+                "RollCallTestSupport",
+                // Not imported: these tests launch it, so building them builds it.
+                "rollcall",
+                .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: swiftSettings
+        ),
     ]
 )

@@ -3,7 +3,7 @@ import RollCall
 import RollCallTestSupport
 import Testing
 
-@Suite("Messages to every tab")
+@Suite("Messages to every tab", .timeLimit(.minutes(2)))
 struct MessageTests {
     static let payloads: [(String, String)] = [
         ("unicode", #"{"text":"héllo 👋 漢字 \"quoted\""}"#),

@@ -3,7 +3,7 @@ import RollCall
 import RollCallTestSupport
 import Testing
 
-@Suite("The command line as operators type it")
+@Suite("The command line as operators type it", .timeLimit(.minutes(5)))
 struct CommandLineTests {
     @Test("a compound or decimal duration is taken: a token for 1m30s expires 90 seconds out")
     func compoundDuration() async throws {

@@ -6,7 +6,7 @@ import RollCallTestSupport
 import Testing
 
 /// Hubs as real processes, killed and cut off as in production.
-@Suite("Crashes and outages")
+@Suite("Crashes and outages", .timeLimit(.minutes(5)))
 struct CrashTests {
     @Test("kill -9 a hub with 50 connections of 20 users while two hubs purge: rows orphaned once, counters exact, one offline per user left with nothing")
     func killNine() async throws {

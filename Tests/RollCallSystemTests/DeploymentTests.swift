@@ -3,7 +3,7 @@ import RollCallTestSupport
 import Testing
 import Yams
 
-@Suite("Deployment files")
+@Suite("Deployment files", .timeLimit(.minutes(5)))
 struct DeploymentTests {
     func file(_ path: String) throws -> String {
         try String(contentsOf: HubProcess.packageRoot.appendingPathComponent(path), encoding: .utf8)

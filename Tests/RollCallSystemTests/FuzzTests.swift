@@ -8,7 +8,7 @@ import Testing
 /// Many sockets send two hubs what no careful client would, for a bounded number of steps. After
 /// it the hubs still serve, every row is closed with its socket, the counters agree with the rows
 /// and the hubs' memory is back near where it started.
-@Suite("Fuzzing two hubs")
+@Suite("Fuzzing two hubs", .timeLimit(.minutes(5)))
 struct FuzzTests {
     static let workers = 12
     static let steps = 60

@@ -4,7 +4,7 @@ import RollCallTestSupport
 import Testing
 
 /// `rollcall load` as `scripts/bench` runs it, against hubs on a test database.
-@Suite("The load tool")
+@Suite("The load tool", .timeLimit(.minutes(5)))
 struct LoadToolTests {
     static func summary(_ output: String) throws -> [String: Any] {
         let start = try #require(output.firstIndex(of: "{"))

@@ -5,7 +5,7 @@ import RollCallPostgres
 import RollCallTestSupport
 import Testing
 
-@Suite("Database outages")
+@Suite("Database outages", .timeLimit(.minutes(5)))
 struct OutageTests {
     @Test("PostgreSQL down longer than the window under two hubs: sockets survive, closes are kept, nobody is purged, watchers converge")
     func outageLongerThanWindow() async throws {

@@ -4,7 +4,7 @@ import RollCallPostgres
 import RollCallTestSupport
 import Testing
 
-@Suite("Shutdown and dead peers")
+@Suite("Shutdown and dead peers", .timeLimit(.minutes(5)))
 struct ShutdownTests {
     @Test("SIGTERM closes every socket with 1001, every row as server_shutdown, and marks the hub stopped")
     func sigterm() async throws {
@@ -88,21 +88,24 @@ struct ShutdownTests {
                 INSERT INTO rollcall.connections (connection_id, user_id, server_id, created_at, connected, disconnected_at, close_reason)
                 VALUES (gen_random_uuid(), 'old', 'gone', now() - interval '2 days', false, now() - interval '1 day', 'client_closed')
                 """)
+            // The purge (and so the sweep) runs once the hub has been in contact for a whole
+            // window: beats with room to spare on a loaded machine, then a pass every 300 ms.
             let hub = try await HubProcess.serve(
-                database: database, serverID: "proc-hung", extra: HubProcess.fast + ["--retention", "1s"])
+                database: database, serverID: "proc-hung",
+                extra: ["--orphan-window", "10s", "--heartbeat-interval", "5s", "--purge-interval", "300ms", "--retention", "1s"])
             // The retention sweep's DELETE waits for the old row, held here, and is then frozen
             // where it waits: it never answers, whatever its statement or lock timeout says.
             let sweep: pid_t = try await DatabaseAdmin.withConnection(to: database, logger: testLogger) { holder in
                 try await holder.query("BEGIN", logger: testLogger)
                 try await holder.query("SELECT 1 FROM rollcall.connections WHERE user_id = 'old' FOR UPDATE", logger: testLogger)
-                let pid = try await eventuallyValue(timeout: .seconds(30), "the sweep's DELETE waiting for the held row") {
+                let pid = try await hub.explainingFailure { try await eventuallyValue(timeout: .seconds(90), "the sweep's DELETE waiting for the held row") {
                     try await sql(
                         database,
                         """
                         SELECT pid FROM pg_stat_activity
                         WHERE wait_event_type = 'Lock' AND query LIKE '%DELETE FROM rollcall.connections%' AND pid <> pg_backend_pid()
                         """, as: Int.self).first
-                }
+                } }
                 kill(pid_t(pid), SIGSTOP)
                 try await holder.query("ROLLBACK", logger: testLogger)
                 return pid_t(pid)

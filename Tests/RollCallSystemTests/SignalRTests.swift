@@ -4,7 +4,7 @@ import RollCallTestSupport
 import Testing
 
 /// SignalR clients on `/hubs/presence`.
-@Suite("SignalR clients", .serialized)
+@Suite("SignalR clients", .serialized, .timeLimit(.minutes(5)))
 struct SignalRTests {
     @Test("negotiate answers versions 0 and 1 with WebSockets as the one transport, and needs a token")
     func negotiate() async throws {
@@ -35,7 +35,7 @@ struct SignalRTests {
 
 /// Clients nobody here wrote, from PyPI, in one Python environment under .build (made on first
 /// use from Tests/Interop/requirements.txt); one test at a time, so it is made once.
-@Suite("Clients written by others", .serialized)
+@Suite("Clients written by others", .serialized, .timeLimit(.minutes(5)))
 struct InteropTests {
     @Test("PyPI's signalrcore and a native client on two hubs: presence and messages both ways, no flap on reconnect, a killed hub's SignalR user purged")
     func signalrcore() async throws {

@@ -7,7 +7,7 @@ import RollCallTestSupport
 import Testing
 
 /// `rollcall serve` as a real process, stopped by a signal or a taken port at each stage of its life.
-@Suite("Stopping a hub from every stage")
+@Suite("Stopping a hub from every stage", .timeLimit(.minutes(5)))
 struct SignalTests {
     /// A data directory of the test's own for the embedded default; its cluster is stopped and
     /// the directory removed afterwards, whatever the hub left.

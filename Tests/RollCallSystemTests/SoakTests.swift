@@ -6,7 +6,7 @@ import RollCallTestSupport
 import Testing
 
 /// A seeded random walk through what goes wrong in production, bounded in steps.
-@Suite("Soak")
+@Suite("Soak", .timeLimit(.minutes(10)))
 struct SoakTests {
     static let steps = 200
     /// Short windows so kills are purged within the test; a grace so dead hubs leave graces pending.

@@ -9,11 +9,16 @@ public final class HubProcess: Sendable {
     public let logFile: URL
     public let port: Int
 
-    /// `rollcall` beside the test bundle (swift build puts both in one folder).
+    /// `rollcall` beside the test bundle: the test target depends on it, so SwiftPM builds both into
+    /// one folder, and the tests never run a binary left there by some other build.
     static var executable: String {
-        let beside = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("rollcall").path
-        if FileManager.default.isExecutableFile(atPath: beside) { return beside }
-        return packageRoot.appendingPathComponent(".build/debug/rollcall").path
+        get throws {
+            let beside = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("rollcall").path
+            guard FileManager.default.isExecutableFile(atPath: beside) else {
+                throw MissingExecutable(path: beside)
+            }
+            return beside
+        }
     }
 
     /// Runs `rollcall` with `arguments` to completion; returns its exit status and output.
@@ -101,6 +106,16 @@ public final class HubProcess: Sendable {
     }
 
     public var log: String { (try? String(contentsOf: logFile, encoding: .utf8)) ?? "" }
+
+    /// Runs `body`; an error it throws comes back with the end of this process's log, so that a
+    /// failure says what the process was doing.
+    public func explainingFailure<T>(_ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch {
+            throw ExplainedFailure(description: "\(error); the end of the log of process \(pid):\n\(log.suffix(4000))")
+        }
+    }
     public var webSocketURL: String { "ws://127.0.0.1:\(port)/v1/ws" }
 
     /// Short windows so a test sees a purge in seconds.
@@ -163,4 +178,15 @@ public final class HubProcess: Sendable {
         guard result == 0 else { throw TimedOut(what: "spawning \(executable): \(String(cString: strerror(result)))") }
         return pid
     }
+}
+
+public struct MissingExecutable: Error, CustomStringConvertible {
+    public let path: String
+    public var description: String { "no rollcall executable beside the tests at \(path): build with `swift build --build-tests`" }
+}
+
+/// A failure with what explains it (a log, the last error of an attempt retried).
+public struct ExplainedFailure: Error, CustomStringConvertible {
+    public let description: String
+    public init(description: String) { self.description = description }
 }

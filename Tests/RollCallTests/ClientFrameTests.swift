@@ -1,7 +1,7 @@
 import RollCall
 import Testing
 
-@Suite("Client frames")
+@Suite("Client frames", .timeLimit(.minutes(2)))
 struct ClientFrameTests {
     @Test("well-formed frames decode with their ids")
     func wellFormed() throws {
@@ -61,7 +61,7 @@ struct ClientFrameTests {
     }
 }
 
-@Suite("User ids")
+@Suite("User ids", .timeLimit(.minutes(2)))
 struct UserIDTests {
     @Test("any characters but NUL, 1 to 1024 bytes", arguments: [
         ("ann", true), ("O'Reilly ü/#?", true), ("日本", true), ("", false), ("nul\u{0}byte", false),

@@ -2,7 +2,7 @@ import Foundation
 import RollCall
 import Testing
 
-@Suite("Connection ids")
+@Suite("Connection ids", .timeLimit(.minutes(2)))
 struct ConnectionIDTests {
     @Test("a new id is a random version 4 UUID, never the same twice")
     func random() {

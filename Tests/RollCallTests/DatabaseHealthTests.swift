@@ -2,7 +2,7 @@ import Foundation
 import RollCall
 import Testing
 
-@Suite("Database health and backoff")
+@Suite("Database health and backoff", .timeLimit(.minutes(2)))
 struct DatabaseHealthTests {
     let start = ContinuousClock.now
 

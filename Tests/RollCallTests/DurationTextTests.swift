@@ -1,7 +1,7 @@
 import RollCall
 import Testing
 
-@Suite("Durations as operators type them")
+@Suite("Durations as operators type them", .timeLimit(.minutes(2)))
 struct DurationTextTests {
     @Test("every documented unit", arguments: [
         ("500ms", Duration.milliseconds(500)), ("15s", .seconds(15)), ("10m", .seconds(600)),

@@ -1,7 +1,7 @@
 import RollCall
 import Testing
 
-@Suite("Hub configuration")
+@Suite("Hub configuration", .timeLimit(.minutes(2)))
 struct HubConfigurationTests {
     @Test("the purge interval defaults to a quarter of the orphan window")
     func purgeDefault() {

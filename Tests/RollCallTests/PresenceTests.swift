@@ -2,7 +2,7 @@ import Foundation
 import RollCall
 import Testing
 
-@Suite("Presence values")
+@Suite("Presence values", .timeLimit(.minutes(2)))
 struct PresenceTests {
     @Test("the presence rule: a flip of online is a transition, online with no connection is a grace, the rest is nothing")
     func rule() {
@@ -71,7 +71,7 @@ struct PresenceTests {
     }
 }
 
-@Suite("Client strings limited in bytes")
+@Suite("Client strings limited in bytes", .timeLimit(.minutes(2)))
 struct TruncationTests {
     @Test("a character with thousands of combining marks is cut in UTF-8 bytes, at a scalar boundary")
     func combiningMarks() {
