@@ -73,8 +73,13 @@ extension RegistryWriter {
     func lateOutcome() async -> BatchOutcome {
         var outcome = BatchOutcome()
         do {
-            let rows = try await client.query("SELECT user_id FROM rollcall.users WHERE offline_pending_since IS NOT NULL", logger: logger)
-            for try await user in rows.decode(String.self) { outcome.graceStarted.append(user) }
+            let logger = logger
+            outcome.graceStarted = try await client.withConnection(within: .seconds(5)) { connection in
+                let rows = try await connection.query("SELECT user_id FROM rollcall.users WHERE offline_pending_since IS NOT NULL", logger: logger)
+                var users: [String] = []
+                for try await user in rows.decode(String.self) { users.append(user) }
+                return users
+            }
         } catch {
             logger.warning("pending graces of a late batch unknown", metadata: ["error": "\(String(reflecting: error))"])
         }
