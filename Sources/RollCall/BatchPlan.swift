@@ -4,15 +4,42 @@ import Foundation
 /// the writer runs one SQL phase per field. Pure, so the rules that decide what a batch holds are
 /// tested without a database.
 public struct BatchPlan: Sendable, Equatable {
-    /// One request as the plan sees it (the writer's requests carry their waiting callers too).
+    /// One request to the writer, as the plan sees it (the writer's requests add who waits for the answer).
     public enum Item: Sendable, Equatable {
         case open(NewConnection)
         case close(ConnectionID, CloseReason)
+        /// Every open row of a hub (a restart after a crash, or this hub's shutdown).
         case closeServer(String, CloseReason)
+        /// Users whose offline grace has run out on this hub's clock.
         case finishGrace([String])
         case message(UserMessage)
+        /// Rows of this hub that a purge closed while their sockets lived on.
         case reopen([ConnectionID])
+        /// `requestedAt`: the hub's contact with the database was checked then; a request that
+        /// waited too long (behind a batch stuck in an outage) is skipped (see `init`).
         case purge(window: Duration, requestedAt: ContinuousClock.Instant)
+
+        /// Opens, messages and purges are answered at once when their batch fails (the caller can
+        /// try again); closes, bulk closes, graces and reopens are kept until written.
+        public var retriedAfterFailure: Bool {
+            switch self {
+            case .open, .message, .purge: false
+            case .close, .closeServer, .finishGrace, .reopen: true
+            }
+        }
+
+        /// The request's kind, for logs.
+        public var kind: String {
+            switch self {
+            case .open: "open"
+            case .close: "close"
+            case .closeServer: "close_server"
+            case .finishGrace: "finish_grace"
+            case .message: "message"
+            case .reopen: "reopen"
+            case .purge: "purge"
+            }
+        }
     }
 
     /// A bulk close of one hub's rows, by reason: the key its count is reported under.

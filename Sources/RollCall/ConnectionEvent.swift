@@ -1,8 +1,8 @@
 import Foundation
 
 /// A connection opened or closed on some hub: what the admin `all` feed shows.
-public struct ConnectionEvent: Sendable, Equatable, Codable {
-    public enum Kind: String, Sendable, Codable { case opened, closed }
+public struct ConnectionEvent: Sendable, Equatable {
+    public enum Kind: String, Sendable { case opened, closed }
 
     public let event: Kind
     public let connectionID: ConnectionID
@@ -20,10 +20,5 @@ public struct ConnectionEvent: Sendable, Equatable, Codable {
         self.userAgent = userAgent
         self.at = at
         self.reason = reason
-    }
-
-    enum CodingKeys: String, CodingKey {
-        case event, connectionID = "connection_id", userID = "user_id", serverID = "server_id"
-        case userAgent = "user_agent", at, reason
     }
 }

@@ -1,7 +1,7 @@
 import Foundation
 
 /// A user going offline→online or online→offline, as decided by the database.
-public struct PresenceTransition: Sendable, Equatable, Codable {
+public struct PresenceTransition: Sendable, Equatable {
     public let userID: String
     public let online: Bool
     /// `users.version` after this transition; grows by one per transition.
@@ -17,14 +17,10 @@ public struct PresenceTransition: Sendable, Equatable, Codable {
         self.at = at
         self.connections = connections
     }
-
-    enum CodingKeys: String, CodingKey {
-        case userID = "user", online, version, at, connections
-    }
 }
 
 /// The presence of one user, as `users` holds it.
-public struct UserPresence: Sendable, Equatable, Codable {
+public struct UserPresence: Sendable, Equatable {
     public let userID: String
     public let online: Bool
     public let connections: Int
@@ -44,11 +40,6 @@ public struct UserPresence: Sendable, Equatable, Codable {
     /// A user the database has never seen.
     public static func unknown(_ userID: String) -> UserPresence {
         UserPresence(userID: userID, online: false, connections: 0, onlineSince: nil, lastSeenAt: nil, version: 0)
-    }
-
-    enum CodingKeys: String, CodingKey {
-        case userID = "user_id", online, connections
-        case onlineSince = "online_since", lastSeenAt = "last_seen_at", version
     }
 }
 

@@ -158,8 +158,8 @@ public enum SignalR {
                 return users.map { status($0.userID, online: $0.online, connections: $0.connections, version: $0.version) }.joined()
             }
             let result = JSONValue.array(users.map {
-                .object(["userId": .string($0.userID), "online": .bool($0.online), "connections": .number(Double($0.connections)),
-                         "version": .number(Double($0.version))])
+                .object(["userId": .string($0.userID), "online": .bool($0.online), "connections": .number(JSONNumber($0.connections)),
+                         "version": .number(JSONNumber($0.version))])
             })
             return record(.object(["type": .number(3), "invocationId": .string(id), "result": result]))
         case .presence(let change):
@@ -172,7 +172,7 @@ public enum SignalR {
     static func status(_ user: String, online: Bool, connections: Int, version: Int64) -> String {
         record(.object([
             "type": .number(1), "target": .string(statusTarget),
-            "arguments": .array([.string(user), .bool(online), .number(Double(connections)), .number(Double(version))]),
+            "arguments": .array([.string(user), .bool(online), .number(JSONNumber(connections)), .number(JSONNumber(version))]),
         ]))
     }
 

@@ -22,9 +22,6 @@ public final class NotificationListener: Service, Sendable {
     /// The pause before reconnecting: 100 ms, doubling, at most 5 s.
     static let backoff = Backoff()
 
-    static let presenceChannel = "rollcall_presence"
-    static let messageChannel = "rollcall_messages"
-
     let location: DatabaseLocation
     let logger: Logger
     let seal: NotifySeal
@@ -96,8 +93,8 @@ public final class NotificationListener: Service, Sendable {
         try await withDeadline(Self.setupLimit, unless: { attempt.established }, onAbandon: slot.closeConnection) {
             try await DatabaseAdmin.withConnection(to: self.location, logger: self.logger) { connection in
                 slot.use(connection)
-                try await connection.listen(on: Self.presenceChannel) { presence in
-                    try await connection.listen(on: Self.messageChannel) { messages in
+                try await connection.listen(on: NotifyChannel.presence.rawValue) { presence in
+                    try await connection.listen(on: NotifyChannel.messages.rawValue) { messages in
                         attempt.markEstablished()
                         self.listening.store(true, ordering: .relaxed)
                         self.logger.info("listening for presence and messages")
@@ -105,7 +102,7 @@ public final class NotificationListener: Service, Sendable {
                         try await withThrowingTaskGroup(of: Void.self) { group in
                             group.addTask {
                                 for try await notification in presence {
-                                    await self.dispatch(notification.payload, channel: Self.presenceChannel) {
+                                    await self.dispatch(notification.payload, channel: .presence) {
                                         .presence(try PresenceNotification.decode($0))
                                     }
                                 }
@@ -113,7 +110,7 @@ public final class NotificationListener: Service, Sendable {
                             }
                             group.addTask {
                                 for try await notification in messages {
-                                    await self.dispatch(notification.payload, channel: Self.messageChannel) {
+                                    await self.dispatch(notification.payload, channel: .messages) {
                                         .messages(try MessageNotification.decode($0))
                                     }
                                 }
@@ -128,26 +125,26 @@ public final class NotificationListener: Service, Sendable {
     }
 
     /// Hands on a payload a hub sealed, heard once and recently; drops (and reports) anything else.
-    private func dispatch(_ payload: String, channel: String, decode: (String) throws -> Event) async {
+    private func dispatch(_ payload: String, channel: NotifyChannel, decode: (String) throws -> Event) async {
         let json: Substring
         do throws(NotifySeal.Refusal) {
-            let opened = try seal.open(payload, channel: channel)
+            let opened = try seal.open(payload, channel: channel.rawValue)
             let now = Int64((Date().timeIntervalSince1970 * 1000).rounded())
             try replays.withLock { (recent: inout ReplayGuard) throws(NotifySeal.Refusal) in try recent.admit(opened, nowMilliseconds: now) }
             json = opened.json
         } catch {
-            logger.warning("dropped a notification no hub sealed", metadata: ["channel": "\(channel)", "reason": "\(error.rawValue)", "bytes": "\(payload.utf8.count)"])
+            logger.warning("dropped a notification no hub sealed", metadata: ["channel": "\(channel.rawValue)", "reason": "\(error.rawValue)", "bytes": "\(payload.utf8.count)"])
             onRejected(error)
             return
         }
         // A presence batch nobody here watches is not decoded at all: with every hub hearing
         // every hub's batches, decoding them all was a visible share of a hub's CPU.
-        if channel == Self.presenceChannel, !wantsPresence() { return }
+        if channel == .presence, !wantsPresence() { return }
         do {
             await handler(try decode(String(json)))
         } catch {
             // Sealed by a hub but unreadable: a hub of another version. It must not stop the listener.
-            logger.warning("ignored an unreadable notification", metadata: ["channel": "\(channel)", "bytes": "\(payload.utf8.count)"])
+            logger.warning("ignored an unreadable notification", metadata: ["channel": "\(channel.rawValue)", "bytes": "\(payload.utf8.count)"])
         }
     }
 

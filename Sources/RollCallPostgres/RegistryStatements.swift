@@ -1,9 +1,11 @@
 import Foundation
 import PostgresNIO
+import RollCall
 
-/// The statements every batch runs, prepared once per pooled connection: PostgreSQL parses and
-/// analyses each of them once instead of once per batch, and the hub sends Bind/Execute only.
-/// Rarer statements (server closes, reopens, purges) stay plain queries.
+/// The writer's SQL, all of it. The statements every batch runs are prepared once per pooled
+/// connection: PostgreSQL parses and analyses each of them once instead of once per batch, and the
+/// hub sends Bind/Execute only. Rarer statements (server closes, reopens, purges, stored messages,
+/// a late batch's questions) are plain queries, at the end.
 enum RegistryStatements {
     /// The batch's transaction id and backend, named before anything is written.
     struct Begin: PostgresPreparedStatement {
@@ -166,4 +168,85 @@ enum RegistryStatements {
 
         func decodeRow(_ row: PostgresRow) throws -> Row {}
     }
+
+    // MARK: Plain queries
+
+    /// Every open row of `server`, closed; returns rows as `WriteCloses` does.
+    static func closeServer(_ server: String, reason: CloseReason) -> PostgresQuery {
+        """
+        UPDATE rollcall.connections
+        SET connected = false, disconnected_at = now(), close_reason = \(reason.rawValue)
+        WHERE server_id = \(server) AND connected
+        RETURNING connection_id, user_id, server_id, user_agent, disconnected_at, close_reason
+        """
+    }
+
+    typealias ReopenedRow = (UUID, String, String?, Date)
+
+    /// Rows of `server` that a purge closed while their sockets lived on, open again.
+    static func reopen(_ ids: [ConnectionID], of server: String) -> PostgresQuery {
+        """
+        UPDATE rollcall.connections SET connected = true, disconnected_at = NULL, close_reason = NULL
+        WHERE connection_id = ANY(\(ids.map(\.uuid))::uuid[]) AND server_id = \(server)
+          AND NOT connected AND close_reason = 'orphaned'
+        RETURNING connection_id, user_id, user_agent, created_at
+        """
+    }
+
+    /// Every grace that ran out, whoever's hub started it; returns rows as `FinishGrace` does.
+    static func finishEveryGrace(graceMilliseconds: Int64) -> PostgresQuery {
+        """
+        UPDATE rollcall.users SET online = false, online_since = NULL, offline_pending_since = NULL, version = version + 1
+        WHERE online AND connections = 0
+          AND offline_pending_since <= now() - \(graceMilliseconds) * interval '1 millisecond'
+        RETURNING user_id, version, now()
+        """
+    }
+
+    /// Key of the advisory lock that lets one hub purge at a time (held for the transaction).
+    static let purgeLockKey: Int64 = 0x726F_6C6C_7075_7267  // "rollpurg"
+
+    static var tryPurgeLock: PostgresQuery { "SELECT pg_try_advisory_xact_lock(\(purgeLockKey))" }
+
+    /// The open rows of other hubs whose heartbeat is older than `window`, closed as `orphaned`
+    /// at the later of that heartbeat and their start; returns rows as `WriteCloses` does.
+    static func purgeOrphans(window: Duration, except server: String) -> PostgresQuery {
+        """
+        UPDATE rollcall.connections AS c
+        SET connected = false, disconnected_at = greatest(s.heartbeat_at, c.created_at), close_reason = 'orphaned'
+        FROM rollcall.servers AS s
+        WHERE c.server_id = s.server_id AND c.connected AND s.server_id <> \(server)
+          AND s.heartbeat_at < now() - \(window.milliseconds) * interval '1 millisecond'
+        RETURNING c.connection_id, c.user_id, c.server_id, c.user_agent, c.disconnected_at, c.close_reason
+        """
+    }
+
+    static func markPurged(_ servers: [String]) -> PostgresQuery {
+        "UPDATE rollcall.servers SET purged_at = now() WHERE server_id = ANY(\(servers)::text[])"
+    }
+
+    /// Stored messages are read by every hub that wants them within moments.
+    static var deleteOldPayloads: PostgresQuery { "DELETE FROM rollcall.message_payloads WHERE created_at < now() - interval '5 minutes'" }
+
+    /// Messages too large for NOTIFY; returns `(id, recipient)` per message.
+    static func storePayloads(recipients: [String], bodies: [String]) -> PostgresQuery {
+        """
+        INSERT INTO rollcall.message_payloads (recipient, body)
+        SELECT * FROM unnest(\(recipients)::text[], \(bodies)::text[])
+        RETURNING id, recipient
+        """
+    }
+
+    /// Stops a late batch's backend, if it is still one of the hubs' own.
+    static func terminate(backend: Int32) -> PostgresQuery {
+        """
+        SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+        WHERE pid = \(backend) AND application_name = \(DatabaseLocation.applicationName)
+        """
+    }
+
+    /// `committed`, `aborted`, `in progress`, or NULL when too old to know.
+    static func fate(ofTransaction id: String) -> PostgresQuery { "SELECT pg_xact_status(\(id)::xid8)::text" }
+
+    static var pendingGraces: PostgresQuery { "SELECT user_id FROM rollcall.users WHERE offline_pending_since IS NOT NULL" }
 }

@@ -39,13 +39,9 @@ extension RegistryWriter {
             // The pool may not yet know that the attempt's connection closed: never query a closed one.
             if connection.isClosed { throw StaleConnection() }
             slot.use(connection)
-            _ = try await connection.query(
-                """
-                SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-                WHERE pid = \(transaction.backend) AND application_name = \(DatabaseLocation.applicationName)
-                """, logger: self.logger)
+            _ = try await connection.query(RegistryStatements.terminate(backend: transaction.backend), logger: self.logger)
             while true {
-                let rows = try await connection.query("SELECT pg_xact_status(\(transaction.id)::xid8)::text", logger: self.logger)
+                let rows = try await connection.query(RegistryStatements.fate(ofTransaction: transaction.id), logger: self.logger)
                 var status: String?
                 for try await value in rows.decode(String?.self) { status = value }
                 switch status {
@@ -75,7 +71,7 @@ extension RegistryWriter {
         do {
             let logger = logger
             outcome.graceStarted = try await client.withConnection(within: .seconds(5)) { connection in
-                let rows = try await connection.query("SELECT user_id FROM rollcall.users WHERE offline_pending_since IS NOT NULL", logger: logger)
+                let rows = try await connection.query(RegistryStatements.pendingGraces, logger: logger)
                 var users: [String] = []
                 for try await user in rows.decode(String.self) { users.append(user) }
                 return users

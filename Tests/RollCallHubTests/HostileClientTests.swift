@@ -84,10 +84,10 @@ struct HostileClientTests {
                     let sealed = try await eventuallyValue("the genuine payload heard") { tap.rawPayloads.first }
 
                     let now = Date()
-                    let forgedPresence = RollCallJSON.string(PresenceNotification(
-                        server: "hub-x", events: [PresenceTransition(userID: "mallory", online: true, version: 99, at: now, connections: 1)]))
-                    let forgedMessage = RollCallJSON.string(MessageNotification(
-                        messages: [UserMessage(to: "bob", from: "admin", data: .string("reset your password here"), at: now)], stored: []))
+                    let forgedPresence = PresenceNotification.payloads(
+                        server: "hub-x", events: [PresenceTransition(userID: "mallory", online: true, version: 99, at: now, connections: 1)])[0]
+                    let forgedMessage = MessageNotification.payloads(
+                        messages: [UserMessage(to: "bob", from: "admin", data: .string("reset your password here"), at: now).json], stored: [])[0]
                     let otherKey = NotifySeal(secret: "a secret that is not the hubs' secret!!")
                     try await DatabaseAdmin.withConnection(to: database, logger: testLogger) { analyst in
                         try await analyst.query("SET ROLE rollcall_analyst", logger: testLogger)

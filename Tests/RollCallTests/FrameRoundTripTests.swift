@@ -13,6 +13,9 @@ struct FrameRoundTripTests {
         .welcome(connectionID: connection, userID: "ann", serverID: "hub-a", heartbeatMilliseconds: 25_000, resumed: true),
         .pong(id: .number(7)),
         .pong(id: nil),
+        // Ids a Double cannot hold come back exactly as the client sent them.
+        .pong(id: .number(9_007_199_254_740_993)),
+        .ack(id: .number(.min), accepted: true),
         .error(id: .string("s1"), code: .rateLimited, message: "slow down"),
         .ack(id: .string("m"), accepted: false),
         .snapshot(id: nil, users: [
@@ -40,6 +43,7 @@ struct FrameRoundTripTests {
 
     @Test("every client frame reads back as itself", arguments: [
         ClientFrame.ping(id: .number(3)),
+        .ping(id: .number(.max)),
         .ping(id: nil),
         .subscribe(id: .string("s"), target: .users(["bob", "ann/2"])),
         .subscribe(id: nil, target: .all),

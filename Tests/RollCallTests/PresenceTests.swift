@@ -48,7 +48,7 @@ struct PresenceTests {
             userAgent: "a" + String(repeating: "\u{0301}", count: 4000), at: at, reason: .clientClosed)
         let transition = PresenceTransition(userID: "bob", online: false, version: 2, at: at, connections: 0)
         let payloads = PresenceNotification.payloads(server: "hub", events: [transition], connections: [small, huge, small])
-        #expect(payloads.allSatisfy { $0.utf8.count <= PresenceNotification.payloadLimit })
+        #expect(payloads.allSatisfy { $0.utf8.count <= NotifyPayloads.limit })
         let decoded = try payloads.map(PresenceNotification.decode)
         #expect(decoded.flatMap(\.events) == [transition])
         #expect(decoded.flatMap(\.connections) == [small, small])

@@ -30,7 +30,7 @@ struct PresenceFanout: Sendable {
     private func deliverStored(_ reference: MessageNotification.Reference) async {
         do {
             guard let body = try await reader.storedMessage(reference.id) else { return }
-            sockets.deliver(try RollCallJSON.decoder.decode(UserMessage.self, from: Data(body.utf8)))
+            sockets.deliver(try UserMessage.decode(body))
         } catch {
             logger.warning("could not read a stored message", metadata: ["message_id": "\(reference.id)", "error": "\(error)"])
         }

@@ -12,10 +12,6 @@ struct AcceptedBody: ResponseEncodable {
     let accepted: Bool
 }
 
-struct UsersBody: ResponseEncodable {
-    let users: [UserPresence]
-}
-
 struct ConnectionsBody: ResponseEncodable {
     let connections: [ConnectionRecord]
 }
@@ -24,21 +20,41 @@ struct ServersBody: ResponseEncodable {
     let servers: [ServerRecord]
 }
 
-/// A page of online users; `next_cursor` is always there, `null` on the last page.
-struct OnlinePage: ResponseEncodable {
-    let users: [UserPresence]
-    let nextCursor: String?
+/// A body of wire payloads, written by `JSONWriter` in the conventions of every other body.
+struct WrittenBody: ResponseGenerator {
+    let text: String
 
-    enum CodingKeys: String, CodingKey { case users, nextCursor = "next_cursor" }
+    func response(from request: Request, context: some RequestContext) -> Response {
+        Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8"], body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
+    }
 
-    func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(users, forKey: .users)
-        try container.encode(nextCursor, forKey: .nextCursor)
+    enum Key: String { case nextCursor = "next_cursor", users }
+
+    /// `{"users": [...]}`.
+    static func users(_ users: [UserPresence]) -> WrittenBody {
+        written { $0.field(Key.users) { $0.array(users) { json, user in user.write(to: &json) } } }
+    }
+
+    /// A page of online users; `next_cursor` is always there, `null` on the last page.
+    static func page(_ users: [UserPresence], nextCursor: String?) -> WrittenBody {
+        written { json in
+            json.field(Key.nextCursor) { if let nextCursor { $0.string(nextCursor) } else { $0.null() } }
+            json.field(Key.users) { $0.array(users) { json, user in user.write(to: &json) } }
+        }
+    }
+
+    static func presence(_ user: UserPresence) -> WrittenBody {
+        var writer = JSONWriter()
+        user.write(to: &writer)
+        return WrittenBody(text: writer.text)
+    }
+
+    private static func written(_ fields: (inout JSONWriter) -> Void) -> WrittenBody {
+        var writer = JSONWriter()
+        writer.object(fields)
+        return WrittenBody(text: writer.text)
     }
 }
-
-extension UserPresence: ResponseEncodable {}
 
 /// Connections open in each minute of the last day (with a change), for the dashboard's chart.
 struct ConcurrencyBody: ResponseEncodable {

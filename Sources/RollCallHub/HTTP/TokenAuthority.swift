@@ -2,7 +2,7 @@ import Foundation
 import JWTKit
 import RollCall
 
-/// The claims of a RollCall token (DESIGN.md §7).
+/// The claims of a RollCall token (docs/protocol.md, "Tokens").
 struct TokenClaims: JWTPayload {
     var sub: SubjectClaim
     var exp: ExpirationClaim
@@ -21,7 +21,7 @@ struct TokenClaims: JWTPayload {
     init?(_ fields: [String: JSONValue]) {
         guard case .string(let subject)? = fields["sub"], case .number(let seconds)? = fields["exp"] else { return nil }
         sub = SubjectClaim(value: subject)
-        exp = ExpirationClaim(value: Date(timeIntervalSince1970: seconds))
+        exp = ExpirationClaim(value: Date(timeIntervalSince1970: seconds.double))
         switch fields["admin"] {
         case nil, .null?: admin = nil
         case .bool(let value)?: admin = value

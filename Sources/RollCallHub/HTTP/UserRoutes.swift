@@ -33,16 +33,16 @@ struct UserRoutes {
         } catch {
             throw APIError(status: .contentTooLarge, code: .tooLarge, message: "the body is over \(limit) bytes")
         }
-        struct Envelope: Decodable { let data: JSONValue }
-        guard let envelope = try? JSONDecoder().decode(Envelope.self, from: Data(buffer: body)) else {
+        enum Key: String { case data }
+        guard let envelope = try? JSONParser.parse(String(buffer: body)), let data = try? envelope.present(Key.data) else {
             throw APIError.badRequest("the body must be {\"data\": ...}")
         }
-        guard envelope.data.json.utf8.count <= limit else {
+        guard data.json.utf8.count <= limit else {
             throw APIError(status: .contentTooLarge, code: .tooLarge, message: "data is over \(limit) bytes")
         }
         // Nothing is delivered without the database, so the caller can simply retry.
         guard databaseAvailable() else { throw APIError.unavailable("the database is unreachable; nothing was delivered") }
-        try await writer.send(UserMessage(to: user, from: identity.userID, data: envelope.data, at: Date()))
+        try await writer.send(UserMessage(to: user, from: identity.userID, data: data, at: Date()))
         return EditedResponse(status: .accepted, response: AcceptedBody(accepted: true))
     }
 
@@ -58,14 +58,14 @@ struct UserRoutes {
         if let hidden = users.first(where: { !identity.mayWatch($0) }) {
             throw APIError.forbidden("this token may not watch \(hidden)")
         }
-        return UsersBody(users: try await reader.presence(of: users))
+        return WrittenBody.users(try await reader.presence(of: users))
     }
 
     @Sendable func user(_ request: Request, context: HubRequestContext) async throws -> some ResponseGenerator {
         let identity = try context.requireIdentity()
         let user = try context.userIDParameter()
         guard identity.mayWatch(user) else { throw APIError.forbidden("this token may not watch \(user)") }
-        return try await reader.presence(of: [user])[0]
+        return WrittenBody.presence(try await reader.presence(of: [user])[0])
     }
 
     @Sendable func connections(_ request: Request, context: HubRequestContext) async throws -> some ResponseGenerator {
@@ -92,6 +92,6 @@ struct UserRoutes {
         }
         let users = try await reader.onlineUsers(after: cursor, limit: limit)
         let next = users.count == limit ? users.last?.userID : nil
-        return OnlinePage(users: users, nextCursor: next)
+        return WrittenBody.page(users, nextCursor: next)
     }
 }

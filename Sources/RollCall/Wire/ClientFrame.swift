@@ -1,6 +1,6 @@
 import Foundation
 
-/// A frame a client sends over the socket (DESIGN.md §7).
+/// A frame a client sends over the socket (docs/protocol.md), written by clients and read by the hub.
 public enum ClientFrame: Sendable, Equatable {
     case ping(id: RequestID?)
     case subscribe(id: RequestID?, target: SubscriptionTarget)
@@ -33,9 +33,13 @@ public struct ClientFrameError: Error, Sendable, Equatable {
 }
 
 extension ClientFrame {
-    /// The `id` alone, read exactly as a 64-bit integer.
-    private struct IDField: Decodable {
-        let id: RequestID?
+    /// A frame's `type`.
+    enum Kind: String {
+        case ping, subscribe, unsubscribe, send
+    }
+
+    enum Key: String {
+        case all, data, id, to, type, users
     }
 
     /// Reads one text frame; throws `ClientFrameError` for anything that is not a well-formed frame.
@@ -46,36 +50,28 @@ extension ClientFrame {
         case nil: throw ClientFrameError(id: nil, message: "frame is not valid JSON")
         case let other?: throw ClientFrameError(id: nil, message: "frame is JSON \(other.kind), not an object")
         }
+        func field(_ key: Key) -> JSONValue? { fields[key.rawValue] }
         let id: RequestID?
-        switch fields["id"] {
-        case nil, .null?: id = nil
-        case .string(let value)?: id = .string(value)
-        case .number(let value)?:
-            if let whole = JSONValue.exactInteger(value) {
-                id = .number(whole)
-                break
-            }
-            // A fraction, or a whole number too large for a Double to hold exactly: read from the text.
-            guard let read = (try? JSONDecoder().decode(IDField.self, from: Data(text.utf8)))?.id else {
-                throw ClientFrameError(id: nil, message: "\"id\" must be a string or a whole number")
-            }
-            id = read
-        case let other?: throw ClientFrameError(id: nil, message: "\"id\" must be a string or a whole number, not \(other.kind)")
+        do {
+            id = try RequestID(json: field(.id))
+        } catch {
+            throw ClientFrameError(id: nil, message: error.description)
         }
         let type: String
-        switch fields["type"] {
+        switch field(.type) {
         case .string(let value)?: type = value
         case nil: throw ClientFrameError(id: id, message: "frame has no \"type\"")
         case let other?: throw ClientFrameError(id: id, message: "\"type\" must be a string such as \"ping\", not \(other.kind)")
         }
-        switch type {
-        case "ping":
+        switch Kind(rawValue: type) {
+        case .ping:
             return .ping(id: id)
-        case "subscribe", "unsubscribe":
-            let target = try subscriptionTarget(of: type, in: fields, id: id)
-            return type == "subscribe" ? .subscribe(id: id, target: target) : .unsubscribe(id: id, target: target)
-        case "send":
-            guard let to = fields["to"], let data = fields["data"] else {
+        case .subscribe:
+            return .subscribe(id: id, target: try subscriptionTarget(of: type, users: field(.users), all: field(.all), id: id))
+        case .unsubscribe:
+            return .unsubscribe(id: id, target: try subscriptionTarget(of: type, users: field(.users), all: field(.all), id: id))
+        case .send:
+            guard let to = field(.to), let data = field(.data) else {
                 throw ClientFrameError(id: id, message: "send needs \"to\" (a user id) and \"data\"")
             }
             guard case .string(let user) = to else {
@@ -85,20 +81,20 @@ extension ClientFrame {
                 throw ClientFrameError(id: id, message: "\"to\" must be a user id of 1 to \(Identity.maximumUserIDBytes) bytes without NUL")
             }
             return .send(id: id, to: user, data: data)
-        default:
+        case nil:
             throw ClientFrameError(id: id, message: "unknown frame type \"\(type)\"; use ping, subscribe, unsubscribe or send")
         }
     }
 
-    private static func subscriptionTarget(of type: String, in fields: [String: JSONValue], id: RequestID?) throws(ClientFrameError) -> SubscriptionTarget {
-        switch fields["all"] {
+    private static func subscriptionTarget(of type: String, users: JSONValue?, all: JSONValue?, id: RequestID?) throws(ClientFrameError) -> SubscriptionTarget {
+        switch all {
         case .bool(true)?: return .all
         case nil, .bool(false)?, .null?: break
         case let other?: throw ClientFrameError(id: id, message: "\"all\" must be true or false, not \(other.kind)")
         }
-        switch fields["users"] {
+        switch users {
         case .array(let items)? where !items.isEmpty:
-            var users: [String] = []
+            var ids: [String] = []
             for item in items {
                 guard case .string(let user) = item else {
                     throw ClientFrameError(id: id, message: "\"users\" must be a list of strings; it holds \(item.kind)")
@@ -106,9 +102,9 @@ extension ClientFrame {
                 guard Identity.isValidUserID(user) else {
                     throw ClientFrameError(id: id, message: "each of \"users\" must be a user id of 1 to \(Identity.maximumUserIDBytes) bytes without NUL")
                 }
-                users.append(user)
+                ids.append(user)
             }
-            return .users(users)
+            return .users(ids)
         case .array?:
             throw ClientFrameError(id: id, message: "\(type) needs \"users\" (a list of strings), and this list is empty")
         case nil, .null?:
@@ -119,43 +115,27 @@ extension ClientFrame {
     }
 }
 
-extension JSONValue {
-    /// What kind of JSON value this is, for error messages: "a number", "an object", ...
-    public var kind: String {
-        switch self {
-        case .null: "null"
-        case .bool: "a boolean"
-        case .number: "a number"
-        case .string: "a string"
-        case .array: "an array"
-        case .object: "an object"
-        }
-    }
-}
-
 extension ClientFrame {
     /// The frame as one line of JSON text, as a client sends it.
     public func json() -> String {
-        var fields: [String: JSONValue] = [:]
-        switch self {
-        case .ping:
-            fields["type"] = .string("ping")
-        case .subscribe(_, let target), .unsubscribe(_, let target):
-            if case .subscribe = self { fields["type"] = .string("subscribe") } else { fields["type"] = .string("unsubscribe") }
-            switch target {
-            case .all: fields["all"] = .bool(true)
-            case .users(let users): fields["users"] = .array(users.map(JSONValue.string))
+        var writer = JSONWriter()
+        writer.object { json in
+            switch self {
+            case .ping:
+                json.field(Key.id, id)
+                json.field(Key.type, Kind.ping)
+            case .subscribe(_, let target), .unsubscribe(_, let target):
+                if case .all = target { json.field(Key.all, true) }
+                json.field(Key.id, id)
+                if case .subscribe = self { json.field(Key.type, Kind.subscribe) } else { json.field(Key.type, Kind.unsubscribe) }
+                if case .users(let users) = target { json.field(Key.users) { $0.array(users) { $0.string($1) } } }
+            case .send(_, let to, let data):
+                json.field(Key.data, data)
+                json.field(Key.id, id)
+                json.field(Key.to, to)
+                json.field(Key.type, Kind.send)
             }
-        case .send(_, let to, let data):
-            fields["type"] = .string("send")
-            fields["to"] = .string(to)
-            fields["data"] = data
         }
-        switch id {
-        case .string(let value)?: fields["id"] = .string(value)
-        case .number(let value)?: fields["id"] = .number(Double(value))
-        case nil: break
-        }
-        return JSONValue.object(fields).json
+        return writer.text
     }
 }

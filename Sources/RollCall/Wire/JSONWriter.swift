@@ -3,7 +3,7 @@ import Foundation
 /// JSON text written field by field, for what the hub writes per socket and per event: the same
 /// conventions as `RollCallJSON.encoder` (keys in sorted order, absent optionals left out,
 /// ISO 8601 times with milliseconds), without an encoder's per-value machinery.
-/// Callers write the keys of an object in sorted order themselves.
+/// Each payload's file in `Wire/` writes its keys in sorted order itself.
 public struct JSONWriter {
     public private(set) var text: String
     /// Whether the next value or key follows another in the same object or array.
@@ -66,9 +66,7 @@ public struct JSONWriter {
         switch value {
         case .null: null()
         case .bool(let bool): self.bool(bool)
-        case .number(let number):
-            // Whole numbers go out without a fraction, as they came in.
-            if number.rounded() == number, abs(number) < 1e15 { int(Int64(number)) } else { raw("\(number)") }
+        case .number(let number): raw(number.description)
         case .string(let string): self.string(string)
         case .array(let values): array(values) { $0.value($1) }
         case .object(let fields):
@@ -83,27 +81,38 @@ public struct JSONWriter {
 
     // Fields: a key and its value; the optional ones leave out an absent value, key and all.
 
-    public mutating func field(_ key: String, _ value: String) { self.key(key); string(value) }
-    public mutating func field(_ key: String, _ value: Int) { self.key(key); int(value) }
-    public mutating func field(_ key: String, _ value: Int64) { self.key(key); int(value) }
-    public mutating func field(_ key: String, _ value: Bool) { self.key(key); bool(value) }
-    public mutating func field(_ key: String, _ value: Date) { self.key(key); date(value) }
-    public mutating func field(_ key: String, _ value: JSONValue) { self.key(key); self.value(value) }
+    public mutating func field(_ key: some JSONKey, _ value: String) { self.key(key.rawValue); string(value) }
+    public mutating func field(_ key: some JSONKey, _ value: Int) { self.key(key.rawValue); int(value) }
+    public mutating func field(_ key: some JSONKey, _ value: Int64) { self.key(key.rawValue); int(value) }
+    public mutating func field(_ key: some JSONKey, _ value: Bool) { self.key(key.rawValue); bool(value) }
+    public mutating func field(_ key: some JSONKey, _ value: Date) { self.key(key.rawValue); date(value) }
+    public mutating func field(_ key: some JSONKey, _ value: JSONValue) { self.key(key.rawValue); self.value(value) }
+    public mutating func field(_ key: some JSONKey, _ value: some JSONKey) { self.key(key.rawValue); string(value.rawValue) }
 
-    public mutating func field(_ key: String, _ value: String?) {
+    public mutating func field(_ key: some JSONKey, _ value: String?) {
         if let value { field(key, value) }
     }
 
-    public mutating func field(_ key: String, _ value: Date?) {
+    public mutating func field(_ key: some JSONKey, _ value: Date?) {
         if let value { field(key, value) }
     }
 
-    public mutating func field(_ key: String, _ value: RequestID?) {
+    public mutating func field(_ key: some JSONKey, _ value: (some JSONKey)?) {
+        if let value { field(key, value.rawValue) }
+    }
+
+    public mutating func field(_ key: some JSONKey, _ value: RequestID?) {
         switch value {
         case .string(let id): field(key, id)
         case .number(let id): field(key, id)
         case nil: break
         }
+    }
+
+    /// A field whose value is an array or object written by `body`.
+    public mutating func field(_ key: some JSONKey, _ body: (inout JSONWriter) -> Void) {
+        self.key(key.rawValue)
+        body(&self)
     }
 
     private mutating func raw(_ literal: String) {
@@ -138,56 +147,6 @@ extension JSONValue {
     public var json: String {
         var writer = JSONWriter()
         writer.value(self)
-        return writer.text
-    }
-}
-
-extension PresenceTransition {
-    /// The transition as JSON, as in a presence notification.
-    public var json: String {
-        var writer = JSONWriter()
-        writer.object {
-            $0.field("at", at)
-            $0.field("connections", connections)
-            $0.field("online", online)
-            $0.field("user", userID)
-            $0.field("version", version)
-        }
-        return writer.text
-    }
-}
-
-extension ConnectionEvent {
-    /// The event as JSON, as in a presence notification.
-    public var json: String {
-        var writer = JSONWriter(capacity: 256)
-        writer.object { writeFields(to: &$0, type: nil) }
-        return writer.text
-    }
-
-    /// The event's fields, keys sorted; a frame's `type`, when given, goes in its sorted place.
-    func writeFields(to json: inout JSONWriter, type: String?) {
-        json.field("at", at)
-        json.field("connection_id", connectionID.description)
-        json.field("event", event.rawValue)
-        json.field("reason", reason?.rawValue)
-        json.field("server_id", serverID)
-        json.field("type", type)
-        json.field("user_agent", userAgent)
-        json.field("user_id", userID)
-    }
-}
-
-extension UserMessage {
-    /// The message as JSON, as in a message notification.
-    public var json: String {
-        var writer = JSONWriter()
-        writer.object {
-            $0.field("at", at)
-            $0.field("data", data)
-            $0.field("from", from)
-            $0.field("to", to)
-        }
         return writer.text
     }
 }

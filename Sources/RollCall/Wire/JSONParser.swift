@@ -169,8 +169,9 @@ public struct JSONParser {
         return value
     }
 
-    /// `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`, and finite as a `Double`.
-    private mutating func number() throws(Failure) -> Double {
+    /// `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`, and finite as a `Double`; an
+    /// integer written without fraction or exponent that fits 64 bits is kept exactly.
+    private mutating func number() throws(Failure) -> JSONNumber {
         let start = index
         _ = consume(UInt8(ascii: "-"))
         guard index < bytes.count, isDigit(bytes[index]) else { throw failure("bad number") }
@@ -179,20 +180,23 @@ public struct JSONParser {
         } else {
             skipDigits()
         }
+        var integral = true
         if consume(UInt8(ascii: ".")) {
+            integral = false
             guard index < bytes.count, isDigit(bytes[index]) else { throw failure("bad number") }
             skipDigits()
         }
         if index < bytes.count, bytes[index] == UInt8(ascii: "e") || bytes[index] == UInt8(ascii: "E") {
+            integral = false
             index += 1
             if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") { index += 1 }
             guard index < bytes.count, isDigit(bytes[index]) else { throw failure("bad number") }
             skipDigits()
         }
-        guard let number = Double(String(decoding: bytes[start..<index], as: UTF8.self)), number.isFinite else {
-            throw failure("number out of range")
-        }
-        return number
+        let text = String(decoding: bytes[start..<index], as: UTF8.self)
+        if integral, let integer = Int64(text) { return JSONNumber(integer) }
+        guard let number = Double(text), number.isFinite else { throw failure("number out of range") }
+        return JSONNumber(number)
     }
 
     private mutating func literal(_ word: StaticString, _ value: JSONValue) throws(Failure) -> JSONValue {
@@ -231,67 +235,4 @@ public struct JSONParser {
     private func isDigit(_ byte: UInt8) -> Bool { byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") }
 
     private func failure(_ reason: String) -> Failure { Failure(offset: index, reason: reason) }
-}
-
-/// Reading the fields of a parsed object: what a payload must hold, or an error naming what it lacks.
-extension JSONValue {
-    public struct FieldError: Error, Sendable, CustomStringConvertible {
-        public let description: String
-    }
-
-    /// The value at `key`, nil when absent or null.
-    public subscript(key: String) -> JSONValue? {
-        guard case .object(let fields) = self, let value = fields[key], value != .null else { return nil }
-        return value
-    }
-
-    public func string(_ key: String) throws(FieldError) -> String {
-        guard case .string(let value)? = self[key] else { throw missing(key, "a string") }
-        return value
-    }
-
-    public func optionalString(_ key: String) throws(FieldError) -> String? {
-        guard self[key] != nil else { return nil }
-        return try string(key)
-    }
-
-    public func bool(_ key: String) throws(FieldError) -> Bool {
-        guard case .bool(let value)? = self[key] else { throw missing(key, "true or false") }
-        return value
-    }
-
-    /// A whole number that a `Double` holds exactly.
-    public func int(_ key: String) throws(FieldError) -> Int64 {
-        guard case .number(let value)? = self[key], let whole = JSONValue.exactInteger(value) else { throw missing(key, "a whole number") }
-        return whole
-    }
-
-    /// `value` as an integer, when it is whole and below 2^53: a text that read as 2^53 itself may
-    /// have been 2^53 + 1, which a `Double` cannot tell apart.
-    static func exactInteger(_ value: Double) -> Int64? {
-        value.rounded() == value && abs(value) < 9_007_199_254_740_992 ? Int64(value) : nil
-    }
-
-    public func date(_ key: String) throws(FieldError) -> Date {
-        guard let date = RollCallJSON.parse(try string(key)) else { throw missing(key, "an ISO 8601 time") }
-        return date
-    }
-
-    public func optionalDate(_ key: String) throws(FieldError) -> Date? {
-        guard self[key] != nil else { return nil }
-        return try date(key)
-    }
-
-    /// The elements at `key`; none when absent.
-    public func array(_ key: String) throws(FieldError) -> [JSONValue] {
-        switch self[key] {
-        case nil: return []
-        case .array(let values)?: return values
-        case _?: throw missing(key, "an array")
-        }
-    }
-
-    private func missing(_ key: String, _ kind: String) -> FieldError {
-        FieldError(description: "\"\(key)\" must be \(kind)")
-    }
 }

@@ -1,0 +1,37 @@
+import Foundation
+
+/// The payload of `NOTIFY rollcall_presence`: one hub's batch of transitions, and the connection
+/// events of the same batch (for admin feeds).
+public struct PresenceNotification: Sendable, Equatable {
+    public let server: String
+    public let events: [PresenceTransition]
+    public let connections: [ConnectionEvent]
+
+    public init(server: String, events: [PresenceTransition], connections: [ConnectionEvent] = []) {
+        self.server = server
+        self.events = events
+        self.connections = connections
+    }
+
+    enum Key: String { case connections, events, server }
+
+    /// The batch as JSON payloads, each under `limit` bytes, order kept.
+    public static func payloads(
+        server: String, events: [PresenceTransition], connections: [ConnectionEvent] = [], limit: Int = NotifyPayloads.limit
+    ) -> [String] {
+        var serverText = JSONWriter()
+        serverText.string(server)
+        return NotifyPayloads.pack(
+            fixed: [(Key.server.rawValue, serverText.text)],
+            arrays: [(Key.events.rawValue, events.map(\.json)), (Key.connections.rawValue, connections.map(\.json))],
+            limit: limit)
+    }
+
+    public static func decode(_ payload: String) throws -> PresenceNotification {
+        let notification = try JSONParser.parse(payload)
+        return PresenceNotification(
+            server: try notification.string(Key.server),
+            events: try notification.array(Key.events).map { event throws(JSONValue.FieldError) in try PresenceTransition(json: event, inFrame: false) },
+            connections: try notification.array(Key.connections).map(ConnectionEvent.init(json:)))
+    }
+}
