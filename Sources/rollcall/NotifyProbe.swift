@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import PostgresNIO
 import RollCall
+import RollCallClient
 import RollCallPostgres
 import Synchronization
 
@@ -27,8 +28,8 @@ struct NotifyProbe: AsyncParsableCommand {
 
     func run() async throws {
         let logger = common.makeLogger("rollcall-notify-probe")
-        let latencies = LatencyLog()
         let sentAt = SendTimes()
+        var latencies: [Double] = []
         try await common.withDatabase(logger: logger) { target in
             try await DatabaseAdmin.withConnection(to: target.location, logger: logger) { listener in
                 try await listener.listen(on: "rollcall_probe") { notifications in
@@ -53,7 +54,7 @@ struct NotifyProbe: AsyncParsableCommand {
                             for try await notification in notifications {
                                 let now = ContinuousClock.now
                                 if let sequence = Int(notification.payload), let sent = sentAt.times.withLock({ $0.removeValue(forKey: sequence) }) {
-                                    latencies.record(now - sent)
+                                    latencies.append((now - sent).fractionalMilliseconds)
                                 }
                                 heard += 1
                                 if heard == count { break }
@@ -64,9 +65,17 @@ struct NotifyProbe: AsyncParsableCommand {
                 }
             }
         }
-        let summary: [String: Any] = ["notify_listen_ms": latencies.summary(), "rate": rate]
-        let json = try JSONSerialization.data(withJSONObject: summary, options: [.prettyPrinted, .sortedKeys])
-        FileHandle.standardOutput.write(json + Data("\n".utf8))
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        let summary = Summary(notifyListen: LoadSummary.Latency(milliseconds: latencies), rate: rate)
+        FileHandle.standardOutput.write(try encoder.encode(summary) + Data("\n".utf8))
+    }
+
+    struct Summary: Encodable {
+        let notifyListen: LoadSummary.Latency
+        let rate: Double
+
+        enum CodingKeys: String, CodingKey { case notifyListen = "notify_listen_ms", rate }
     }
 }
 

@@ -1,15 +1,16 @@
 import Foundation
 import RollCall
+import RollCallClient
 import RollCallTestSupport
 import Testing
 
 /// `rollcall load` as `scripts/bench` runs it, against hubs on a test database.
 @Suite("The load tool", .timeLimit(.minutes(5)))
 struct LoadToolTests {
-    static func summary(_ output: String) throws -> [String: Any] {
+    static func summary(_ output: String) throws -> LoadSummary {
         let start = try #require(output.firstIndex(of: "{"))
         let end = try #require(output.lastIndex(of: "}"))
-        return try #require(try JSONSerialization.jsonObject(with: Data(output[start...end].utf8)) as? [String: Any])
+        return try JSONDecoder().decode(LoadSummary.self, from: Data(output[start...end].utf8))
     }
 
     @Test("opens, watches from another hub, sends across hubs and closes: the summary's counts match the database")
@@ -23,13 +24,13 @@ struct LoadToolTests {
                 ])
                 #expect(run.status == 0, "\(run.output)")
                 let summary = try Self.summary(run.output)
-                #expect((summary["connections"] as? [String: Int])?["welcomed"] == 40)
-                #expect((summary["errors"] as? [String: Int])?.isEmpty == true, "\(summary)")
-                #expect((summary["presence_events"] as? [String: Int])?["online"] == 80, "each watcher sees each of the 40 users come online once")
-                #expect((summary["propagation_ms"] as? [String: Double])?["count"] == 40)
-                let messages = try #require(summary["messages"] as? [String: Int])
-                #expect(messages["sent"] == 30 && messages["delivered"] == 30 && messages["acked"] == 30)
-                #expect((summary["time_to_welcome_ms"] as? [String: Double])?["count"] == 40)
+                #expect(summary.connections.welcomed == 40)
+                #expect(summary.errors.isEmpty, "\(summary)")
+                #expect(summary.presenceEvents?.online == 80, "each watcher sees each of the 40 users come online once")
+                #expect(summary.propagation?.count == 40)
+                let messages = try #require(summary.messages)
+                #expect(messages.sent == 30 && messages.delivered == 30 && messages.acked == 30)
+                #expect(summary.timeToWelcome.count == 40)
                 try await eventually("every row the run opened closed") {
                     try await sql(database, "SELECT count(*)::int FROM rollcall.connections WHERE user_id LIKE 'load-%' AND connected", as: Int.self) == [0]
                 }

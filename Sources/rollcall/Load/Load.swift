@@ -37,8 +37,8 @@ struct Load: AsyncParsableCommand {
     @Option(help: "Opens (and closes) under way at once.")
     var concurrency: Int = 200
 
-    @Option(help: "How long every socket stays open once all are open, e.g. 30s.")
-    var hold: String = "0s"
+    @Option(help: "How long every socket stays open once all are open, e.g. 30s (default 0s).", transform: DurationText.parseArgument)
+    var hold: Duration = .zero
 
     @Option(help: "Watcher sockets, each subscribed to the load's users (up to 10,000).")
     var watchers: Int = 0
@@ -46,11 +46,11 @@ struct Load: AsyncParsableCommand {
     @Option(help: "Messages per second in all, from senders on the first hub to receivers on the watch hubs.")
     var messageRate: Double = 0
 
-    @Option(help: "How long the messages go on.")
-    var messageDuration: String = "5s"
+    @Option(help: "How long the messages go on (default 5s).", transform: DurationText.parseArgument)
+    var messageDuration: Duration = .seconds(5)
 
-    @Option(help: "The whole run stops after this, whatever it is doing.")
-    var limit: String = "120s"
+    @Option(help: "The whole run stops after this, whatever it is doing (default 120s).", transform: DurationText.parseArgument)
+    var limit: Duration = .seconds(120)
 
     @Flag(help: "No progress line on stderr.")
     var quiet = false
@@ -61,7 +61,6 @@ struct Load: AsyncParsableCommand {
             throw ValidationError("--users, --rate and --message-rate must not be negative; --watchers is 0 to 100")
         }
         guard concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1") }
-        for text in [hold, messageDuration, limit] { _ = try Self.duration(text) }
         _ = try Self.loopbackURLs(hubs)
         if let watchHubs { _ = try Self.loopbackURLs(watchHubs) }
     }
@@ -74,22 +73,18 @@ struct Load: AsyncParsableCommand {
             hubs: hubURLs,
             watchHubs: try watchHubs.map(Self.loopbackURLs) ?? [hubURLs[hubURLs.count - 1]],
             connections: connections, users: users, rate: rate, concurrency: concurrency,
-            hold: try Self.duration(hold), watchers: watchers, messageRate: messageRate,
-            messageDuration: try Self.duration(messageDuration), limit: try Self.duration(limit), prefix: userPrefix,
+            hold: hold, watchers: watchers, messageRate: messageRate, messageDuration: messageDuration, limit: limit, prefix: userPrefix,
             tokens: { user in try await authority.mint(Identity(userID: user), lifetime: .seconds(3_600)) })
         let progress: (@Sendable (String) -> Void)? = quiet ? nil : Self.showProgress
         let summary = try await LoadRun(plan: plan).run(progress: progress)
         if !quiet { FileHandle.standardError.write(Data("\n".utf8)) }
-        let json = try JSONSerialization.data(withJSONObject: summary, options: [.prettyPrinted, .sortedKeys])
-        FileHandle.standardOutput.write(json + Data("\n".utf8))
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        FileHandle.standardOutput.write(try encoder.encode(summary) + Data("\n".utf8))
     }
 
     @Sendable static func showProgress(_ line: String) {
         FileHandle.standardError.write(Data(("\r" + line).utf8))
-    }
-
-    static func duration(_ text: String) throws -> Duration {
-        do { return try DurationText.parse(text) } catch { throw ValidationError("\(error)") }
     }
 
     /// `ws://` addresses on this machine only: a load tool must not be pointed at someone else.
