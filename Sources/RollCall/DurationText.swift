@@ -91,9 +91,3 @@ extension Duration {
 
     public var timeInterval: Double { Double(milliseconds) / 1000 }
 }
-
-extension StringProtocol {
-    func trimmingWhitespace() -> String {
-        String(drop { $0.isWhitespace }.reversed().drop { $0.isWhitespace }.reversed())
-    }
-}

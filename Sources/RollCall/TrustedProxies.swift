@@ -98,9 +98,3 @@ public struct TrustedProxies: Sendable, Equatable {
         return hop
     }
 }
-
-extension Substring {
-    fileprivate func trimmingWhitespace() -> String {
-        String(drop { $0.isWhitespace }.reversed().drop { $0.isWhitespace }.reversed())
-    }
-}

@@ -43,7 +43,7 @@ public enum HubApplication {
             wantsPresence: { watchers.isWatching }
         ) { await fanout.handle($0) }
         let authority = try await TokenAuthority(secret: configuration.jwtSecret)
-        let hub = SocketServices(
+        let services = SocketServices(
             settings: SocketSettings(configuration),
             writer: writer,
             reader: reader,
@@ -67,7 +67,7 @@ public enum HubApplication {
         let router = Router(context: HubRequestContext.self)
         router.middlewares.add(JSONErrorMiddleware())
         HubRoutes(
-            hub: hub, authority: authority, admission: admission, trustedProxies: configuration.trustedProxies,
+            services: services, authority: authority, admission: admission, trustedProxies: configuration.trustedProxies,
             listening: { listener.isListening }
         ).add(to: router)
 

@@ -3,7 +3,7 @@ import HTTPTypes
 import Hummingbird
 import RollCall
 
-/// An HTTP error with the JSON body of DESIGN.md §8: `{"error":{"code","message"}}`.
+/// An HTTP error with the JSON body of docs/protocol.md ("HTTP API"): `{"error":{"code","message"}}`.
 struct APIError: HTTPResponseError {
     let status: HTTPResponse.Status
     let code: ErrorCode

@@ -8,7 +8,7 @@ import RollCallPostgres
 /// The hub's routes: the probes, the WebSocket endpoint and the API's resources, each given
 /// only what it uses.
 struct HubRoutes {
-    let hub: SocketServices
+    let services: SocketServices
     let authority: TokenAuthority
     let admission: SocketAdmission
     let trustedProxies: TrustedProxies
@@ -16,8 +16,8 @@ struct HubRoutes {
     let listening: @Sendable () -> Bool
 
     func add(to router: Router<HubRequestContext>) {
-        let hub = hub
-        router.addRoutes(ProbeRoutes(metrics: hub.metrics, listening: listening, databaseAvailable: { hub.databaseAvailable }).routes)
+        let services = services
+        router.addRoutes(ProbeRoutes(metrics: services.metrics, listening: listening, databaseAvailable: { services.databaseAvailable }).routes)
         router.addRoutes(FileRoutes().routes)
 
         let socketAuthentication = AdmittedSocketMiddleware(admission: admission, authority: authority)
@@ -32,9 +32,9 @@ struct HubRoutes {
             }
         let api = router.group("v1").add(middleware: AuthenticationMiddleware(authority: authority))
         api.addRoutes(UserRoutes(
-            reader: hub.reader, writer: hub.writer, maxMessageBytes: hub.settings.maxMessageBytes,
-            databaseAvailable: { hub.databaseAvailable }).routes)
-        api.addRoutes(ServerRoutes(reader: hub.reader).routes)
+            reader: services.reader, writer: services.writer, maxMessageBytes: services.settings.maxMessageBytes,
+            databaseAvailable: { services.databaseAvailable }).routes)
+        api.addRoutes(ServerRoutes(reader: services.reader).routes)
     }
 }
 
@@ -44,7 +44,7 @@ extension HubRoutes {
         let context = wsContext.requestContext
         guard let identity = context.identity else { return nil }
         return WebSocketSession(
-            hub: hub, identity: identity,
+            services: services, identity: identity,
             userAgent: wsContext.request.headers[.userAgent],
             remoteAddress: context.clientAddress ?? trustedProxies.clientAddress(
                 peer: context.remoteAddress?.ipAddress, forwardedFor: wsContext.request.headers[values: .xForwardedFor]),

@@ -6,7 +6,7 @@ import RollCallPostgres
 
 /// What a client's frames do: ping, subscriptions, messages. Answers go to the socket's mailbox.
 struct FrameHandler {
-    let hub: SocketServices
+    let services: SocketServices
     let identity: Identity
     let connectionID: ConnectionID
     let mailbox: Mailbox
@@ -17,8 +17,8 @@ struct FrameHandler {
 
     /// Reads frames until the socket ends; returns a reason when the hub itself ended it.
     func receive(inbound: WebSocketInboundStream, log: SocketLog) async throws -> CloseReason? {
-        var state = ReadState(socket: SocketState(identity: identity, maxBadFrames: hub.settings.maxBadFrames))
-        for try await message in inbound.messages(maxSize: hub.settings.maxFrameBytes) {
+        var state = ReadState(socket: SocketState(identity: identity, maxBadFrames: services.settings.maxBadFrames))
+        for try await message in inbound.messages(maxSize: services.settings.maxFrameBytes) {
             // Each message is handled in a call of its own: this loop's frame, which lives as
             // long as the socket, holds only the state between messages.
             if let end = try await handle(message, state: &state, log: log) { return end }
@@ -46,7 +46,7 @@ struct FrameHandler {
                 mailbox.yield(.text(text))
                 continue
             case .refuse(let text):
-                hub.metrics.framesRejected.increment()
+                services.metrics.framesRejected.increment()
                 mailbox.yield(.text(text))
                 mailbox.yield(.close(.protocolError, reason: "handshake refused"))
                 return .protocolError
@@ -56,20 +56,20 @@ struct FrameHandler {
             let id = frame?.id ?? failure?.id
             switch state.socket.frameArrived(at: ContinuousClock.now - state.origin, bad: failure != nil) {
             case .disconnect:
-                hub.metrics.framesRejected.increment()
+                services.metrics.framesRejected.increment()
                 log(.notice, "connection closed for flooding or bad frames")
                 mailbox.yield(.frame(.error(id: id, code: .rateLimited, message: "too many bad or rapid frames")))
                 mailbox.yield(.close(.policyViolation, reason: "rate limited"))
                 return .protocolError
             case .reject:
-                hub.metrics.framesRejected.increment()
+                services.metrics.framesRejected.increment()
                 mailbox.yield(.frame(.error(id: id, code: .rateLimited, message: "slow down")))
                 continue
             case .accept:
                 break
             }
             if let failure {
-                hub.metrics.framesRejected.increment()
+                services.metrics.framesRejected.increment()
                 mailbox.yield(.frame(.error(id: failure.id, code: .badRequest, message: failure.message)))
                 continue
             }
@@ -126,12 +126,12 @@ struct FrameHandler {
             }
             // Registered before the snapshot is read: a transition in between waits for the snapshot.
             mailbox.yield(.subscriber(.subscribing(users)))
-            hub.watchers.watch(users, by: connectionID, mailbox: mailbox)
+            services.watchers.watch(users, by: connectionID, mailbox: mailbox)
             do {
-                mailbox.yield(.subscriber(.snapshot(id: id, try await hub.reader.presence(of: users))))
+                mailbox.yield(.subscriber(.snapshot(id: id, try await services.reader.presence(of: users))))
             } catch {
                 // Only what this frame added is undone: users watched before stay watched.
-                hub.watchers.unwatch(added, by: connectionID)
+                services.watchers.unwatch(added, by: connectionID)
                 mailbox.yield(.subscriber(.unsubscribe(added)))
                 socket.snapshotFailed(added: added)
                 refuse(id, .unavailable, "the registry could not answer; try again")
@@ -140,39 +140,39 @@ struct FrameHandler {
         case .subscribe(let id, .all):
             guard identity.isAdmin else { return refuse(id, .forbidden, "the all feed needs an admin token") }
             mailbox.yield(.subscriber(.subscribingAll))
-            hub.watchers.watchAll(by: connectionID, mailbox: mailbox)
+            services.watchers.watchAll(by: connectionID, mailbox: mailbox)
             do {
-                let online = try await hub.reader.onlineUsers(after: nil, limit: Self.maxSnapshotAll)
+                let online = try await services.reader.onlineUsers(after: nil, limit: Self.maxSnapshotAll)
                 mailbox.yield(.subscriber(.snapshotAll(id: id, online)))
             } catch {
-                hub.watchers.unwatchAll(by: connectionID)
+                services.watchers.unwatchAll(by: connectionID)
                 mailbox.yield(.subscriber(.unsubscribeAll))
                 refuse(id, .unavailable, "the registry could not answer; try again")
             }
 
         case .unsubscribe(let id, .users(let users)):
-            hub.watchers.unwatch(users, by: connectionID)
+            services.watchers.unwatch(users, by: connectionID)
             mailbox.yield(.subscriber(.unsubscribe(users)))
             socket.unsubscribe(users)
             mailbox.yield(.frame(.ack(id: id, accepted: true)))
 
         case .unsubscribe(let id, .all):
-            hub.watchers.unwatchAll(by: connectionID)
+            services.watchers.unwatchAll(by: connectionID)
             mailbox.yield(.subscriber(.unsubscribeAll))
             mailbox.yield(.frame(.ack(id: id, accepted: true)))
 
         case .send(let id, let to, let data):
             if let refusal = socket.maySend(to: to) { return refuse(id, refusal.code, refusal.message) }
-            guard data.json.utf8.count <= hub.settings.maxMessageBytes else {
-                return refuse(id, .tooLarge, "data is over \(hub.settings.maxMessageBytes) bytes")
+            guard data.json.utf8.count <= services.settings.maxMessageBytes else {
+                return refuse(id, .tooLarge, "data is over \(services.settings.maxMessageBytes) bytes")
             }
             let message = UserMessage(to: to, from: identity.userID, data: data, at: Date())
             // Without the database other hubs are out of reach; this hub's sockets are not. When the
             // outage is known, do not make the sender wait for the writer to find out again.
-            guard hub.databaseAvailable else { return deliverHereOnly(message, id: id, because: "database unavailable", log: log) }
+            guard services.databaseAvailable else { return deliverHereOnly(message, id: id, because: "database unavailable", log: log) }
             // Not awaited: the next frames are read (and metered) as they arrive, and a sender's
             // messages share batches. The answer comes when the batch commits, in sending order.
-            hub.writer.send(message) { [self] result in
+            services.writer.send(message) { [self] result in
                 switch result {
                 case .success: mailbox.yield(.frame(.ack(id: id, accepted: true)))
                 case .failure(let error): deliverHereOnly(message, id: id, because: "\(error)", log: log)
@@ -183,12 +183,12 @@ struct FrameHandler {
 
     private func deliverHereOnly(_ message: UserMessage, id: RequestID?, because reason: String, log: SocketLog) {
         log(.warning, "message delivered on this hub only", ["to": "\(message.to)", "error": "\(reason)"])
-        hub.sockets.deliver(message)
+        services.sockets.deliver(message)
         refuse(id, .unavailable, "the database is unreachable: delivered only to connections on this hub")
     }
 
     private func refuse(_ id: RequestID?, _ code: ErrorCode, _ message: String) {
-        hub.metrics.framesRejected.increment()
+        services.metrics.framesRejected.increment()
         mailbox.yield(.frame(.error(id: id, code: code, message: message)))
     }
 }

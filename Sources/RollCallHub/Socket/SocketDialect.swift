@@ -20,7 +20,7 @@ enum SocketDialect: Sendable {
         switch self {
         case .rollcall: nil
         // A client told it may reconnect does so: after a token expiry or a shutdown.
-        case .signalR: SignalR.close(error: reason, allowReconnect: code == 4001 || code == 1001)
+        case .signalR: SignalR.close(error: reason, allowReconnect: code == WebSocketSession.tokenExpiredCode || code == 1001)
         }
     }
 }

@@ -11,7 +11,7 @@ import RollCallPostgres
 /// by the socket's one task; everything the socket receives goes through its mailbox, which
 /// writes on the socket's event loop.
 struct WebSocketSession {
-    let hub: SocketServices
+    let services: SocketServices
     let identity: Identity
     let userAgent: String?
     let remoteAddress: String?
@@ -23,8 +23,8 @@ struct WebSocketSession {
     var connectionID: ConnectionID?
 
     func run(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, logger: Logger) async {
-        hub.sockets.census.sessionBegins()
-        defer { hub.sockets.census.sessionEnds() }
+        services.sockets.census.sessionBegins()
+        defer { services.sockets.census.sessionEnds() }
         // Three steps, so that what waits for the whole life of the socket (this function's
         // frame) holds one reference: a held idle socket costs that much less memory.
         guard let socket = await open(outbound: outbound, logger: logger) else { return }
@@ -68,7 +68,7 @@ struct WebSocketSession {
         let connection = NewConnection(
             connectionID: connectionID ?? ConnectionID(),
             userID: identity.userID,
-            userAgent: userAgent.map { $0.truncated(toUTF8Bytes: hub.settings.maxUserAgentBytes) },
+            userAgent: userAgent.map { $0.truncated(toUTF8Bytes: services.settings.maxUserAgentBytes) },
             remoteAddress: remoteAddress)
         let log = SocketLog(logger: logger, connectionID: connection.connectionID, userID: identity.userID)
 
@@ -76,33 +76,33 @@ struct WebSocketSession {
         evidence.watch(channel)
         let resumed: Bool
         do {
-            _ = try await hub.writer.open(connection)
+            _ = try await services.writer.open(connection)
             // The new row is open before the old one closes: the user never drops to zero.
             resumed = try await closeResumed()
         } catch {
             log(.warning, "connection refused: registry unavailable", ["error": "\(error)"])
             // An attempt that timed out may still have committed the row: close it (closes are idempotent).
-            hub.writer.close(connection.connectionID, reason: .timeout)
-            hub.metrics.connectionsRefused.increment()
+            services.writer.close(connection.connectionID, reason: .timeout)
+            services.metrics.connectionsRefused.increment()
             try? await outbound.close(.init(codeNumber: 1013), reason: "registry unavailable, try again")
             return nil
         }
 
         let channel = channel
-        let metrics = hub.metrics
-        let budget = hub.settings.maxOutboundBytes
+        let metrics = services.metrics
+        let budget = services.settings.maxOutboundBytes
         let mailbox = Mailbox(channel: channel, outbound: outbound, dialect: dialect, budget: budget) {
             metrics.slowReadersClosed.increment()
             log(.warning, "connection closed: it does not read what it is sent", ["budget_bytes": "\(budget)"])
             Self.closeForSlowReading(channel)
         }
-        hub.sockets.add(connection.connectionID, user: identity.userID, outbound: outbound, mailbox: mailbox, dialect: dialect)
-        hub.metrics.connectionsOpened.increment()
-        hub.metrics.connectionsOpen.increment()
+        services.sockets.add(connection.connectionID, user: identity.userID, outbound: outbound, mailbox: mailbox, dialect: dialect)
+        services.metrics.connectionsOpened.increment()
+        services.metrics.connectionsOpen.increment()
         log(.info, "connection opened", ["remote_addr": "\(remoteAddress ?? "-")", "resumed": "\(resumed)"])
         mailbox.yield(.frame(.welcome(
-            connectionID: connection.connectionID, userID: identity.userID, serverID: hub.settings.serverID,
-            heartbeatMilliseconds: Int(hub.settings.pingInterval.milliseconds), resumed: resumed)))
+            connectionID: connection.connectionID, userID: identity.userID, serverID: services.settings.serverID,
+            heartbeatMilliseconds: Int(services.settings.pingInterval.milliseconds), resumed: resumed)))
 
         // SignalR clients take 30 s without a record for a dead connection: ping them every 15 s.
         let keepAlive = dialect == .signalR
@@ -116,7 +116,7 @@ struct WebSocketSession {
         }
         return OpenSocket(
             connectionID: connection.connectionID, log: log, evidence: evidence, mailbox: mailbox,
-            frames: FrameHandler(hub: hub, identity: identity, connectionID: connection.connectionID, mailbox: mailbox, dialect: dialect),
+            frames: FrameHandler(services: services, identity: identity, connectionID: connection.connectionID, mailbox: mailbox, dialect: dialect),
             expiry: expiry, keepAlive: keepAlive)
     }
 
@@ -126,21 +126,21 @@ struct WebSocketSession {
         socket.expiry?.cancel()
         let watched = await socket.mailbox.finish()
         var explicitReason = explicitReason
-        if hub.sockets.isDraining { explicitReason = .serverShutdown }
+        if services.sockets.isDraining { explicitReason = .serverShutdown }
         if socket.mailbox.hasOverflowed { explicitReason = .kicked }
 
         let reason = explicitReason ?? Self.reason(from: socket.evidence)
-        hub.watchers.remove(socket.connectionID, watching: watched)
-        hub.sockets.remove(socket.connectionID)
-        hub.metrics.connectionsOpen.decrement()
-        hub.writer.close(socket.connectionID, reason: reason)
+        services.watchers.remove(socket.connectionID, watching: watched)
+        services.sockets.remove(socket.connectionID)
+        services.metrics.connectionsOpen.decrement()
+        services.writer.close(socket.connectionID, reason: reason)
         socket.log(.info, "connection closed", ["close_reason": "\(reason.rawValue)"])
     }
 
     /// Closes the row of the connection this one resumes, if it is this user's and still open.
     private func closeResumed() async throws -> Bool {
-        guard let resuming, let old = try await hub.reader.connection(resuming), old.userID == identity.userID else { return false }
-        if old.connected { hub.writer.close(resuming, reason: .clientClosed) }
+        guard let resuming, let old = try await services.reader.connection(resuming), old.userID == identity.userID else { return false }
+        if old.connected { services.writer.close(resuming, reason: .clientClosed) }
         return true
     }
 

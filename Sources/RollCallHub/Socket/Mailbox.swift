@@ -1,0 +1,114 @@
+import HummingbirdWebSocket
+import NIOCore
+import NIOWebSocket
+import RollCall
+import Synchronization
+
+/// A socket's mailbox with a byte budget. Whoever yields, every input is turned into frames and
+/// written on the socket's event loop, in the order it was yielded: the socket needs no task of
+/// its own to write. What is queued for a socket and not yet handed to the kernel may not pass
+/// `budget`. A client that stops reading would otherwise grow the hub without bound; past the
+/// budget the mailbox takes nothing more and calls `overflow` once, which ends the socket.
+final class Mailbox: Sendable {
+    private let channel: any Channel
+    private let outbound: WebSocketOutboundWriter
+    private let dialect: SocketDialect
+    /// Touched only on the socket's event loop; the lock is never contended.
+    private let writer = Mutex(Writer())
+    private let queuedBytes = Atomic<Int>(0)
+    private let overflowed = Atomic<Bool>(false)
+    private let finished = Atomic<Bool>(false)
+    /// Whether anything was yielded that `finish` must wait for: a subscription or a close.
+    private let needsFinish = Atomic<Bool>(false)
+    let budget: Int
+    private let overflow: @Sendable () -> Void
+
+    /// What the event loop keeps between inputs.
+    private struct Writer {
+        var subscriber = SubscriberState()
+        /// The close asked for: nothing may follow it.
+        var close: (code: WebSocketErrorCode, reason: String)?
+    }
+
+    init(channel: any Channel, outbound: WebSocketOutboundWriter, dialect: SocketDialect, budget: Int, overflow: @escaping @Sendable () -> Void) {
+        self.channel = channel
+        self.outbound = outbound
+        self.dialect = dialect
+        self.budget = budget
+        self.overflow = overflow
+    }
+
+    /// Ends the connection at once, without a close handshake: for a peer that never answered one.
+    func cutConnection() {
+        channel.close(mode: .all, promise: nil)
+    }
+
+    /// Queues `input`.
+    func yield(_ input: SessionInput) {
+        guard !overflowed.load(ordering: .relaxed), !finished.load(ordering: .relaxed) else { return }
+        let cost = input.estimatedBytes
+        let queued = queuedBytes.add(cost, ordering: .relaxed).newValue
+        if queued > budget {
+            if !overflowed.exchange(true, ordering: .relaxed) { overflow() }
+            return
+        }
+        switch input {
+        case .subscriber, .close: needsFinish.store(true, ordering: .relaxed)
+        case .frame, .text: break
+        }
+        // Always through the loop's queue, never inline: inputs from the loop itself and from
+        // elsewhere keep one order.
+        channel.eventLoop.execute { self.write(input, cost: cost) }
+    }
+
+    /// On the event loop: the frames `input` becomes, written in one flush. Its cost leaves the
+    /// budget when the last of them has reached the kernel (or the socket has gone).
+    private func write(_ input: SessionInput, cost: Int) {
+        var texts: [String] = []
+        var close: (WebSocketErrorCode, String)?
+        writer.withLock { writer in
+            guard writer.close == nil else { return }
+            switch input {
+            case .frame(let frame): texts = dialect.text(for: frame).map { [$0] } ?? []
+            case .subscriber(let input): texts = writer.subscriber.handle(input).compactMap(dialect.text(for:))
+            case .text(let text): texts = [text]
+            case .close(let code, let reason):
+                texts = dialect.closing(code: Int(UInt16(webSocketErrorCode: code)), reason: reason).map { [$0] } ?? []
+                close = (code, reason)
+                writer.close = (code, reason)
+            }
+        }
+        var last: EventLoopFuture<Void>?
+        for text in texts {
+            let frame = WebSocketFrame(fin: true, opcode: .text, data: channel.allocator.buffer(string: text))
+            last = channel.write(frame)
+        }
+        if last != nil { channel.flush() }
+        if let last {
+            last.whenComplete { _ in self.queuedBytes.subtract(cost, ordering: .relaxed) }
+        } else {
+            queuedBytes.subtract(cost, ordering: .relaxed)
+        }
+        if let (code, reason) = close {
+            // The WebSocket library runs the closing handshake; what was written above goes first.
+            let outbound = outbound
+            Task { try? await outbound.close(code, reason: reason) }
+        }
+    }
+
+    /// Whether the budget was passed (the socket is being closed for it).
+    var hasOverflowed: Bool { overflowed.load(ordering: .relaxed) }
+
+    /// Takes nothing more; waits until what was yielded before is written and a close asked for
+    /// has gone out. Returns the users the socket watched, so the hub's index can forget them.
+    func finish() async -> Set<String> {
+        finished.store(true, ordering: .relaxed)
+        // Most sockets never subscribe and are not closed by the hub: nothing to wait for.
+        guard needsFinish.load(ordering: .relaxed) else { return [] }
+        let last = try? await channel.eventLoop.submit { self.writer.withLock { ($0.subscriber.watchedUsers, $0.close) } }.get()
+        // The session ends when this returns, and the WebSocket library then closes with 1000:
+        // the close asked for must be out first (a second close is ignored).
+        if let close = last?.1 { try? await outbound.close(close.code, reason: close.reason) }
+        return last?.0 ?? []
+    }
+}
