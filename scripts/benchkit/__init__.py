@@ -1,0 +1,1 @@
+"""The pieces of scripts/bench, which scripts/profile uses too."""

@@ -1,0 +1,103 @@
+"""Runs the bench: see scripts/bench for what it measures."""
+
+import argparse
+import json
+import os
+import subprocess
+
+from .cluster import Cluster
+from .processes import SECRET, Binaries, load, log, open_on_hub, start_bare, start_hub, stop_all
+from .report import print_table
+from .workloads import churn, churn_pairs, idle, relay_messages
+
+
+def main(description=__doc__):
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="smaller counts")
+    parser.add_argument("--json", help="also write the figures to this file")
+    parser.add_argument("--executor-pairs", type=int, metavar="N",
+                        help="only the churn, N times with --executor pool then event-loops, each beside the bare server")
+    parser.add_argument("--linger-pairs", type=int, metavar="N",
+                        help="only the churn, N times with --batch-linger 0, 5ms and 20ms, each beside the bare server")
+    parser.add_argument("--against", metavar="BINARY",
+                        help="only the churn, with this build's hubs and then with BINARY's (another build of rollcall), each beside the bare server")
+    parser.add_argument("--pairs", type=int, metavar="N", help="rounds of --against (default 3)")
+    options = parser.parse_args()
+    Binaries.find()
+    ROLLCALL = Binaries.rollcall
+    if options.executor_pairs:
+        return churn_pairs(options.executor_pairs, [(f"--executor {v}", ROLLCALL, ["--executor", v]) for v in ["pool", "event-loops"]])
+    if options.linger_pairs:
+        return churn_pairs(options.linger_pairs, [(f"--batch-linger {v}", ROLLCALL, ["--batch-linger", v]) for v in ["0", "5ms", "20ms"]])
+    if options.against:
+        rounds = options.pairs or 3
+        return churn_pairs(rounds, [("this build", ROLLCALL, []), (os.path.basename(options.against), options.against, [])])
+    churn_count = 600 if options.quick else 3000
+    idle_count = 2000 if options.quick else 10_000
+    most = 3000 if options.quick else 18_000
+    # Idle CPU over one whole auto-ping period (30 s, both servers): every socket is pinged once in it.
+    window = 3 if options.quick else 30
+    transitions = 1000 if options.quick else 5000
+    message_seconds = 2 if options.quick else 5
+
+    figures = {}
+    cluster = Cluster()
+    try:
+        log("bare Hummingbird WebSocket server")
+        bare = start_bare()
+        figures["bare"] = churn([bare], ["ws://127.0.0.1:18090"], churn_count)
+        bare.stop()
+        # Idle sockets on a fresh process, for the bare server as for the hub: the churn leaves tens
+        # of megabytes of freed heap that later sockets reuse, which would hide their cost.
+        bare = start_bare()
+        figures["bare"].update(idle(bare, "ws://127.0.0.1:18090", idle_count, window))
+        bare.stop()
+        log("bare server relaying messages")
+        bare = start_bare("--relay")
+        figures["bare"].update(relay_messages("ws://127.0.0.1:18090", "ws://127.0.0.1:18090", message_seconds, {"bare": bare}))
+        bare.stop()
+
+        for label, extra in [("rollcall", []), ("max_batch_1", ["--max-batch", "1"])]:
+            database = f"bench_{label}"
+            cluster.create(database)
+            log(f"RollCall {label}: two hubs")
+            a = start_hub(cluster, database, 18081, "bench-a", extra)
+            b = start_hub(cluster, database, 18082, "bench-b", extra)
+            figures[label] = churn([a, b], ["ws://127.0.0.1:18081", "ws://127.0.0.1:18082"], churn_count, cluster.postmaster)
+            if label == "rollcall":
+                log("RollCall: idle sockets")
+                cluster.settle(database)
+                a.stop()
+                a = start_hub(cluster, database, 18081, "bench-a", extra)
+                figures[label].update(idle(a, "ws://127.0.0.1:18081", idle_count, window, cluster, database,
+                                           welcomed=lambda: open_on_hub(18081)))
+                log(f"RollCall: {most} idle sockets on one hub")
+                cluster.settle(database)
+                most_idle = idle(a, "ws://127.0.0.1:18081", most, 2, prefix="most", welcomed=lambda: open_on_hub(18081))
+                figures[label]["most_idle"] = {"held": most_idle["held"], "rss_mb": most_idle["rss_mb"],
+                                               "rss_per_socket_kb": most_idle["rss_per_socket_kb"], "errors": most_idle["errors"]}
+                log("RollCall: propagation at 1,000 transitions/s, and raw NOTIFY at the same rate")
+                cluster.settle(database)
+                propagation = load(["--hubs", "ws://127.0.0.1:18081", "--watch-hubs", "ws://127.0.0.1:18082", "--watchers", "1",
+                                    "--connections", str(transitions), "--rate", "1000", "--concurrency", "256", "--user-prefix", "prop"])
+                figures[label]["propagation_ms"] = propagation.get("propagation_ms")
+                figures[label]["propagation_from_open_ms"] = propagation.get("propagation_from_open_ms")
+                figures[label]["propagation_errors"] = propagation["errors"]
+                probe = subprocess.run([ROLLCALL, "notify-probe", "--database-url", cluster.url(database), "--jwt-secret", SECRET,
+                                        "--count", str(transitions), "--rate", "1000", "--log-level", "warning"],
+                                       capture_output=True, text=True, check=True)
+                figures[label]["notify_ms"] = json.loads(probe.stdout)["notify_listen_ms"]
+                log("RollCall: cross-hub messages")
+                cluster.settle(database)
+                figures[label].update(relay_messages("ws://127.0.0.1:18081", "ws://127.0.0.1:18082", message_seconds,
+                                                     {"hub A": a, "hub B": b}, cluster.postmaster))
+            a.stop()
+            b.stop()
+    finally:
+        stop_all()
+        cluster.stop()
+
+    print_table(figures)
+    if options.json:
+        with open(options.json, "w") as f:
+            json.dump(figures, f, indent=2, sort_keys=True)

@@ -1,0 +1,114 @@
+"""What a bench run does to the servers, each returning its figures."""
+
+import json
+import time
+
+from .cluster import Cluster
+from .procfs import children_cpu, cpu_seconds, postgres_cpu, rss_bytes, socket_count
+from .processes import Binaries, load, start_bare, start_hub, start_load, stop_all, transactions
+
+
+def churn(servers, urls, connections, postmaster=None, prefix="churn"):
+    """Opens `connections` sockets over `urls` (then closes them); CPU of servers and PostgreSQL over the run."""
+    before = [cpu_seconds(s.pid) for s in servers]
+    pg_before = postgres_cpu(postmaster) if postmaster else 0
+    load_before = children_cpu()
+    summary = load(["--hubs", ",".join(urls), "--connections", str(connections), "--concurrency", "64", "--user-prefix", prefix])
+    load_cpu = children_cpu() - load_before
+    hub_cpu = sum(cpu_seconds(s.pid) - b for s, b in zip(servers, before))
+    pg_cpu = postgres_cpu(postmaster) - pg_before if postmaster else None
+    welcomed = summary["connections"]["welcomed"]
+    return {
+        "connects_per_second": summary["connects_per_second"],
+        "hub_cpu_ms": hub_cpu * 1000 / max(welcomed, 1),
+        "pg_cpu_ms": pg_cpu * 1000 / max(welcomed, 1) if pg_cpu is not None else None,
+        "load_cpu_ms": load_cpu * 1000 / max(welcomed, 1),
+        "errors": summary["errors"],
+        "welcomed": welcomed,
+    }
+
+
+def idle(server, url, connections, window, cluster=None, database=None, prefix="idle", welcomed=None):
+    """Holds `connections` sockets on one server: RSS per socket, CPU while idle, rows written.
+    `welcomed` reads how many sockets the server has welcomed (default: its open sockets)."""
+    time.sleep(1)
+    base = rss_bytes(server.pid)
+    base_sockets = socket_count(server.pid)
+    hold = window + (80 if cluster else 20)  # room for the stats to settle before the window
+    loader = start_load(["--limit", "600s", "--hubs", url, "--connections", str(connections), "--concurrency", "64",
+                         "--hold", f"{hold}s", "--user-prefix", prefix])
+    # Wait until every socket is open: the server's socket count, read from /proc.
+    deadline = time.time() + 240
+    count = welcomed or (lambda: socket_count(server.pid) - base_sockets)
+    while time.time() < deadline and count() < connections and loader.poll() is None:
+        time.sleep(0.5)
+    held = count()
+    time.sleep(3)  # let the opens' work settle
+    rows_before = cluster.settled_rows_written(database) if cluster else None
+    cpu_before = cpu_seconds(server.pid)
+    time.sleep(window)
+    idle_cpu = (cpu_seconds(server.pid) - cpu_before) / window
+    rows = cluster.rows_written(database) - rows_before if cluster else None
+    rss = rss_bytes(server.pid)
+    out, err = loader.communicate(timeout=hold + 300)
+    summary = json.loads(out) if out.strip() else {"errors": {"load": err[-500:]}}
+    return {
+        "held": held,
+        "rss_per_socket_kb": (rss - base) / max(held, 1) / 1024,
+        "rss_mb": rss / 1024 / 1024,
+        "idle_cpu_ms_per_s": idle_cpu * 1000,
+        "rows_written_per_idle": rows / max(held, 1) if rows is not None else None,
+        "errors": summary.get("errors", {}),
+    }
+
+
+def relay_messages(senders, receivers, seconds, processes, postmaster=None):
+    """Senders on `senders` send to receivers on `receivers`, 50,000 messages/s offered. Also the
+    CPU each process spent per message delivered: `processes` (name → Server), PostgreSQL's and
+    the load generator's (the only child reaped while it runs)."""
+    before = {name: cpu_seconds(server.pid) for name, server in processes.items()}
+    pg_before = postgres_cpu(postmaster) if postmaster else None
+    load_before = children_cpu()
+    messages = load(["--hubs", senders, "--watch-hubs", receivers, "--connections", "1",
+                     "--message-rate", "50000", "--message-duration", f"{seconds}s", "--concurrency", "256",
+                     "--user-prefix", "msg"])
+    load_cpu = children_cpu() - load_before
+    spent = {name: cpu_seconds(server.pid) - before[name] for name, server in processes.items()}
+    if postmaster:
+        spent["postgres"] = postgres_cpu(postmaster) - pg_before
+    spent["load"] = load_cpu
+    delivered = max((messages.get("messages") or {}).get("delivered") or 0, 1)
+    return {"messages": messages.get("messages"), "message_latency_ms": messages.get("message_latency_ms"),
+            "message_errors": messages["errors"],
+            "message_cpu_us": {name: seconds * 1e6 / delivered for name, seconds in spent.items()}}
+
+
+def churn_pairs(rounds, variants):
+    """The churn with each variant of the hubs, `(label, binary, flags)`, each run beside the bare
+    server's: hub CPU, PostgreSQL CPU and connects/s. The order is reversed every other round, so
+    that no variant always runs first on a fresh cluster."""
+    cluster = Cluster()
+    try:
+        for round in range(rounds):
+            for index, (label, binary, flags) in enumerate(variants if round % 2 == 0 else variants[::-1]):
+                bare = start_bare()
+                base = churn([bare], ["ws://127.0.0.1:18090"], 3000)
+                bare.stop()
+                database = f"pairs_{round}_{index}"
+                cluster.create(database)
+                hubs = [start_hub(cluster, database, 18081 + i, f"pairs-{i}", flags, binary) for i in range(2)]
+                committed = sum(transactions(18081 + i) for i in range(2))
+                run = churn(hubs, ["ws://127.0.0.1:18081", "ws://127.0.0.1:18082"], 3000, cluster.postmaster)
+                cluster.settle(database)
+                # Opens and closes (2 per socket); grace finishes come on top.
+                per_transaction = 6000 / max(sum(transactions(18081 + i) for i in range(2)) - committed, 1)
+                for hub in hubs:
+                    hub.stop()
+                print(f"round {round + 1} {label:24}  hub {run['hub_cpu_ms']:.3f} ms  bare {base['hub_cpu_ms']:.3f} ms"
+                      f"  ratio {run['hub_cpu_ms'] / base['hub_cpu_ms']:.2f}  PostgreSQL {run['pg_cpu_ms']:.3f} ms"
+                      f"  connects/s {run['connects_per_second']:.0f} vs {base['connects_per_second']:.0f}"
+                      f"  opens+closes per transaction {per_transaction:.1f}"
+                      f"  errors {run['errors'] or base['errors'] or 'none'}", flush=True)
+    finally:
+        stop_all()
+        cluster.stop()
