@@ -5,6 +5,7 @@ import json
 import os
 import subprocess
 
+from . import redis_recipe
 from .cluster import Cluster
 from .processes import SECRET, Binaries, load, log, open_on_hub, start_bare, start_hub, stop_all
 from .report import print_table
@@ -22,6 +23,8 @@ def main(description=__doc__):
     parser.add_argument("--against", metavar="BINARY",
                         help="only the churn, with this build's hubs and then with BINARY's (another build of rollcall), each beside the bare server")
     parser.add_argument("--pairs", type=int, metavar="N", help="rounds of --against (default 3)")
+    parser.add_argument("--redis-pairs", type=int, metavar="N",
+                        help="only the churn, N times, each beside the bare server and the advice's recipe in Redis")
     options = parser.parse_args()
     Binaries.find()
     ROLLCALL = Binaries.rollcall
@@ -29,6 +32,8 @@ def main(description=__doc__):
         return churn_pairs(options.executor_pairs, [(f"--executor {v}", ROLLCALL, ["--executor", v]) for v in ["pool", "event-loops"]])
     if options.linger_pairs:
         return churn_pairs(options.linger_pairs, [(f"--batch-linger {v}", ROLLCALL, ["--batch-linger", v]) for v in ["0", "5ms", "20ms"]])
+    if options.redis_pairs:
+        return churn_pairs(options.redis_pairs, [("this build", ROLLCALL, [])])
     if options.against:
         rounds = options.pairs or 3
         return churn_pairs(rounds, [("this build", ROLLCALL, []), (os.path.basename(options.against), options.against, [])])
@@ -41,6 +46,11 @@ def main(description=__doc__):
     message_seconds = 2 if options.quick else 5
 
     figures = {}
+    if redis_recipe.available():
+        log("the advice's recipe in Redis")
+        figures["redis"] = redis_recipe.churn(redis_recipe.CONNECTS)
+    else:
+        log("redis-server is missing (Debian: apt-get install redis-server): no Redis figure")
     cluster = Cluster()
     try:
         log("bare Hummingbird WebSocket server")

@@ -24,6 +24,8 @@ def print_table(f):
          f"{rc['hub_cpu_ms'] / bare['hub_cpu_ms']:.2f}× bare (target ≤ 1.3×)"),
         ("PostgreSQL CPU per connect+close (ms)", "—", fmt(rc["pg_cpu_ms"], 3), fmt(one["pg_cpu_ms"], 3),
          f"{one['pg_cpu_ms'] / rc['pg_cpu_ms']:.1f}× less than --max-batch 1 (target ≤ 0.05 ms and ≥ 10×)"),
+        ("the advice's recipe in Redis: redis-server CPU per connect+close (ms)", "", fmt((f.get("redis") or {}).get("redis_cpu_ms"), 3), "",
+         f"PostgreSQL {rc['pg_cpu_ms'] / f['redis']['redis_cpu_ms']:.1f}× Redis (target ≤ 2×)" if f.get("redis") else "redis-server missing"),
         ("RSS per idle connection (KB)", fmt(bare["rss_per_socket_kb"], 1), fmt(rc["rss_per_socket_kb"], 1), "",
          f"{rc['rss_per_socket_kb'] / bare['rss_per_socket_kb']:.2f}× bare (target ≤ 1.2×)"),
         ("idle CPU, sockets held (ms/s)", fmt(bare["idle_cpu_ms_per_s"], 1), fmt(rc["idle_cpu_ms_per_s"], 1), "",

@@ -3,6 +3,7 @@
 import json
 import time
 
+from . import redis_recipe
 from .cluster import Cluster
 from .procfs import children_cpu, cpu_seconds, postgres_cpu, rss_bytes, socket_count
 from .processes import Binaries, load, start_bare, start_hub, start_load, stop_all, transactions
@@ -85,8 +86,9 @@ def relay_messages(senders, receivers, seconds, processes, postmaster=None):
 
 def churn_pairs(rounds, variants):
     """The churn with each variant of the hubs, `(label, binary, flags)`, each run beside the bare
-    server's: hub CPU, PostgreSQL CPU and connects/s. The order is reversed every other round, so
-    that no variant always runs first on a fresh cluster."""
+    server's and, when redis-server is there, the advice's recipe in Redis: hub CPU, PostgreSQL
+    CPU against Redis's, and connects/s. The order is reversed every other round, so that no
+    variant always runs first on a fresh cluster."""
     cluster = Cluster()
     try:
         for round in range(rounds):
@@ -94,6 +96,7 @@ def churn_pairs(rounds, variants):
                 bare = start_bare()
                 base = churn([bare], ["ws://127.0.0.1:18090"], 3000)
                 bare.stop()
+                redis = redis_recipe.churn(redis_recipe.CONNECTS)["redis_cpu_ms"] if redis_recipe.available() else None
                 database = f"pairs_{round}_{index}"
                 cluster.create(database)
                 hubs = [start_hub(cluster, database, 18081 + i, f"pairs-{i}", flags, binary) for i in range(2)]
@@ -106,6 +109,7 @@ def churn_pairs(rounds, variants):
                     hub.stop()
                 print(f"round {round + 1} {label:24}  hub {run['hub_cpu_ms']:.3f} ms  bare {base['hub_cpu_ms']:.3f} ms"
                       f"  ratio {run['hub_cpu_ms'] / base['hub_cpu_ms']:.2f}  PostgreSQL {run['pg_cpu_ms']:.3f} ms"
+                      + (f" = {run['pg_cpu_ms'] / redis:.1f}× Redis {redis:.3f} ms" if redis else "") +
                       f"  connects/s {run['connects_per_second']:.0f} vs {base['connects_per_second']:.0f}"
                       f"  opens+closes per transaction {per_transaction:.1f}"
                       f"  errors {run['errors'] or base['errors'] or 'none'}", flush=True)
