@@ -2,7 +2,7 @@
 import PackageDescription
 
 let swiftSettings: [SwiftSetting] = [
-    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("ExistentialAny")
 ]
 
 let package = Package(
@@ -39,7 +39,7 @@ let package = Package(
         .target(
             name: "RollCall",
             dependencies: [
-                .product(name: "ExtrasBase64", package: "swift-extras-base64"),
+                .product(name: "ExtrasBase64", package: "swift-extras-base64")
             ],
             swiftSettings: swiftSettings
         ),

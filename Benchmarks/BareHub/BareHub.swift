@@ -25,8 +25,13 @@ struct BareHub {
         let relay = arguments.contains("--relay") ? Relay() : nil
         let router = Router(context: BasicWebSocketRequestContext.self)
         router.get("/healthz") { _, _ in "ok" }
-        router.ws("/v1/ws") { _, _ in .upgrade([:]) } onUpgrade: { inbound, outbound, context in
-            try await outbound.write(.text(#"{"type":"welcome","heartbeat_ms":30000,"connection_id":"00000000-0000-0000-0000-000000000000","server_id":"bare","user_id":"anyone"}"#))
+        router.ws("/v1/ws") { _, _ in
+            .upgrade([:])
+        } onUpgrade: { inbound, outbound, context in
+            try await outbound.write(
+                .text(
+                    #"{"type":"welcome","heartbeat_ms":30000,"connection_id":"00000000-0000-0000-0000-000000000000","server_id":"bare","user_id":"anyone"}"#
+                ))
             guard let relay, let user = Relay.subject(context.request.headers[.authorization]) else {
                 for try await _ in inbound.messages(maxSize: 1 << 20) {}
                 return
@@ -69,7 +74,9 @@ final class Relay: Sendable {
     }
 
     func remove(_ key: Int, for user: String) {
-        sockets.withLock { $0[user]?[key] = nil; if $0[user]?.isEmpty == true { $0[user] = nil } }
+        sockets.withLock {
+            $0[user]?[key] = nil; if $0[user]?.isEmpty == true { $0[user] = nil }
+        }
     }
 
     func sockets(of user: String) -> [WebSocketOutboundWriter] {
@@ -81,8 +88,9 @@ final class Relay: Sendable {
         guard let token = authorization?.split(separator: " ").last else { return nil }
         let parts = token.split(separator: ".")
         guard parts.count == 3, let claims = Base64URL.decode(String(parts[1])),
-              case .object(let fields)? = try? JSONParser.parse(String(decoding: claims, as: UTF8.self)),
-              case .string(let subject)? = fields["sub"] else { return nil }
+            case .object(let fields)? = try? JSONParser.parse(String(decoding: claims, as: UTF8.self)),
+            case .string(let subject)? = fields["sub"]
+        else { return nil }
         return subject
     }
 }

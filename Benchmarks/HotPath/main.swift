@@ -55,7 +55,8 @@ let opened = (0..<10).map {
 let payload = PresenceNotification.payloads(server: "hub-a:8080", events: transitions, connections: opened)[0]
 let transitionsOnly = PresenceNotification.payloads(server: "hub-a:8080", events: transitions)[0]
 let sealed = seal.seal(payload, channel: "rollcall_presence")
-let welcome = ServerFrame.welcome(connectionID: ConnectionID(), userID: "user-1234", serverID: "hub-a:8080", heartbeatMilliseconds: 30_000, resumed: false)
+let welcome = ServerFrame.welcome(
+    connectionID: ConnectionID(), userID: "user-1234", serverID: "hub-a:8080", heartbeatMilliseconds: 30_000, resumed: false)
 
 print("payload: \(payload.utf8.count) bytes (\(transitionsOnly.utf8.count) of them without the connection events)")
 try measure("token: verify (per handshake)") { _ = try authority.verify(token) }
@@ -108,8 +109,11 @@ func measureCPU(_ name: String, calls: Int = 4000, _ body: @Sendable () async th
     let cpu = processCPU()
     let wall = ContinuousClock.now
     for _ in 0..<calls { try await body() }
-    print(name.padding(toLength: 60, withPad: " ", startingAt: 0),
-          String(format: "%10.0f ns CPU %10.0f ns wall", (processCPU() - cpu).nanoseconds(per: calls), (ContinuousClock.now - wall).nanoseconds(per: calls)))
+    print(
+        name.padding(toLength: 60, withPad: " ", startingAt: 0),
+        String(
+            format: "%10.0f ns CPU %10.0f ns wall", (processCPU() - cpu).nanoseconds(per: calls), (ContinuousClock.now - wall).nanoseconds(per: calls)
+        ))
 }
 
 /// Runs a task's jobs on one event loop: with the task's executor preference set to the loop its
@@ -149,7 +153,9 @@ if let index = CommandLine.arguments.firstIndex(of: "--database-url"), index + 1
     let loop = MultiThreadedEventLoopGroup.singleton.next()
     // As the hub runs it (its tasks on Swift's pool), then with the task pinned to the connection's loop.
     for pinned in [false, true] {
-        let client = pinned ? PostgresClient(configuration: location.clientConfiguration(connections: 1), eventLoopGroup: loop)
+        let client =
+            pinned
+            ? PostgresClient(configuration: location.clientConfiguration(connections: 1), eventLoopGroup: loop)
             : PostgresClient(configuration: location.clientConfiguration(connections: 1))
         let placement = pinned ? "task on its loop" : "task on the pool"
         try await withThrowingDiscardingTaskGroup { group in

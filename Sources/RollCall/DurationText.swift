@@ -38,7 +38,7 @@ public enum DurationText {
                 rest = rest.dropFirst(1 + fraction.count)
             }
             guard !(whole.isEmpty && fraction.isEmpty),
-                  let unit = nanosecondsPerUnit.first(where: { rest.hasPrefix($0.suffix) })
+                let unit = nanosecondsPerUnit.first(where: { rest.hasPrefix($0.suffix) })
             else { throw Invalid(text: text) }
             rest = rest.dropFirst(unit.suffix.count)
             guard let part = nanoseconds(whole: whole, fraction: fraction, unit: unit.nanoseconds) else { throw Invalid(text: text, tooLong: true) }

@@ -113,7 +113,9 @@ public struct HubConfiguration: Sendable {
         }
         if maxMessageBytes < 1 { throw Invalid(description: "--max-message-bytes must be at least 1") }
         if maxOutboundBytes < 2 * maxFrameBytes {
-            throw Invalid(description: "--max-outbound-bytes must be at least twice the largest frame (\(2 * maxFrameBytes) bytes), or one message could close a socket")
+            throw Invalid(
+                description:
+                    "--max-outbound-bytes must be at least twice the largest frame (\(2 * maxFrameBytes) bytes), or one message could close a socket")
         }
         if openLimits.maxSocketsPerUser < 0 { throw Invalid(description: "--max-sockets-per-user must be 0 (no cap) or more") }
         for (flag, rate) in [("--user-open-rate", openLimits.userOpens), ("--address-open-rate", openLimits.addressOpens)]
@@ -123,7 +125,8 @@ public struct HubConfiguration: Sendable {
         if heartbeatInterval <= .zero { throw Invalid(description: "--heartbeat-interval must be above zero") }
         if purgeInterval <= .zero { throw Invalid(description: "--purge-interval must be above zero") }
         if orphanWindow <= heartbeatInterval {
-            throw Invalid(description: "--orphan-window (\(DurationText.format(orphanWindow))) must exceed --heartbeat-interval (\(DurationText.format(heartbeatInterval))), or live hubs would be purged")
+            let (window, beat) = (DurationText.format(orphanWindow), DurationText.format(heartbeatInterval))
+            throw Invalid(description: "--orphan-window (\(window)) must exceed --heartbeat-interval (\(beat)), or live hubs would be purged")
         }
     }
 }

@@ -157,10 +157,13 @@ public enum SignalR {
                 // A subscription sent without an invocationId: its snapshot comes as status changes.
                 return users.map { status($0.userID, online: $0.online, connections: $0.connections, version: $0.version) }.joined()
             }
-            let result = JSONValue.array(users.map {
-                .object(["userId": .string($0.userID), "online": .bool($0.online), "connections": .number(JSONNumber($0.connections)),
-                         "version": .number(JSONNumber($0.version))])
-            })
+            let result = JSONValue.array(
+                users.map {
+                    .object([
+                        "userId": .string($0.userID), "online": .bool($0.online), "connections": .number(JSONNumber($0.connections)),
+                        "version": .number(JSONNumber($0.version)),
+                    ])
+                })
             return record(.object(["type": .number(3), "invocationId": .string(id), "result": result]))
         case .presence(let change):
             return status(change.userID, online: change.online, connections: change.connections, version: change.version)
@@ -170,10 +173,11 @@ public enum SignalR {
     }
 
     static func status(_ user: String, online: Bool, connections: Int, version: Int64) -> String {
-        record(.object([
-            "type": .number(1), "target": .string(statusTarget),
-            "arguments": .array([.string(user), .bool(online), .number(JSONNumber(connections)), .number(JSONNumber(version))]),
-        ]))
+        record(
+            .object([
+                "type": .number(1), "target": .string(statusTarget),
+                "arguments": .array([.string(user), .bool(online), .number(JSONNumber(connections)), .number(JSONNumber(version))]),
+            ]))
     }
 
     static func invocationID(_ id: RequestID?) -> String? {

@@ -49,8 +49,9 @@ public struct SocketState: Sendable {
             return .refuse(Refusal(code: .forbidden, message: "this token may not watch \(hidden)"))
         }
         guard let added = watchList.add(users) else {
-            return .refuse(Refusal(
-                code: .badRequest, message: "a socket may watch at most \(Self.maxWatchedUsers) users; it watches \(watchList.users.count)"))
+            return .refuse(
+                Refusal(
+                    code: .badRequest, message: "a socket may watch at most \(Self.maxWatchedUsers) users; it watches \(watchList.users.count)"))
         }
         return .watch(users: users, added: added)
     }

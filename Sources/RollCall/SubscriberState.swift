@@ -109,12 +109,15 @@ public struct SubscriberState: Sendable {
 
         case .resync(let presence):
             guard explicit.contains(presence.userID) || watchesAll,
-                  presence.version > versions[presence.userID] ?? 0
+                presence.version > versions[presence.userID] ?? 0
             else { return [] }
             versions[presence.userID] = presence.version
             let at = (presence.online ? presence.onlineSince : presence.lastSeenAt) ?? .distantPast
-            return [.presence(PresenceTransition(
-                userID: presence.userID, online: presence.online, version: presence.version, at: at, connections: presence.connections))]
+            return [
+                .presence(
+                    PresenceTransition(
+                        userID: presence.userID, online: presence.online, version: presence.version, at: at, connections: presence.connections))
+            ]
         }
     }
 

@@ -78,7 +78,9 @@ public struct LoadSummary: Codable, Sendable, Equatable {
     /// Why the run ended early, when it did.
     public var stopped: String?
 
-    public init(connections: Connections, connectsPerSecond: Double, closeSeconds: Double, timeToWelcome: Latency, errors: [String: Int], seconds: Double) {
+    public init(
+        connections: Connections, connectsPerSecond: Double, closeSeconds: Double, timeToWelcome: Latency, errors: [String: Int], seconds: Double
+    ) {
         self.connections = connections
         self.connectsPerSecond = connectsPerSecond
         self.closeSeconds = closeSeconds

@@ -28,7 +28,7 @@ public struct DatabaseLocation: Sendable, Equatable {
     /// Parses a `postgres://` or `postgresql://` URL; the password never appears in an error.
     public init(url text: String) throws(Invalid) {
         guard let components = URLComponents(string: text),
-              let scheme = components.scheme, scheme == "postgres" || scheme == "postgresql"
+            let scheme = components.scheme, scheme == "postgres" || scheme == "postgresql"
         else {
             throw Invalid(description: "DATABASE_URL must look like postgres://user:password@host:5432/database")
         }

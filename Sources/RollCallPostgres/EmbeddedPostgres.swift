@@ -84,9 +84,11 @@ public struct EmbeddedPostgres: Sendable {
         } catch {
             throw .initFailed(reason: "cannot prepare \(clusterDirectory.path): \(error)")
         }
-        let status = try run("initdb", [
-            "-D", clusterDirectory.path, "-U", Self.superuser, "--auth=trust", "--encoding=UTF8", "--no-locale",
-        ], quiet: true)
+        let status = try run(
+            "initdb",
+            [
+                "-D", clusterDirectory.path, "-U", Self.superuser, "--auth=trust", "--encoding=UTF8", "--no-locale",
+            ], quiet: true)
         guard status == 0 else { throw .initFailed(reason: "initdb exited with status \(status)") }
         let settings = """
 
@@ -125,7 +127,8 @@ public struct EmbeddedPostgres: Sendable {
         let executable = tool.hasPrefix("/") ? tool : binaries.appendingPathComponent(tool).path
         do {
             if asPostgres && Self.runningAsRoot {
-                return try ChildProcess.run("/usr/sbin/runuser", ["-u", "postgres", "--", executable] + arguments, silenceOutput: true, silenceErrors: quiet)
+                return try ChildProcess.run(
+                    "/usr/sbin/runuser", ["-u", "postgres", "--", executable] + arguments, silenceOutput: true, silenceErrors: quiet)
             }
             return try ChildProcess.run(executable, arguments, silenceOutput: true, silenceErrors: quiet)
         } catch {

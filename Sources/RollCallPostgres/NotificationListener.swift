@@ -133,7 +133,9 @@ public final class NotificationListener: Service, Sendable {
             try replays.withLock { (recent: inout ReplayGuard) throws(NotifySeal.Refusal) in try recent.admit(opened, nowMilliseconds: now) }
             json = opened.json
         } catch {
-            logger.warning("dropped a notification no hub sealed", metadata: ["channel": "\(channel.rawValue)", "reason": "\(error.rawValue)", "bytes": "\(payload.utf8.count)"])
+            logger.warning(
+                "dropped a notification no hub sealed",
+                metadata: ["channel": "\(channel.rawValue)", "reason": "\(error.rawValue)", "bytes": "\(payload.utf8.count)"])
             onRejected(error)
             return
         }

@@ -113,7 +113,9 @@ public struct RegistryReader: Sendable {
                 """, logger: logger)
             var servers: [ServerRecord] = []
             for try await row in rows.decode((String, Date, Date, Date?, String, String, Int).self) {
-                servers.append(ServerRecord(serverID: row.0, startedAt: row.1, heartbeatAt: row.2, stoppedAt: row.3, version: row.4, host: row.5, openConnections: row.6))
+                servers.append(
+                    ServerRecord(
+                        serverID: row.0, startedAt: row.1, heartbeatAt: row.2, stoppedAt: row.3, version: row.4, host: row.5, openConnections: row.6))
             }
             return servers
         }
@@ -151,9 +153,10 @@ public struct RegistryReader: Sendable {
     private static func records(_ rows: PostgresRowSequence) async throws -> [ConnectionRecord] {
         var records: [ConnectionRecord] = []
         for try await row in rows.decode((UUID, String, String, String?, String?, Date, Bool, Date?, String?).self) {
-            records.append(ConnectionRecord(
-                connectionID: ConnectionID(row.0), userID: row.1, serverID: row.2, userAgent: row.3, remoteAddress: row.4,
-                createdAt: row.5, connected: row.6, disconnectedAt: row.7, closeReason: row.8.flatMap(CloseReason.init(rawValue:))))
+            records.append(
+                ConnectionRecord(
+                    connectionID: ConnectionID(row.0), userID: row.1, serverID: row.2, userAgent: row.3, remoteAddress: row.4,
+                    createdAt: row.5, connected: row.6, disconnectedAt: row.7, closeReason: row.8.flatMap(CloseReason.init(rawValue:))))
         }
         return records
     }

@@ -63,9 +63,10 @@ extension RegistryWriter {
         for try await (id, user, createdAt) in rows {
             let connectionID = ConnectionID(id)
             outcome.openedAt[connectionID] = createdAt
-            outcome.opened(ConnectionEvent(
-                event: .opened, connectionID: connectionID, userID: user, serverID: serverID,
-                userAgent: agents[connectionID] ?? nil, at: createdAt, reason: nil))
+            outcome.opened(
+                ConnectionEvent(
+                    event: .opened, connectionID: connectionID, userID: user, serverID: serverID,
+                    userAgent: agents[connectionID] ?? nil, at: createdAt, reason: nil))
         }
     }
 
@@ -76,7 +77,9 @@ extension RegistryWriter {
         for try await row in rows { outcome.closed(Self.closeEvent(row)) }
     }
 
-    private func closeServers(_ serverCloses: [BatchPlan.ServerClose], on connection: PostgresConnection, into outcome: inout BatchOutcome) async throws {
+    private func closeServers(_ serverCloses: [BatchPlan.ServerClose], on connection: PostgresConnection, into outcome: inout BatchOutcome)
+        async throws
+    {
         for close in serverCloses {
             let rows = try await connection.query(RegistryStatements.closeServer(close.server, reason: close.reason), logger: logger)
             outcome.closedByServer[close, default: 0] += try await recordCloses(rows, into: &outcome).count
@@ -87,8 +90,9 @@ extension RegistryWriter {
         guard !ids.isEmpty else { return }
         let rows = try await connection.query(RegistryStatements.reopen(ids, of: serverID), logger: logger)
         for try await (id, user, agent, createdAt) in rows.decode(RegistryStatements.ReopenedRow.self) {
-            outcome.opened(ConnectionEvent(
-                event: .opened, connectionID: ConnectionID(id), userID: user, serverID: serverID, userAgent: agent, at: createdAt, reason: nil))
+            outcome.opened(
+                ConnectionEvent(
+                    event: .opened, connectionID: ConnectionID(id), userID: user, serverID: serverID, userAgent: agent, at: createdAt, reason: nil))
         }
     }
 
@@ -107,7 +111,8 @@ extension RegistryWriter {
     private static func closeEvent(_ row: RegistryStatements.WriteCloses.Row) -> ConnectionEvent {
         let (id, user, server, agent, at, reason) = row
         return ConnectionEvent(
-            event: .closed, connectionID: ConnectionID(id), userID: user, serverID: server, userAgent: agent, at: at, reason: CloseReason(rawValue: reason))
+            event: .closed, connectionID: ConnectionID(id), userID: user, serverID: server, userAgent: agent, at: at,
+            reason: CloseReason(rawValue: reason))
     }
 
     /// The counters, in two statements (`LockUsers`, then `ApplyCounters`), from the batch's
@@ -127,7 +132,8 @@ extension RegistryWriter {
         var transitions: [PresenceTransition] = []
         for try await (user, connections, online, version, now) in rows {
             outcome.committedAt = now
-            let change = CounterChange(userID: user, wasOnline: wasOnline[user, default: false], online: online, connections: connections, version: version)
+            let change = CounterChange(
+                userID: user, wasOnline: wasOnline[user, default: false], online: online, connections: connections, version: version)
             switch change.outcome(at: now) {
             case .transition(let transition): transitions.append(transition)
             case .graceStarted: outcome.graceStarted.append(user)
@@ -191,7 +197,8 @@ extension RegistryWriter {
         if !large.isEmpty {
             // Old payloads were read long ago by every hub that wanted them.
             try await connection.query(RegistryStatements.deleteOldPayloads, logger: logger)
-            let rows = try await connection.query(RegistryStatements.storePayloads(recipients: large.map(\.to), bodies: large.map(\.body)), logger: logger)
+            let rows = try await connection.query(
+                RegistryStatements.storePayloads(recipients: large.map(\.to), bodies: large.map(\.body)), logger: logger)
             for try await (id, recipient) in rows.decode((Int64, String).self) {
                 stored.append(MessageNotification.Reference(id: id, to: recipient))
             }

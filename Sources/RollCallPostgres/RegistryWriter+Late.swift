@@ -21,15 +21,17 @@ extension RegistryWriter {
                 while true {
                     do {
                         return try await self.askFate(of: transaction, slot: slot)
-                    } catch where Self.isClosedConnection(error) {
+                    } catch  where Self.isClosedConnection(error) {
                         try await Task.sleep(for: .milliseconds(20))
                     }
                 }
             }
         } catch {
-            logger.warning("could not learn whether a late registry batch committed", metadata: [
-                "error": "\(String(reflecting: error))", "server_id": "\(serverID)",
-            ])
+            logger.warning(
+                "could not learn whether a late registry batch committed",
+                metadata: [
+                    "error": "\(String(reflecting: error))", "server_id": "\(serverID)",
+                ])
             return .unknown
         }
     }

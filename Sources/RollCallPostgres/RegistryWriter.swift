@@ -44,7 +44,8 @@ public final class RegistryWriter: Service, Sendable {
         self.seal = seal
         self.attemptLimit = attemptLimit
         self.client = client
-        self.state = Mutex(QueueState(queue: RegistryQueue(maxBatch: maxBatch, linger: linger, shutdownPatience: Self.shutdownPatience, backoff: Self.backoff)))
+        self.state = Mutex(
+            QueueState(queue: RegistryQueue(maxBatch: maxBatch, linger: linger, shutdownPatience: Self.shutdownPatience, backoff: Self.backoff)))
         self.offlineGrace = offlineGrace
         var logger = logger
         logger[metadataKey: "server_id"] = "\(serverID)"
@@ -219,7 +220,8 @@ public final class RegistryWriter: Service, Sendable {
     /// for it (a close), logged and left to a restart or the purge.
     private func isolate(_ batch: [RegistryRequest], refusedWith error: PSQLError) async {
         let metadata: Logger.Metadata = [
-            "sqlstate": "\(error.serverInfo?[.sqlState] ?? "")", "message": "\(error.serverInfo?[.message] ?? "\(error)")", "requests": "\(batch.count)",
+            "sqlstate": "\(error.serverInfo?[.sqlState] ?? "")", "message": "\(error.serverInfo?[.message] ?? "\(error)")",
+            "requests": "\(batch.count)",
         ]
         guard batch.count > 1 else {
             logger.error("registry request refused by the database", metadata: metadata.merging(["request": "\(batch[0].item.kind)"]) { $1 })

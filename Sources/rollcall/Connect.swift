@@ -52,7 +52,9 @@ struct Connect: AsyncParsableCommand {
                 case .frame(let frame):
                     FileHandle.standardOutput.write(Data((frame.json() + "\n").utf8))
                 case .disconnected(let code, let pause):
-                    Self.note("disconnected" + (code.map { " (\($0))" } ?? "") + ", trying again in \(pause.formatted(.units(allowed: [.seconds, .milliseconds])))")
+                    Self.note(
+                        "disconnected" + (code.map { " (\($0))" } ?? "")
+                            + ", trying again in \(pause.formatted(.units(allowed: [.seconds, .milliseconds])))")
                 }
             }
             // The events end when the client has stopped: a refused token surfaces here.

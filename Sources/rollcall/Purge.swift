@@ -31,8 +31,11 @@ struct Purge: AsyncParsableCommand {
 
     static func describe(_ report: PurgeReport, deleted: Int?) -> String {
         if report.skipped { return "another hub is purging right now; nothing done" }
-        var lines = ["closed \(report.rowsClosed) orphaned rows"
-            + (report.closedByServer.isEmpty ? "" : " (" + report.closedByServer.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: ", ") + ")")]
+        var lines = [
+            "closed \(report.rowsClosed) orphaned rows"
+                + (report.closedByServer.isEmpty
+                    ? "" : " (" + report.closedByServer.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: ", ") + ")")
+        ]
         lines.append("users taken offline: \(report.usersOffline)")
         lines.append("offline graces finished: \(report.gracesFinished)")
         lines.append(deleted.map { "history rows deleted past retention: \($0)" } ?? "history: another hub is sweeping")

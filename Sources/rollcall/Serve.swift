@@ -22,13 +22,18 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("server-id"), help: "This hub's name; keep it across restarts (env: ROLLCALL_SERVER_ID; default HOSTNAME:PORT).")
     var serverIDOption: String?
 
-    @Option(help: "A hub silent this long is dead and its rows are purged (env: ROLLCALL_ORPHAN_WINDOW; default 60s).", transform: DurationText.parseArgument)
+    @Option(
+        help: "A hub silent this long is dead and its rows are purged (env: ROLLCALL_ORPHAN_WINDOW; default 60s).",
+        transform: DurationText.parseArgument)
     var orphanWindow: Duration = environmentDuration("ROLLCALL_ORPHAN_WINDOW", default: HubConfiguration.Defaults.orphanWindow)
 
-    @Option(help: "How often the hub vouches for its connections (env: ROLLCALL_HEARTBEAT_INTERVAL; default 10s).", transform: DurationText.parseArgument)
+    @Option(
+        help: "How often the hub vouches for its connections (env: ROLLCALL_HEARTBEAT_INTERVAL; default 10s).", transform: DurationText.parseArgument)
     var heartbeatInterval: Duration = environmentDuration("ROLLCALL_HEARTBEAT_INTERVAL", default: HubConfiguration.Defaults.heartbeatInterval)
 
-    @Option(name: .customLong("purge-interval"), help: "How often the purge runs; default a quarter of the orphan window (env: ROLLCALL_PURGE_INTERVAL).", transform: DurationText.parseArgument)
+    @Option(
+        name: .customLong("purge-interval"), help: "How often the purge runs; default a quarter of the orphan window (env: ROLLCALL_PURGE_INTERVAL).",
+        transform: DurationText.parseArgument)
     var purgeIntervalOption: Duration?
 
     @Option(help: "Wait before publishing a user offline (env: ROLLCALL_OFFLINE_GRACE; default 3s).", transform: DurationText.parseArgument)
@@ -40,7 +45,12 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Most events in one registry transaction; 1 turns grouping off (env: ROLLCALL_MAX_BATCH).")
     var maxBatch: Int = environmentInt("ROLLCALL_MAX_BATCH", default: HubConfiguration.Defaults.maxBatch)
 
-    @Option(help: "While the hub is busy, longest a registry transaction waits for more events; 0 never waits (env: ROLLCALL_BATCH_LINGER; default 5ms, at most 1s).", transform: DurationText.parseArgument)
+    @Option(
+        help: """
+            While the hub is busy, longest a registry transaction waits for more events; 0 never waits \
+            (env: ROLLCALL_BATCH_LINGER; default 5ms, at most 1s).
+            """,
+        transform: DurationText.parseArgument)
     var batchLinger: Duration = environmentDuration("ROLLCALL_BATCH_LINGER", default: HubConfiguration.Defaults.batchLinger)
 
     @Option(help: "Largest frame or message body in bytes (env: ROLLCALL_MAX_MESSAGE_BYTES).")
@@ -49,10 +59,16 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Most bytes queued for one socket that does not read; past it the socket is closed (env: ROLLCALL_MAX_OUTBOUND_BYTES).")
     var maxOutboundBytes: Int = environmentInt("ROLLCALL_MAX_OUTBOUND_BYTES", default: HubConfiguration.Defaults.maxOutboundBytes)
 
-    @Option(help: "How often idle sockets are pinged; a peer silent as long again is dropped (env: ROLLCALL_PING_INTERVAL; default 30s).", transform: DurationText.parseArgument)
+    @Option(
+        help: "How often idle sockets are pinged; a peer silent as long again is dropped (env: ROLLCALL_PING_INTERVAL; default 30s).",
+        transform: DurationText.parseArgument)
     var pingInterval: Duration = environmentDuration("ROLLCALL_PING_INTERVAL", default: HubConfiguration.Defaults.pingInterval)
 
-    @Option(help: "Proxies whose X-Forwarded-For names the client, as addresses or networks, comma-separated, e.g. 10.0.0.0/8 (env: ROLLCALL_TRUSTED_PROXIES; default none).")
+    @Option(
+        help: """
+            Proxies whose X-Forwarded-For names the client, as addresses or networks, comma-separated, e.g. 10.0.0.0/8 \
+            (env: ROLLCALL_TRUSTED_PROXIES; default none).
+            """)
     var trustedProxies: String = ProcessInfo.processInfo.environment["ROLLCALL_TRUSTED_PROXIES"] ?? ""
 
     @Option(help: "Most sockets one user holds open on this hub; 0 is no cap (env: ROLLCALL_MAX_SOCKETS_PER_USER).")
@@ -61,10 +77,15 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Sockets one user may open per second, in bursts of five seconds' worth; 0 is no limit (env: ROLLCALL_USER_OPEN_RATE).")
     var userOpenRate: Int = environmentInt("ROLLCALL_USER_OPEN_RATE", default: HubConfiguration.Defaults.userOpensPerSecond)
 
-    @Option(help: "Sockets one client address may open per second, in bursts of five seconds' worth; 0 is no limit (env: ROLLCALL_ADDRESS_OPEN_RATE).")
+    @Option(
+        help: "Sockets one client address may open per second, in bursts of five seconds' worth; 0 is no limit (env: ROLLCALL_ADDRESS_OPEN_RATE).")
     var addressOpenRate: Int = environmentInt("ROLLCALL_ADDRESS_OPEN_RATE", default: HubConfiguration.Defaults.addressOpensPerSecond)
 
-    @Option(help: "Where Swift tasks run: 'pool' (Swift's own thread pool) or, experimental, 'event-loops' (the socket threads: fewer thread switches per socket) (env: ROLLCALL_EXECUTOR).")
+    @Option(
+        help: """
+            Where Swift tasks run: 'pool' (Swift's own thread pool) or, experimental, 'event-loops' \
+            (the socket threads: fewer thread switches per socket) (env: ROLLCALL_EXECUTOR).
+            """)
     var executor: TaskPlacement = TaskPlacement(rawValue: ProcessInfo.processInfo.environment["ROLLCALL_EXECUTOR"] ?? "") ?? .pool
 
     /// Where the hub's Swift tasks run. On the event loops, a socket's task wakes on the thread

@@ -97,7 +97,9 @@ struct AuthenticationTests {
                 #expect(answer.contains(#""code":"unauthorized""#))
                 #expect(answer.components(separatedBy: "HTTP/1.1 ").count == 2, "one answer, then the connection closes: \(answer)")
 
-                let forged = try await hub.get("/v1/ws", token: try await hub.token("alice"), headers: TestHub.upgradeHeaders.merging(["RollCall-Refusal": "999 forbidden no"]) { $1 })
+                let forged = try await hub.get(
+                    "/v1/ws", token: try await hub.token("alice"),
+                    headers: TestHub.upgradeHeaders.merging(["RollCall-Refusal": "999 forbidden no"]) { $1 })
                 #expect(forged.status == 101)
                 let healthy = try await hub.get("/healthz", headers: ["RollCall-Refusal": "1000 bad_request boom"])
                 #expect(healthy.status == 200)
@@ -159,7 +161,9 @@ struct AuthenticationTests {
         return input + "." + Base64URL.encode(Array(mac))
     }
 
-    @Test("a token signed by another issuer with the hub's secret: claims of the wrong type, a missing expiry and another algorithm are refused; null claims are absent ones")
+    @Test(
+        "a token signed by another issuer with the hub's secret: claims of the wrong type, a missing expiry and another algorithm are refused; null claims are absent ones"
+    )
     func foreignTokens() async throws {
         let authority = try await TestTokens.authority()
         let header = #"{"typ":"JWT","alg":"HS256"}"#
@@ -192,6 +196,8 @@ struct AuthenticationTests {
             } throws: { "\($0)" == "token is malformed or not signed with this hub's secret" }
         }
         let past = Int(Date().timeIntervalSince1970) - 1
-        #expect { try authority.verify(Self.signed(header: header, payload: #"{"sub":"ann","exp":\#(past)}"#)) } throws: { "\($0)" == "token expired" }
+        #expect { try authority.verify(Self.signed(header: header, payload: #"{"sub":"ann","exp":\#(past)}"#)) } throws: {
+            "\($0)" == "token expired"
+        }
     }
 }

@@ -26,7 +26,8 @@ struct ClientTests {
         _ hub: TestHub, token: @escaping @Sendable () async throws -> String,
         _ body: @Sendable (RollCallClient, EventLog) async throws -> T
     ) async throws -> T {
-        let client = RollCallClient(url: URL(string: hub.webSocketURL)!, backoff: .init(initial: .milliseconds(50), maximum: .milliseconds(200)), token: token)
+        let client = RollCallClient(
+            url: URL(string: hub.webSocketURL)!, backoff: .init(initial: .milliseconds(50), maximum: .milliseconds(200)), token: token)
         let log = EventLog()
         return try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await client.run() }
@@ -116,10 +117,13 @@ struct ClientTests {
         try await withTestDatabase { database in
             try await TestHub.run(database: database) { hub in
                 let minted = Atomic<Int>(0)
-                try await Self.withClient(hub, token: {
-                    minted.add(1, ordering: .relaxed)
-                    return try await hub.token("elm", lifetime: .seconds(2))
-                }) { _, log in
+                try await Self.withClient(
+                    hub,
+                    token: {
+                        minted.add(1, ordering: .relaxed)
+                        return try await hub.token("elm", lifetime: .seconds(2))
+                    }
+                ) { _, log in
                     try await log.wait(for: "a close with 4001") { $0 == .disconnected(closeCode: 4001, retryIn: Self.retry(of: $0)) }
                     try await log.wait(for: "a second welcome", count: 2, Self.isConnected)
                     #expect(minted.load(ordering: .relaxed) >= 2)

@@ -18,9 +18,12 @@ struct ConnectionLifecycleTests {
                         try await hub.connect("alice", userAgent: "Chrome"),
                         try await hub.connect("alice", userAgent: "Safari"),
                     ]
-                    #expect(try await sql(database, "SELECT connections, online FROM rollcall.users WHERE user_id = 'alice'", as: (Int, Bool).self).map(\.0) == [3])
+                    #expect(
+                        try await sql(database, "SELECT connections, online FROM rollcall.users WHERE user_id = 'alice'", as: (Int, Bool).self).map(
+                            \.0) == [3])
                     let open = try await sql(
-                        database, "SELECT user_agent, host(remote_addr), connected FROM rollcall.connections WHERE user_id = 'alice' ORDER BY user_agent",
+                        database,
+                        "SELECT user_agent, host(remote_addr), connected FROM rollcall.connections WHERE user_id = 'alice' ORDER BY user_agent",
                         as: (String, String, Bool).self)
                     #expect(open.map(\.0) == ["Chrome", "Firefox", "Safari"])
                     #expect(open.allSatisfy { $0.1 == "127.0.0.1" && $0.2 })
@@ -38,7 +41,8 @@ struct ConnectionLifecycleTests {
             let transitions = tap.transitions(of: "alice")
             #expect(transitions.map(\.online) == [true, false])
             #expect(transitions.map(\.version) == [1, 2])
-            let user = try await sql(database, "SELECT online, connections, version FROM rollcall.users WHERE user_id = 'alice'", as: (Bool, Int, Int64).self)
+            let user = try await sql(
+                database, "SELECT online, connections, version FROM rollcall.users WHERE user_id = 'alice'", as: (Bool, Int, Int64).self)
             #expect(user.count == 1 && user[0].0 == false && user[0].1 == 0 && user[0].2 == 2)
             let history = try await sql(
                 database, "SELECT connected, close_reason, disconnected_at IS NOT NULL FROM rollcall.connections WHERE user_id = 'alice'",
@@ -98,7 +102,10 @@ struct ConnectionLifecycleTests {
 
     @Test(
         "odd user ids are stored verbatim",
-        arguments: ["o'brien", "x\"; DROP TABLE rollcall.users; --", "Robert'); DELETE FROM rollcall.connections;--", "🦊 émilie 漢字", String(repeating: "ü", count: 100) + String(repeating: "z", count: 100)])
+        arguments: [
+            "o'brien", "x\"; DROP TABLE rollcall.users; --", "Robert'); DELETE FROM rollcall.connections;--", "🦊 émilie 漢字",
+            String(repeating: "ü", count: 100) + String(repeating: "z", count: 100),
+        ])
     func oddUserIDs(user: String) async throws {
         try await withTestDatabase { database in
             try await TestHub.run(database: database) { hub in
@@ -125,7 +132,8 @@ struct ConnectionLifecycleTests {
                 """)
             try await execute(
                 database,
-                "INSERT INTO rollcall.users (user_id, online, connections, online_since, version) VALUES ('bob', true, 2, now(), 1), ('carol', true, 2, now(), 1)")
+                "INSERT INTO rollcall.users (user_id, online, connections, online_since, version) VALUES ('bob', true, 2, now(), 1), ('carol', true, 2, now(), 1)"
+            )
             let tap = PresenceTap()
             try await tap.listen(database) {
                 try await TestHub.run(TestHub.configuration(serverID: "hub-a"), database: database) { _ in
@@ -137,7 +145,8 @@ struct ConnectionLifecycleTests {
                 as: (String, Bool, String?).self)
             #expect(reasons.filter { $0.0 == "hub-a" }.allSatisfy { !$0.1 && $0.2 == "server_restart" })
             #expect(reasons.filter { $0.0 == "hub-b" }.allSatisfy { $0.1 && $0.2 == nil })
-            let users = try await sql(database, "SELECT user_id, online, connections, version FROM rollcall.users ORDER BY user_id", as: (String, Bool, Int, Int64).self)
+            let users = try await sql(
+                database, "SELECT user_id, online, connections, version FROM rollcall.users ORDER BY user_id", as: (String, Bool, Int, Int64).self)
             #expect(users[0] == ("bob", false, 0, 2))
             #expect(users[1] == ("carol", true, 1, 1))
             #expect(tap.transitions(of: "bob").map(\.online) == [false])
@@ -162,7 +171,8 @@ struct ConnectionLifecycleTests {
                 #expect(try await socket.next().type == "welcome")
                 try await socket.close()
             }
-            let addresses = try await sql(database, "SELECT user_id, host(remote_addr) FROM rollcall.connections ORDER BY user_id", as: (String, String).self)
+            let addresses = try await sql(
+                database, "SELECT user_id, host(remote_addr) FROM rollcall.connections ORDER BY user_id", as: (String, String).self)
             #expect(addresses.map(\.0) == ["direct", "proxied"])
             #expect(addresses.map(\.1) == ["127.0.0.1", "203.0.113.9"], "a hub that trusts no proxy ignores the header")
         }

@@ -133,7 +133,9 @@ struct HTTPAPITests {
         }
     }
 
-    @Test("a path id that is not percent-encoded UTF-8, or too long, is a 400 that says so", arguments: ["%FF%FE", "%", String(repeating: "x", count: 1025)])
+    @Test(
+        "a path id that is not percent-encoded UTF-8, or too long, is a 400 that says so",
+        arguments: ["%FF%FE", "%", String(repeating: "x", count: 1025)])
     func badPathIDs(raw: String) async throws {
         try await withTestDatabase { database in
             try await TestHub.run(database: database) { hub in
@@ -151,7 +153,10 @@ extension HTTPAPITests {
     func dashboardData() async throws {
         try await withTestDatabase { database in
             try await TestHub.run(database: database) { hub in
-                let tabs = [try await hub.connect("cara", userAgent: "Firefox"), try await hub.connect("cara", userAgent: "Safari"), try await hub.connect("dov")]
+                let tabs = [
+                    try await hub.connect("cara", userAgent: "Firefox"), try await hub.connect("cara", userAgent: "Safari"),
+                    try await hub.connect("dov"),
+                ]
                 try await tabs[2].close()
                 try await eventually("dov's row closed") {
                     try await sql(database, "SELECT count(*)::int FROM rollcall.connections WHERE user_id = 'dov' AND connected", as: Int.self) == [0]

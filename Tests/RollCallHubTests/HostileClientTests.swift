@@ -18,7 +18,8 @@ struct HostileClientTests {
                 try await socket.close()
                 let offline = try await watcher.socket.frames { $0.type == "presence" }
                 #expect(offline.last?.transition?.online == false)
-                let rows = try await sql(database, "SELECT octet_length(user_agent), connected FROM rollcall.connections WHERE user_id = 'zoe'", as: (Int, Bool).self)
+                let rows = try await sql(
+                    database, "SELECT octet_length(user_agent), connected FROM rollcall.connections WHERE user_id = 'zoe'", as: (Int, Bool).self)
                 #expect(rows.count == 1)
                 #expect(rows.first.map { $0.0 <= 512 && !$0.1 } == true)
                 #expect(try await usersWithWrongCounters(database).isEmpty)
@@ -118,13 +119,14 @@ struct HostileClientTests {
         }
     }
 
-
     @Test("reads the database holds up do not hold up opens: the writer has connections of its own")
     func readFloodSparesWriter() async throws {
         try await withTestDatabase { database in
             // Which backend wrote each connection row: the evidence, read from the database itself.
             try await execute(database, "CREATE TABLE public.row_writers (user_id text, pid int)")
-            try await execute(database, """
+            try await execute(
+                database,
+                """
                 CREATE FUNCTION public.note_row_writer() RETURNS trigger LANGUAGE plpgsql AS $$
                 BEGIN
                     INSERT INTO public.row_writers VALUES (NEW.user_id, pg_backend_pid());
@@ -132,7 +134,8 @@ struct HostileClientTests {
                 END $$
                 """)
             try await execute(
-                database, "CREATE TRIGGER note_row_writer AFTER INSERT ON rollcall.connections FOR EACH ROW EXECUTE FUNCTION public.note_row_writer()")
+                database, "CREATE TRIGGER note_row_writer AFTER INSERT ON rollcall.connections FOR EACH ROW EXECUTE FUNCTION public.note_row_writer()"
+            )
             var configuration = TestHub.configuration()
             // No heartbeat while the test holds a lock on the servers table.
             configuration.heartbeatInterval = .seconds(3600)
@@ -185,20 +188,25 @@ struct HostileClientTests {
     @Test("a row the database refuses fails alone: that client gets 1013 and no welcome, the others in its batch are welcomed")
     func refusedRowFailsAlone() async throws {
         try await withTestDatabase { database in
-            try await execute(database, """
+            try await execute(
+                database,
+                """
                 CREATE FUNCTION public.refuse_poison() RETURNS trigger LANGUAGE plpgsql AS $$
                 BEGIN
                     IF NEW.user_agent = 'poison' THEN RAISE EXCEPTION 'poisoned user agent'; END IF;
                     RETURN NEW;
                 END $$
                 """)
-            try await execute(database, "CREATE TRIGGER refuse_poison BEFORE INSERT ON rollcall.connections FOR EACH ROW EXECUTE FUNCTION public.refuse_poison()")
+            try await execute(
+                database, "CREATE TRIGGER refuse_poison BEFORE INSERT ON rollcall.connections FOR EACH ROW EXECUTE FUNCTION public.refuse_poison()")
             var configuration = TestHub.configuration()
             configuration.offlineGrace = .zero
             try await TestHub.run(configuration, database: database) { hub in
                 // Opened together, so that they share batches with the poisoned one.
                 let (poisoned, others) = try await withThrowingTaskGroup(of: (String, TestSocket).self) { group in
-                    group.addTask { ("poison", try await TestSocket.open(url: hub.webSocketURL, token: try await hub.token("pat"), userAgent: "poison")) }
+                    group.addTask {
+                        ("poison", try await TestSocket.open(url: hub.webSocketURL, token: try await hub.token("pat"), userAgent: "poison"))
+                    }
                     for index in 0..<12 {
                         group.addTask { ("ok", try await TestSocket.open(url: hub.webSocketURL, token: try await hub.token("ok-\(index)"))) }
                     }

@@ -87,7 +87,9 @@ struct MessageTests {
                 #expect(codes.contains("rate_limited"))
                 #expect(try await flooder.waitUntilClosed() == 1008)
                 try await eventually("fay's row closed") {
-                    try await sql(database, "SELECT coalesce(close_reason, '') FROM rollcall.connections WHERE user_id = 'fay'", as: String.self) == ["protocol_error"]
+                    try await sql(database, "SELECT coalesce(close_reason, '') FROM rollcall.connections WHERE user_id = 'fay'", as: String.self) == [
+                        "protocol_error"
+                    ]
                 }
             }
         }

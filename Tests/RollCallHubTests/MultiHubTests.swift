@@ -113,7 +113,9 @@ struct MultiHubTests {
                 let vic = try await withThrowingTaskGroup(of: Void.self) { killer in
                     killer.addTask {
                         while !Task.isCancelled {
-                            try? await execute(database, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND query ILIKE 'LISTEN%'")
+                            try? await execute(
+                                database,
+                                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND query ILIKE 'LISTEN%'")
                             try? await Task.sleep(for: .milliseconds(20))
                         }
                     }
@@ -128,8 +130,13 @@ struct MultiHubTests {
                 while seen["uma"]?.0 != false || seen["vic"]?.0 != true {
                     for event in [try await watcher.next()].transitions { seen[event.userID] = (event.online, event.version) }
                 }
-                let stored = try await sql(database, "SELECT user_id, online, version FROM rollcall.users WHERE user_id IN ('uma', 'vic') ORDER BY 1", as: (String, Bool, Int64).self)
-                #expect(stored.map { "\($0.0) \($0.1) \($0.2)" } == ["uma \(seen["uma"]!.0) \(seen["uma"]!.1)", "vic \(seen["vic"]!.0) \(seen["vic"]!.1)"])
+                let stored = try await sql(
+                    database, "SELECT user_id, online, version FROM rollcall.users WHERE user_id IN ('uma', 'vic') ORDER BY 1",
+                    as: (String, Bool, Int64).self)
+                #expect(
+                    stored.map { "\($0.0) \($0.1) \($0.2)" } == [
+                        "uma \(seen["uma"]!.0) \(seen["uma"]!.1)", "vic \(seen["vic"]!.0) \(seen["vic"]!.1)",
+                    ])
                 try await vic.close()
                 try await watcher.close()
             }
@@ -147,7 +154,9 @@ struct MultiHubTests {
                 let (second, resumed) = try await b.connectWelcomed("wes", resume: id.description)
                 #expect(resumed.welcomed?.resumed == true)
                 try await eventually("old row closed") {
-                    try await sql(database, "SELECT coalesce(close_reason, '') FROM rollcall.connections WHERE connection_id = \(id.uuid)", as: String.self) == ["client_closed"]
+                    try await sql(
+                        database, "SELECT coalesce(close_reason, '') FROM rollcall.connections WHERE connection_id = \(id.uuid)", as: String.self)
+                        == ["client_closed"]
                 }
                 let marker = try await a.connect("marker")
                 let frames = try await watcher.frames(until: { $0.isPresence(of: "marker") })

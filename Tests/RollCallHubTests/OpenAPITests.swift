@@ -12,9 +12,10 @@ struct OpenAPITests {
     static func documented() throws -> Set<String> {
         let document = try #require(try Yams.load(yaml: EmbeddedFiles.openAPI) as? [String: Any])
         let paths = try #require(document["paths"] as? [String: [String: Any]])
-        return Set(paths.flatMap { path, operations in
-            operations.keys.filter(methods.contains).map { "\($0.uppercased()) \(path)" }
-        })
+        return Set(
+            paths.flatMap { path, operations in
+                operations.keys.filter(methods.contains).map { "\($0.uppercased()) \(path)" }
+            })
     }
 
     @Test("every route the hub answers is described, and nothing it does not answer")

@@ -104,7 +104,10 @@ struct ProtocolTests {
                 #expect(try await socket.next().type == "welcome")
                 #expect(try await socket.waitUntilClosed() == 4001)
                 try await eventually("the row closed") {
-                    try await sql(database, "SELECT coalesce(close_reason, 'open') FROM rollcall.connections WHERE user_id = 'ursula'", as: String.self) == ["kicked"]
+                    try await sql(
+                        database, "SELECT coalesce(close_reason, 'open') FROM rollcall.connections WHERE user_id = 'ursula'", as: String.self) == [
+                            "kicked"
+                        ]
                 }
             }
         }

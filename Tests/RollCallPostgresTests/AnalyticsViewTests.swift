@@ -18,7 +18,10 @@ struct AnalyticsViewTests {
               (gen_random_uuid(), 'bob', 'h', 'Firefox', '2026-03-01 10:15:00+00', false, '2026-03-01 11:15:00+00', 'timeout'),
               (gen_random_uuid(), 'cid', 'h', 'Safari',  '2026-03-01 23:50:00+00', false, '2026-03-02 00:20:00+00', 'client_closed')
             """)
-        try await execute(database, "INSERT INTO rollcall.users (user_id, online, connections, online_since, version) VALUES ('dee', true, 1, now() - interval '5 minutes', 1), ('ann', false, 0, NULL, 4)")
+        try await execute(
+            database,
+            "INSERT INTO rollcall.users (user_id, online, connections, online_since, version) VALUES ('dee', true, 1, now() - interval '5 minutes', 1), ('ann', false, 0, NULL, 4)"
+        )
     }
 
     @Test("sessions carry their length")
@@ -26,7 +29,8 @@ struct AnalyticsViewTests {
         try await withTestDatabase { database in
             try await Self.seed(database)
             let minutes = try await sql(
-                database, "SELECT user_id, (extract(epoch FROM duration) / 60)::int FROM rollcall.sessions ORDER BY started_at", as: (String, Int).self)
+                database, "SELECT user_id, (extract(epoch FROM duration) / 60)::int FROM rollcall.sessions ORDER BY started_at",
+                as: (String, Int).self)
             #expect(minutes.map { "\($0.0) \($0.1)" } == ["ann 30", "ann 10", "bob 60", "cid 30"])
         }
     }
@@ -36,7 +40,8 @@ struct AnalyticsViewTests {
         try await withTestDatabase { database in
             try await Self.seed(database)
             let days = try await sql(
-                database, "SELECT day::text, active_users::int, connections_opened::int FROM rollcall.daily_active_users ORDER BY day", as: (String, Int, Int).self)
+                database, "SELECT day::text, active_users::int, connections_opened::int FROM rollcall.daily_active_users ORDER BY day",
+                as: (String, Int, Int).self)
             #expect(days.map { "\($0.0) \($0.1) \($0.2)" } == ["2026-03-01 3 4", "2026-03-02 1 0"])
         }
     }

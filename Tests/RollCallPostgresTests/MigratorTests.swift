@@ -16,7 +16,9 @@ struct MigratorTests {
             #expect(recorded.map(\.0) == Self.shipped)
             #expect(recorded[0].1.count == 32)
             let tables = try await sql(
-                location, "SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'rollcall' AND table_type = 'BASE TABLE' ORDER BY 1", as: String.self)
+                location,
+                "SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'rollcall' AND table_type = 'BASE TABLE' ORDER BY 1",
+                as: String.self)
             #expect(tables == ["connections", "message_payloads", "schema_migrations", "servers", "users"])
         }
     }

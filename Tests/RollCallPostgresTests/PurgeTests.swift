@@ -11,12 +11,14 @@ struct PurgeTests {
     static func seedDeadHub(_ database: DatabaseLocation, server: String = "dead-hub", users: [String: Int]) async throws {
         try await execute(
             database,
-            "INSERT INTO rollcall.servers (server_id, started_at, heartbeat_at, version, host) VALUES (\(server), now() - interval '1 hour', now() - interval '2 minutes', 'test', 'gone')")
+            "INSERT INTO rollcall.servers (server_id, started_at, heartbeat_at, version, host) VALUES (\(server), now() - interval '1 hour', now() - interval '2 minutes', 'test', 'gone')"
+        )
         for (user, count) in users {
             for _ in 0..<count {
                 try await execute(
                     database,
-                    "INSERT INTO rollcall.connections (connection_id, user_id, server_id, created_at) VALUES (gen_random_uuid(), \(user), \(server), now() - interval '10 minutes')")
+                    "INSERT INTO rollcall.connections (connection_id, user_id, server_id, created_at) VALUES (gen_random_uuid(), \(user), \(server), now() - interval '10 minutes')"
+                )
             }
             try await execute(
                 database,
@@ -35,7 +37,8 @@ struct PurgeTests {
             let reports = try await tap.listen(database) {
                 try await withTestClient(database) { client in
                     let writers = (0..<2).map {
-                        RegistryWriter(serverID: "live-\($0)", client: client, seal: testSeal, maxBatch: 10, offlineGrace: .seconds(3), logger: testLogger)
+                        RegistryWriter(
+                            serverID: "live-\($0)", client: client, seal: testSeal, maxBatch: 10, offlineGrace: .seconds(3), logger: testLogger)
                     }
                     return try await writers[0].running {
                         try await writers[1].running {
@@ -52,10 +55,12 @@ struct PurgeTests {
             #expect(reports.map(\.rowsClosed).reduce(0, +) == 6)
             #expect(reports.map(\.usersOffline).reduce(0, +) == 3)
             let rows = try await sql(
-                database, "SELECT close_reason, disconnected_at = (SELECT heartbeat_at FROM rollcall.servers WHERE server_id = 'dead-hub') FROM rollcall.connections",
+                database,
+                "SELECT close_reason, disconnected_at = (SELECT heartbeat_at FROM rollcall.servers WHERE server_id = 'dead-hub') FROM rollcall.connections",
                 as: (String?, Bool).self)
             #expect(rows.count == 6 && rows.allSatisfy { $0.0 == "orphaned" && $0.1 })
-            let users = try await sql(database, "SELECT user_id, online, connections, version FROM rollcall.users ORDER BY 1", as: (String, Bool, Int, Int64).self)
+            let users = try await sql(
+                database, "SELECT user_id, online, connections, version FROM rollcall.users ORDER BY 1", as: (String, Bool, Int, Int64).self)
             #expect(users.map { "\($0.0) \($0.1) \($0.2) \($0.3)" } == ["ann false 0 2", "ben false 0 2", "cat false 0 2"])
             #expect(tap.transitions.map(\.userID).sorted() == ["ann", "ben", "cat"])
             #expect(tap.transitions.allSatisfy { !$0.online && $0.version == 2 })
@@ -67,16 +72,22 @@ struct PurgeTests {
         try await withTestDatabase { database in
             try await Self.seedDeadHub(database, users: ["dan": 1])
             try await execute(database, "INSERT INTO rollcall.servers (server_id, version, host) VALUES ('alive', 'test', 'here')")
-            try await execute(database, "INSERT INTO rollcall.connections (connection_id, user_id, server_id) VALUES (gen_random_uuid(), 'eve', 'alive')")
+            try await execute(
+                database, "INSERT INTO rollcall.connections (connection_id, user_id, server_id) VALUES (gen_random_uuid(), 'eve', 'alive')")
             // A row opened after its hub's last heartbeat: it ends when it began, not before.
-            try await execute(database, "INSERT INTO rollcall.connections (connection_id, user_id, server_id, created_at) VALUES (gen_random_uuid(), 'dan', 'dead-hub', now() - interval '30 seconds')")
+            try await execute(
+                database,
+                "INSERT INTO rollcall.connections (connection_id, user_id, server_id, created_at) VALUES (gen_random_uuid(), 'dan', 'dead-hub', now() - interval '30 seconds')"
+            )
             try await execute(database, "UPDATE rollcall.users SET connections = 2 WHERE user_id = 'dan'")
             let report = try await withTestClient(database) { client in
                 let writer = RegistryWriter(serverID: "purger", client: client, seal: testSeal, maxBatch: 10, logger: testLogger)
                 return try await writer.running { try await writer.purgeOrphans(window: .seconds(60)) }
             }
             #expect(report.closedByServer == ["dead-hub": 2])
-            #expect(try await sql(database, "SELECT count(*)::int FROM rollcall.connections WHERE connected AND server_id = 'alive'", as: Int.self) == [1])
+            #expect(
+                try await sql(database, "SELECT count(*)::int FROM rollcall.connections WHERE connected AND server_id = 'alive'", as: Int.self) == [1]
+            )
             #expect(try await sql(database, "SELECT count(*)::int FROM rollcall.sessions WHERE duration < interval '0'", as: Int.self) == [0])
         }
     }
@@ -120,9 +131,11 @@ struct PurgeTests {
         try await withTestDatabase { database in
             try await execute(
                 database,
-                "INSERT INTO rollcall.users (user_id, online, connections, online_since, offline_pending_since, version) VALUES ('fred', true, 0, now() - interval '1 hour', now() - interval '1 minute', 3)")
+                "INSERT INTO rollcall.users (user_id, online, connections, online_since, offline_pending_since, version) VALUES ('fred', true, 0, now() - interval '1 hour', now() - interval '1 minute', 3)"
+            )
             let report = try await withTestClient(database) { client in
-                let writer = RegistryWriter(serverID: "purger", client: client, seal: testSeal, maxBatch: 10, offlineGrace: .seconds(3), logger: testLogger)
+                let writer = RegistryWriter(
+                    serverID: "purger", client: client, seal: testSeal, maxBatch: 10, offlineGrace: .seconds(3), logger: testLogger)
                 return try await writer.running { try await writer.purgeOrphans(window: .seconds(60)) }
             }
             #expect(report.gracesFinished == 1)
@@ -143,9 +156,12 @@ struct PurgeTests {
                 """)
             try await execute(
                 database,
-                "INSERT INTO rollcall.connections (connection_id, user_id, server_id, created_at, connected, disconnected_at, close_reason) VALUES (gen_random_uuid(), 'recent', 'h', now() - interval '2 days', false, now() - interval '1 day', 'timeout')")
+                "INSERT INTO rollcall.connections (connection_id, user_id, server_id, created_at, connected, disconnected_at, close_reason) VALUES (gen_random_uuid(), 'recent', 'h', now() - interval '2 days', false, now() - interval '1 day', 'timeout')"
+            )
             try await execute(
-                database, "INSERT INTO rollcall.connections (connection_id, user_id, server_id, created_at) VALUES (gen_random_uuid(), 'still-open', 'h', now() - interval '90 days')")
+                database,
+                "INSERT INTO rollcall.connections (connection_id, user_id, server_id, created_at) VALUES (gen_random_uuid(), 'still-open', 'h', now() - interval '90 days')"
+            )
             let deleted = try await withTestClient(database) { client in
                 try await RetentionSweep(client: client, logger: testLogger).run(retention: .seconds(30 * 86_400))
             }
@@ -157,7 +173,8 @@ struct PurgeTests {
     @Test("stored message bodies are pruned by the sweep once every hub has had time to read them")
     func messagePayloads() async throws {
         try await withTestDatabase { database in
-            try await execute(database, "INSERT INTO rollcall.message_payloads (recipient, body, created_at) VALUES ('ann', 'old', now() - interval '1 hour')")
+            try await execute(
+                database, "INSERT INTO rollcall.message_payloads (recipient, body, created_at) VALUES ('ann', 'old', now() - interval '1 hour')")
             try await execute(database, "INSERT INTO rollcall.message_payloads (recipient, body) VALUES ('ann', 'new')")
             _ = try await withTestClient(database) { client in
                 try await RetentionSweep(client: client, logger: testLogger).run(retention: .seconds(30 * 86_400))

@@ -59,8 +59,12 @@ struct RegistryWriterTests {
                     // The same hub's next writer, everything queued before it runs: one batch.
                     let writer = RegistryWriter(serverID: "hub-mix", client: client, seal: testSeal, maxBatch: 500, logger: testLogger)
                     let closedByHub = try await withThrowingTaskGroup(of: Int.self) { group in
-                        group.addTask { _ = try await writer.open(anaSecond); return 0 }
-                        group.addTask { _ = try await writer.open(cy); return 0 }
+                        group.addTask {
+                            _ = try await writer.open(anaSecond); return 0
+                        }
+                        group.addTask {
+                            _ = try await writer.open(cy); return 0
+                        }
                         try await eventually("opens queued") { writer.pendingRequests == 2 }
                         writer.close(bo.connectionID, reason: .clientClosed)
                         writer.close(cy.connectionID, reason: .timeout)
@@ -71,14 +75,18 @@ struct RegistryWriterTests {
                     #expect(writer.committedTransactions == 1)
                     #expect(closedByHub == 2, "both of ana's rows; bo's and cy's closed with their own reasons first")
                     let rows = try await sql(
-                        location, "SELECT user_id, coalesce(user_agent, ''), connected, close_reason FROM rollcall.connections ORDER BY created_at, user_agent",
+                        location,
+                        "SELECT user_id, coalesce(user_agent, ''), connected, close_reason FROM rollcall.connections ORDER BY created_at, user_agent",
                         as: (String, String, Bool, String?).self)
-                    #expect(rows.map { "\($0.0) \($0.1) \($0.2) \($0.3 ?? "-")" }.sorted() == [
-                        "ana Firefox false server_shutdown", "ana Safari false server_shutdown", "bo  false client_closed", "cy  false timeout",
-                    ])
+                    #expect(
+                        rows.map { "\($0.0) \($0.1) \($0.2) \($0.3 ?? "-")" }.sorted() == [
+                            "ana Firefox false server_shutdown", "ana Safari false server_shutdown", "bo  false client_closed", "cy  false timeout",
+                        ])
                     let counters = try await sql(
                         location, "SELECT user_id, connections, online FROM rollcall.users ORDER BY user_id", as: (String, Int, Bool).self)
-                    #expect(counters.map { "\($0.0) \($0.1) \($0.2)" } == ["ana 0 false", "bo 0 false"], "cy opened and closed in one batch: never counted")
+                    #expect(
+                        counters.map { "\($0.0) \($0.1) \($0.2)" } == ["ana 0 false", "bo 0 false"],
+                        "cy opened and closed in one batch: never counted")
                     try await eventually("ana's and bo's offline heard") { tap.transitions.count == 4 }
                     #expect(tap.transitions(of: "ana").map(\.online) == [true, false])
                     #expect(tap.transitions(of: "bo").map(\.online) == [true, false])
@@ -100,7 +108,8 @@ struct RegistryWriterTests {
     func lingering() async throws {
         try await withTestDatabase { location in
             try await withTestClient(location) { client in
-                let writer = RegistryWriter(serverID: "hub-linger", client: client, seal: testSeal, maxBatch: 500, linger: .seconds(1), logger: testLogger)
+                let writer = RegistryWriter(
+                    serverID: "hub-linger", client: client, seal: testSeal, maxBatch: 500, linger: .seconds(1), logger: testLogger)
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     func open(_ user: String) {
                         group.addTask { _ = try await writer.open(NewConnection(userID: user, userAgent: nil, remoteAddress: "127.0.0.1")) }
@@ -128,7 +137,8 @@ struct RegistryWriterTests {
     func drainedWaitsForLinger() async throws {
         try await withTestDatabase { location in
             try await withTestClient(location) { client in
-                let writer = RegistryWriter(serverID: "hub-drain", client: client, seal: testSeal, maxBatch: 500, linger: .seconds(1), logger: testLogger)
+                let writer = RegistryWriter(
+                    serverID: "hub-drain", client: client, seal: testSeal, maxBatch: 500, linger: .seconds(1), logger: testLogger)
                 let first = NewConnection(userID: "dora", userAgent: nil, remoteAddress: "127.0.0.1")
                 let second = NewConnection(userID: "dora", userAgent: nil, remoteAddress: "127.0.0.1")
                 try await withThrowingTaskGroup(of: Void.self) { group in
@@ -178,19 +188,24 @@ struct RegistryWriterTests {
             // within the hubs' 8 s statement timeout). A deadline of 1 s, as this test had, is
             // shorter than a loaded machine's connect and transaction: every later attempt gave
             // up too, each closing its connection and so making the next connect anew.
-            try await execute(location, """
+            try await execute(
+                location,
+                """
                 CREATE FUNCTION public.slow_commit() RETURNS trigger LANGUAGE plpgsql AS $$
                 BEGIN
                     IF NEW.user_agent = 'slow-commit' THEN PERFORM pg_sleep(6); END IF;
                     RETURN NULL;
                 END $$
                 """)
-            try await execute(location, """
+            try await execute(
+                location,
+                """
                 CREATE CONSTRAINT TRIGGER slow_commit AFTER INSERT ON rollcall.connections
                 DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION public.slow_commit()
                 """)
             try await withTestClient(location) { client in
-                let writer = RegistryWriter(serverID: "hub-l", client: client, seal: testSeal, maxBatch: 500, attemptLimit: .seconds(3), logger: testLogger)
+                let writer = RegistryWriter(
+                    serverID: "hub-l", client: client, seal: testSeal, maxBatch: 500, attemptLimit: .seconds(3), logger: testLogger)
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     group.addTask { try await writer.run() }
                     // The writer stops the slow backend, so today the open fails; had it committed first,
@@ -202,7 +217,9 @@ struct RegistryWriterTests {
                     }
                     let rows = opened ? 1 : 0
                     #expect(try await sql(location, "SELECT count(*)::int FROM rollcall.connections WHERE user_id = 'late'", as: Int.self) == [rows])
-                    #expect(try await sql(location, "SELECT coalesce((SELECT connections FROM rollcall.users WHERE user_id = 'late'), 0)", as: Int.self) == [rows])
+                    #expect(
+                        try await sql(location, "SELECT coalesce((SELECT connections FROM rollcall.users WHERE user_id = 'late'), 0)", as: Int.self)
+                            == [rows])
                     // The writer goes on: a later open succeeds (retried: its deadline is short on purpose).
                     let after = NewConnection(userID: "after", userAgent: nil, remoteAddress: nil)
                     var lastError = "none"

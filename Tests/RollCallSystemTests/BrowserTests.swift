@@ -4,7 +4,9 @@ import RollCallTestSupport
 import Testing
 
 extension InteropTests {
-    @Test("clients/js/rollcall.js in headless Chromium: presence and messages with a native client on another hub, a killed socket resumed with a fresh token and no flap")
+    @Test(
+        "clients/js/rollcall.js in headless Chromium: presence and messages with a native client on another hub, a killed socket resumed with a fresh token and no flap"
+    )
     func browserClient() async throws {
         let python = try await Interop.python()
         try await withTestDatabase { database in
@@ -24,7 +26,8 @@ extension InteropTests {
             let stop = FileManager.default.temporaryDirectory.appendingPathComponent("browser-stop-\(UUID().uuidString)")
             let tokensJSON = String(decoding: try JSONSerialization.data(withJSONObject: tokens), as: UTF8.self)
             let page = try HubProcess.program(
-                python, [
+                python,
+                [
                     Interop.scripts.appendingPathComponent("browser_client.py").path,
                     "http://127.0.0.1:\(a.port)", a.webSocketURL, tokensJSON, "nat-2", stop.path,
                 ],
@@ -77,13 +80,16 @@ extension InteropTests {
             let go = FileManager.default.temporaryDirectory.appendingPathComponent("dashboard-\(UUID().uuidString)")
             let screenshot = HubProcess.packageRoot.appendingPathComponent(".build/dashboard.png")
             let page = try HubProcess.program(
-                python, [Interop.scripts.appendingPathComponent("dashboard.py").path, "http://127.0.0.1:\(a.port)", admin, "dana", screenshot.path, go.path],
+                python,
+                [Interop.scripts.appendingPathComponent("dashboard.py").path, "http://127.0.0.1:\(a.port)", admin, "dana", screenshot.path, go.path],
                 name: "dashboard")
             defer { page.signal(SIGKILL) }
             _ = try await page.step("live")
             let tabs = [
-                try await TestSocket.open(url: b.webSocketURL, token: try await authority.mint(Identity(userID: "dana"), lifetime: .seconds(600)), userAgent: "Firefox/140"),
-                try await TestSocket.open(url: b.webSocketURL, token: try await authority.mint(Identity(userID: "dana"), lifetime: .seconds(600)), userAgent: "Chrome/150"),
+                try await TestSocket.open(
+                    url: b.webSocketURL, token: try await authority.mint(Identity(userID: "dana"), lifetime: .seconds(600)), userAgent: "Firefox/140"),
+                try await TestSocket.open(
+                    url: b.webSocketURL, token: try await authority.mint(Identity(userID: "dana"), lifetime: .seconds(600)), userAgent: "Chrome/150"),
             ]
             _ = FileManager.default.createFile(atPath: go.path + ".open", contents: nil)
             let shown = try await page.step("shown")

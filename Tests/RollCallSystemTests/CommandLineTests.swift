@@ -18,6 +18,26 @@ struct CommandLineTests {
         #expect(abs(expiry - Date().timeIntervalSince1970 - 90) < 30)
     }
 
+    @Test("cluster start makes and starts the embedded cluster and says where it is; a second start finds it; stop stops it")
+    func clusterCommand() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cluster-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        func start() async throws -> [String: Any] {
+            let run = try await HubProcess.run(["cluster", "start", "--data-dir", directory.path, "--log-level", "warning"])
+            #expect(run.status == 0, "output: \(run.output)")
+            let line = try #require(run.output.split(separator: "\n").last { $0.hasPrefix("{") }, "output: \(run.output)")
+            return try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+        }
+        let first = try await start()
+        let pid = try #require(first["postmaster_pid"] as? Int)
+        #expect(kill(pid_t(pid), 0) == 0, "the postmaster it names runs")
+        #expect(first["socket_directory"] as? String == directory.appendingPathComponent("postgres").standardizedFileURL.path)
+        #expect(try await start()["postmaster_pid"] as? Int == pid)
+        let stop = try await HubProcess.run(["cluster", "stop", "--data-dir", directory.path, "--log-level", "warning"])
+        #expect(stop.status == 0, "output: \(stop.output)")
+        try await eventually("the postmaster has exited") { kill(pid_t(pid), 0) != 0 }
+    }
+
     @Test("an executor the hub does not know stops it with the two it knows, from the flag or the environment")
     func badExecutor() async throws {
         let flag = try await HubProcess.run(["serve", "--executor", "threads"])
@@ -83,7 +103,8 @@ struct CommandLineTests {
     @Test("rollcall psql --analyst reads the history and its views, and can change nothing")
     func analystSession() async throws {
         try await withTestDatabase { database in
-            try await execute(database, "INSERT INTO rollcall.connections (connection_id, user_id, server_id) VALUES (gen_random_uuid(), 'ivy', 'hub')")
+            try await execute(
+                database, "INSERT INTO rollcall.connections (connection_id, user_id, server_id) VALUES (gen_random_uuid(), 'ivy', 'hub')")
             guard case .unixSocket(let directory, let port) = database.endpoint else { return }
             let url = "postgres://\(database.username)@/\(database.database)?host=\(directory)&port=\(port)"
             func psql(_ query: String) async throws -> (status: Int32, output: String) {

@@ -8,7 +8,9 @@ import Testing
 /// Hubs as real processes, killed and cut off as in production.
 @Suite("Crashes and outages", .timeLimit(.minutes(5)))
 struct CrashTests {
-    @Test("kill -9 a hub with 50 connections of 20 users while two hubs purge: rows orphaned once, counters exact, one offline per user left with nothing")
+    @Test(
+        "kill -9 a hub with 50 connections of 20 users while two hubs purge: rows orphaned once, counters exact, one offline per user left with nothing"
+    )
     func killNine() async throws {
         try await withTestDatabase { database in
             let authority = try await TestTokens.authority()
@@ -31,17 +33,24 @@ struct CrashTests {
             // Users 0–4 also have a tab on the surviving hub: they stay online.
             var kept: [TestSocket] = []
             for user in users.prefix(5) { kept.append(try await survivor.connect(user, authority: authority)) }
-            #expect(try await sql(database, "SELECT count(*)::int FROM rollcall.connections WHERE connected", as: Int.self) == [57], "50 + 5 + the watchers")
+            #expect(
+                try await sql(database, "SELECT count(*)::int FROM rollcall.connections WHERE connected", as: Int.self) == [57],
+                "50 + 5 + the watchers")
 
             doomed.signal(SIGKILL)
             _ = try await doomed.waitForExit()
             try await eventually(timeout: .seconds(30), "the survivor to purge the dead hub's rows") {
-                try await sql(database, "SELECT count(*)::int FROM rollcall.connections WHERE server_id = 'doomed' AND connected", as: Int.self) == [0]
+                try await sql(database, "SELECT count(*)::int FROM rollcall.connections WHERE server_id = 'doomed' AND connected", as: Int.self) == [
+                    0
+                ]
             }
-            let reasons = try await sql(database, "SELECT DISTINCT close_reason FROM rollcall.connections WHERE server_id = 'doomed'", as: String.self)
+            let reasons = try await sql(
+                database, "SELECT DISTINCT close_reason FROM rollcall.connections WHERE server_id = 'doomed'", as: String.self)
             #expect(reasons == ["orphaned"])
             var closedByPurges = 0.0
-            for hub in [survivor, second] { closedByPurges += try await HTTPProbe.metric(port: hub.port, "rollcall_purge_orphans_closed_total") ?? -1 }
+            for hub in [survivor, second] {
+                closedByPurges += try await HTTPProbe.metric(port: hub.port, "rollcall_purge_orphans_closed_total") ?? -1
+            }
             #expect(closedByPurges == 50, "the two purges closed 50 rows between them, each once")
             let wrong = try await usersWithWrongCounters(database)
             #expect(wrong.isEmpty)
@@ -77,13 +86,20 @@ struct CrashTests {
 
             a.signal(SIGSTOP)  // a long GC pause, a frozen VM: no heartbeats, sockets still open
             try await eventually(timeout: .seconds(30), "the frozen hub's rows purged") {
-                try await sql(database, "SELECT count(*)::int FROM rollcall.connections WHERE server_id = 'frozen' AND close_reason = 'orphaned'", as: Int.self) == [2]
+                try await sql(
+                    database, "SELECT count(*)::int FROM rollcall.connections WHERE server_id = 'frozen' AND close_reason = 'orphaned'", as: Int.self)
+                    == [2]
             }
             a.signal(SIGCONT)
             try await eventually(timeout: .seconds(30), "rows reopened") {
-                try await sql(database, "SELECT count(*)::int FROM rollcall.connections WHERE server_id = 'frozen' AND connected", as: Int.self) == [2]
+                try await sql(database, "SELECT count(*)::int FROM rollcall.connections WHERE server_id = 'frozen' AND connected", as: Int.self) == [
+                    2
+                ]
             }
-            #expect(try await sql(database, "SELECT user_id FROM rollcall.users WHERE online AND user_id <> 'watcher' ORDER BY 1", as: String.self) == ["pia", "quin"])
+            #expect(
+                try await sql(database, "SELECT user_id FROM rollcall.users WHERE online AND user_id <> 'watcher' ORDER BY 1", as: String.self) == [
+                    "pia", "quin",
+                ])
             var state: [String: [Bool]] = [:]
             while state["pia"]?.last != true || state["quin"]?.last != true || (state["pia"]?.count ?? 0) < 2 || (state["quin"]?.count ?? 0) < 2 {
                 for event in [try await watcher.next(timeout: .seconds(30))].presenceEvents { state[event.user, default: []].append(event.online) }
@@ -101,12 +117,19 @@ struct CrashTests {
     @Test("rollcall purge closes a dead hub's rows and says what it did")
     func purgeCommand() async throws {
         try await withTestDatabase { database in
-            try await execute(database, "INSERT INTO rollcall.servers (server_id, heartbeat_at, version, host) VALUES ('gone', now() - interval '5 minutes', 't', 'h')")
-            try await execute(database, "INSERT INTO rollcall.connections (connection_id, user_id, server_id) VALUES (gen_random_uuid(), 'ivy', 'gone'), (gen_random_uuid(), 'ivy', 'gone')")
+            try await execute(
+                database,
+                "INSERT INTO rollcall.servers (server_id, heartbeat_at, version, host) VALUES ('gone', now() - interval '5 minutes', 't', 'h')")
+            try await execute(
+                database,
+                "INSERT INTO rollcall.connections (connection_id, user_id, server_id) VALUES (gen_random_uuid(), 'ivy', 'gone'), (gen_random_uuid(), 'ivy', 'gone')"
+            )
             try await execute(database, "INSERT INTO rollcall.users (user_id, online, connections, version) VALUES ('ivy', true, 2, 1)")
             guard case .unixSocket(let directory, let port) = database.endpoint else { return }
             let url = "postgres://\(database.username)@/\(database.database)?host=\(directory)&port=\(port)"
-            let result = try await HubProcess.run(["purge", "--database-url", url, "--jwt-secret", TestHub.secret, "--orphan-window", "1m", "--log-level", "error"])
+            let result = try await HubProcess.run([
+                "purge", "--database-url", url, "--jwt-secret", TestHub.secret, "--orphan-window", "1m", "--log-level", "error",
+            ])
             #expect(result.status == 0, "\(result.output)")
             #expect(result.output.contains("closed 2 orphaned rows (gone: 2)"))
             #expect(result.output.contains("users taken offline: 1"))

@@ -26,7 +26,8 @@ struct FuzzTests {
             let authority = try await TestTokens.authority()
             // Warm both hubs up once, so the baseline holds what any hub holds after its first sockets.
             for hub in hubs {
-                let socket = try await TestSocket.open(url: hub.webSocketURL, token: try await authority.mint(Identity(userID: "warm"), lifetime: .seconds(600)))
+                let socket = try await TestSocket.open(
+                    url: hub.webSocketURL, token: try await authority.mint(Identity(userID: "warm"), lifetime: .seconds(600)))
                 #expect(try await socket.roundTrip())
                 try await socket.close()
             }
@@ -82,7 +83,8 @@ struct FuzzTests {
                 #expect(hub.exitStatus() == nil, "hub \(hub.port) died: \(hub.log.suffix(2000))")
                 #expect(try await HTTPProbe.status(port: hub.port, path: "/readyz") == 200)
                 // Still serving: a fresh socket is welcomed and answered.
-                let socket = try await TestSocket.open(url: hub.webSocketURL, token: try await authority.mint(Identity(userID: "after"), lifetime: .seconds(600)))
+                let socket = try await TestSocket.open(
+                    url: hub.webSocketURL, token: try await authority.mint(Identity(userID: "after"), lifetime: .seconds(600)))
                 #expect(try await socket.roundTrip())
                 try await socket.close()
             }
@@ -103,11 +105,13 @@ struct FuzzTests {
     // MARK: What the fuzzer sends
 
     static let oddIDs = [
-        "ann", "bob", "O'Reilly ü/#?", "日本", "👩‍👩‍👧", "a b", "%", "..", "x\u{0301}\u{0301}", "nul\u{0}byte", "tab\tin", String(repeating: "é", count: 512),
+        "ann", "bob", "O'Reilly ü/#?", "日本", "👩‍👩‍👧", "a b", "%", "..", "x\u{0301}\u{0301}", "nul\u{0}byte", "tab\tin",
+        String(repeating: "é", count: 512),
     ]
 
     static func userID(_ random: inout SeededRandom) -> String {
-        Int.random(in: 0..<4, using: &random) == 0 ? noise(&random, length: Int.random(in: 1...40, using: &random)) : oddIDs.randomElement(using: &random)!
+        Int.random(in: 0..<4, using: &random) == 0
+            ? noise(&random, length: Int.random(in: 1...40, using: &random)) : oddIDs.randomElement(using: &random)!
     }
 
     static func userAgent(_ random: inout SeededRandom) -> String {
@@ -120,7 +124,9 @@ struct FuzzTests {
 
     /// Printable and not: letters, quotes, backslashes, control characters, astral planes.
     static func noise(_ random: inout SeededRandom, length: Int) -> String {
-        let pieces: [String] = ["a", "Z", "0", "\"", "\\", "{", "}", "[", "]", ":", ",", " ", "%", "é", "日", "👩‍👩‍👧", "\u{0}", "\u{7}", "\u{FFFD}", "\u{0301}"]
+        let pieces: [String] = [
+            "a", "Z", "0", "\"", "\\", "{", "}", "[", "]", ":", ",", " ", "%", "é", "日", "👩‍👩‍👧", "\u{0}", "\u{7}", "\u{FFFD}", "\u{0301}",
+        ]
         return (0..<length).map { _ in pieces.randomElement(using: &random)! }.joined()
     }
 
@@ -132,19 +138,24 @@ struct FuzzTests {
         case 1: return #"{"type":"subscribe","id":\#(id),"users":[\#(users)]}"#
         case 2: return #"{"type":"subscribe","id":\#(id),"users":"all"}"#
         case 3: return #"{"type":"unsubscribe","id":\#(id),"users":[\#(users)]}"#
-        case 4: return #"{"type":"send","id":\#(id),"to":\#(RollCallJSON.string(userID(&random))),"data":\#(RollCallJSON.string(noise(&random, length: Int.random(in: 0...2000, using: &random))))}"#
+        case 4:
+            return
+                #"{"type":"send","id":\#(id),"to":\#(RollCallJSON.string(userID(&random))),"data":\#(RollCallJSON.string(noise(&random, length: Int.random(in: 0...2000, using: &random))))}"#
         case 5: return #"{"type":"send","id":\#(id),"to":"ann","data":"\#(String(repeating: "z", count: 64 * 1024))"}"#
         case 6: return String(repeating: "[", count: 5000) + String(repeating: "]", count: 5000)
         case 7: return #"{"type":"subscribe","users":[\#((0..<1500).map { "\"u\($0)\"" }.joined(separator: ","))]}"#
         case 8: return #"{"type":\#(id)}"#
         case 9: return "{" + noise(&random, length: Int.random(in: 0...200, using: &random))
-        case 10: return #"{"type":"send","to":"bob","data":{"nested":\#(String(repeating: #"{"a":"#, count: 2000))1\#(String(repeating: "}", count: 2000))}}"#
+        case 10:
+            return
+                #"{"type":"send","to":"bob","data":{"nested":\#(String(repeating: #"{"a":"#, count: 2000))1\#(String(repeating: "}", count: 2000))}}"#
         default: return noise(&random, length: Int.random(in: 0...300, using: &random))
         }
     }
 
     static func token(for random: inout SeededRandom, _ authority: TokenAuthority) async throws -> String {
-        try await authority.mint(Identity(userID: oddIDs.randomElement(using: &random)!, isAdmin: Bool.random(using: &random)), lifetime: .seconds(600))
+        try await authority.mint(
+            Identity(userID: oddIDs.randomElement(using: &random)!, isAdmin: Bool.random(using: &random)), lifetime: .seconds(600))
     }
 
     /// A complete HTTP request (so the hub answers at once), its contents hostile.
@@ -153,13 +164,17 @@ struct FuzzTests {
         let body = Bool.random(using: &random) ? #"{"data":\#(RollCallJSON.string(noise(&random, length: 100)))}"# : noise(&random, length: 100)
         switch Int.random(in: 0..<8, using: &random) {
         case 0: return "GET /v1/users/\(id) HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer \(token)\r\nConnection: close\r\n\r\n"
-        case 1: return "GET /v1/users/%ZZ%\(id)/connections?all=maybe HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer \(token)\r\nConnection: close\r\n\r\n"
+        case 1:
+            return "GET /v1/users/%ZZ%\(id)/connections?all=maybe HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer \(token)\r\nConnection: close\r\n\r\n"
         case 2: return "GET /v1/presence?users=\(id),,\(id) HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer \(token)\r\nConnection: close\r\n\r\n"
         case 3:
             return "POST /v1/users/\(id)/messages HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer \(token)\r\nContent-Type: application/json\r\n"
                 + "Content-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)"
-        case 4: return "GET /v1/ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nAuthorization: Bearer \(token)\r\n\r\n"
-        case 5: return "GET /v1/users?online=true&limit=-5&cursor=\(id) HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer x.y.z\r\nConnection: close\r\n\r\n"
+        case 4:
+            return
+                "GET /v1/ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nAuthorization: Bearer \(token)\r\n\r\n"
+        case 5:
+            return "GET /v1/users?online=true&limit=-5&cursor=\(id) HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer x.y.z\r\nConnection: close\r\n\r\n"
         case 6: return "\u{1}\u{2}NOT HTTP\r\n\r\n"
         default: return "GET /\(id)/../../etc/passwd HTTP/1.1\r\nHost: h\r\nX-Forwarded-For: \(id)\r\nConnection: close\r\n\r\n"
         }

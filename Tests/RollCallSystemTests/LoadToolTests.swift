@@ -32,7 +32,8 @@ struct LoadToolTests {
                 #expect(messages.sent == 30 && messages.delivered == 30 && messages.acked == 30)
                 #expect(summary.timeToWelcome.count == 40)
                 try await eventually("every row the run opened closed") {
-                    try await sql(database, "SELECT count(*)::int FROM rollcall.connections WHERE user_id LIKE 'load-%' AND connected", as: Int.self) == [0]
+                    try await sql(database, "SELECT count(*)::int FROM rollcall.connections WHERE user_id LIKE 'load-%' AND connected", as: Int.self)
+                        == [0]
                 }
                 // 40 sockets, 2 watchers, 1 sender and 1 receiver: one row each.
                 #expect(try await sql(database, "SELECT count(*)::int FROM rollcall.connections WHERE user_id LIKE 'load-%'", as: Int.self) == [44])
@@ -40,7 +41,9 @@ struct LoadToolTests {
         }
     }
 
-    @Test("an address that is not this machine's is refused before anything is sent", arguments: ["ws://10.1.2.3:8080", "ws://example.com", "http://127.0.0.1:8080"])
+    @Test(
+        "an address that is not this machine's is refused before anything is sent",
+        arguments: ["ws://10.1.2.3:8080", "ws://example.com", "http://127.0.0.1:8080"])
     func loopbackOnly(_ hub: String) async throws {
         let run = try await HubProcess.run(["load", "--jwt-secret", TestHub.secret, "--hubs", hub, "--connections", "1"])
         #expect(run.status != 0)

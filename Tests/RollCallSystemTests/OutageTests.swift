@@ -50,7 +50,9 @@ struct OutageTests {
             }
             #expect(try await HTTPProbe.metric(port: a.port, "rollcall_heartbeat_failures_total") ?? 0 >= 1)
             try await eventually(timeout: .seconds(30), "max's close written") {
-                try await sql(database, "SELECT coalesce(close_reason, '') FROM rollcall.connections WHERE user_id = 'max'", as: String.self) == ["client_closed"]
+                try await sql(database, "SELECT coalesce(close_reason, '') FROM rollcall.connections WHERE user_id = 'max'", as: String.self) == [
+                    "client_closed"
+                ]
             }
             // Give both hubs a full window and a few purge passes of contact; nobody may be purged.
             try await Task.sleep(for: .seconds(3))

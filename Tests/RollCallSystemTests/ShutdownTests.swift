@@ -13,7 +13,8 @@ struct ShutdownTests {
             let authority = try await TestTokens.authority()
             var sockets: [TestSocket] = []
             for user in ["olga", "olga", "pete"] {
-                let socket = try await TestSocket.open(url: hub.webSocketURL, token: try await authority.mint(Identity(userID: user), lifetime: .seconds(600)))
+                let socket = try await TestSocket.open(
+                    url: hub.webSocketURL, token: try await authority.mint(Identity(userID: user), lifetime: .seconds(600)))
                 #expect(try await socket.next().type == "welcome")
                 sockets.append(socket)
             }
@@ -30,7 +31,8 @@ struct ShutdownTests {
             #expect(rows.count == 3)
             #expect(rows.allSatisfy { !$0.0 && $0.1 == "server_shutdown" })
             #expect(try await sql(database, "SELECT count(*)::int FROM rollcall.users WHERE online OR connections <> 0", as: Int.self) == [0])
-            #expect(try await sql(database, "SELECT stopped_at IS NOT NULL FROM rollcall.servers WHERE server_id = 'proc-term'", as: Bool.self) == [true])
+            #expect(
+                try await sql(database, "SELECT stopped_at IS NOT NULL FROM rollcall.servers WHERE server_id = 'proc-term'", as: Bool.self) == [true])
         }
     }
 
@@ -47,7 +49,8 @@ struct ShutdownTests {
             // The drain waits 10 s for the close handshake; the hub's own patience is 45 s more.
             #expect(try await hub.waitForExit(timeout: .seconds(40)) == 0, "hub log: \(hub.log)")
             #expect(hub.log.contains("cut the connections of sockets that did not answer the close"))
-            #expect(try await sql(database, "SELECT coalesce(close_reason, 'open') FROM rollcall.connections", as: String.self) == ["server_shutdown"])
+            #expect(
+                try await sql(database, "SELECT coalesce(close_reason, 'open') FROM rollcall.connections", as: String.self) == ["server_shutdown"])
             peer.hangUp()
         }
     }
@@ -69,7 +72,8 @@ struct ShutdownTests {
             let status = try await hub.waitForExit(timeout: .seconds(40))
             #expect(status == 0, "exit status \(status); hub log: \(hub.log)")
             #expect(hub.log.contains("hub stopped"))
-            #expect(try await sql(database, "SELECT stopped_at IS NOT NULL FROM rollcall.servers WHERE server_id = 'proc-idle'", as: Bool.self) == [true])
+            #expect(
+                try await sql(database, "SELECT stopped_at IS NOT NULL FROM rollcall.servers WHERE server_id = 'proc-idle'", as: Bool.self) == [true])
             for client in [quiet, partial, upgrading] {
                 #expect(client.readUntilClosed().isEmpty, "nothing was asked, so nothing is answered")
                 client.hangUp()
@@ -98,14 +102,17 @@ struct ShutdownTests {
             let sweep: pid_t = try await DatabaseAdmin.withConnection(to: database, logger: testLogger) { holder in
                 try await holder.query("BEGIN", logger: testLogger)
                 try await holder.query("SELECT 1 FROM rollcall.connections WHERE user_id = 'old' FOR UPDATE", logger: testLogger)
-                let pid = try await hub.explainingFailure { try await eventuallyValue(timeout: .seconds(90), "the sweep's DELETE waiting for the held row") {
-                    try await sql(
-                        database,
-                        """
-                        SELECT pid FROM pg_stat_activity
-                        WHERE wait_event_type = 'Lock' AND query LIKE '%DELETE FROM rollcall.connections%' AND pid <> pg_backend_pid()
-                        """, as: Int.self).first
-                } }
+                let pid = try await hub.explainingFailure {
+                    try await eventuallyValue(timeout: .seconds(90), "the sweep's DELETE waiting for the held row") {
+                        try await sql(
+                            database,
+                            """
+                            SELECT pid FROM pg_stat_activity
+                            WHERE wait_event_type = 'Lock' AND query LIKE '%DELETE FROM rollcall.connections%' AND pid <> pg_backend_pid()
+                            """, as: Int.self
+                        ).first
+                    }
+                }
                 kill(pid_t(pid), SIGSTOP)
                 try await holder.query("ROLLBACK", logger: testLogger)
                 return pid_t(pid)
@@ -117,7 +124,8 @@ struct ShutdownTests {
             let status = try await hub.waitForExit(timeout: .seconds(15))
             #expect(status == 0, "exit status \(status); hub log: \(hub.log)")
             #expect(hub.log.contains("hub stopped"))
-            #expect(try await sql(database, "SELECT stopped_at IS NOT NULL FROM rollcall.servers WHERE server_id = 'proc-hung'", as: Bool.self) == [true])
+            #expect(
+                try await sql(database, "SELECT stopped_at IS NOT NULL FROM rollcall.servers WHERE server_id = 'proc-hung'", as: Bool.self) == [true])
         }
     }
 
@@ -141,10 +149,11 @@ struct ShutdownTests {
         /// writes: it never answers the hub's close.
         static func mutePeer(port: Int, token: String) throws -> RawClient {
             let client = try RawClient(port: port)
-            client.send([
-                "GET /v1/ws HTTP/1.1", "Host: 127.0.0.1:\(port)", "Upgrade: websocket", "Connection: Upgrade",
-                "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Version: 13", "Authorization: Bearer \(token)",
-            ].joined(separator: "\r\n") + "\r\n\r\n")
+            client.send(
+                [
+                    "GET /v1/ws HTTP/1.1", "Host: 127.0.0.1:\(port)", "Upgrade: websocket", "Connection: Upgrade",
+                    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Version: 13", "Authorization: Bearer \(token)",
+                ].joined(separator: "\r\n") + "\r\n\r\n")
             var answer = [UInt8](repeating: 0, count: 4096)
             _ = recv(client.descriptor, &answer, answer.count, 0)
             return client
@@ -180,7 +189,8 @@ struct ShutdownTests {
                     try await sql(database, "SELECT count(*)::int FROM rollcall.connections WHERE user_id = 'quinn'", as: Int.self) == [1]
                 }
                 try await eventually("quinn dropped") {
-                    try await sql(database, "SELECT close_reason FROM rollcall.connections WHERE user_id = 'quinn' AND NOT connected", as: String.self)
+                    try await sql(
+                        database, "SELECT close_reason FROM rollcall.connections WHERE user_id = 'quinn' AND NOT connected", as: String.self)
                         == ["timeout"]
                 }
                 #expect(try await sql(database, "SELECT online FROM rollcall.users WHERE user_id = 'quinn'", as: Bool.self) == [false])

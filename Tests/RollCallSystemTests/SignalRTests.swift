@@ -20,7 +20,9 @@ struct SignalRTests {
                 let transports = try #require(one["availableTransports"] as? [[String: Any]])
                 #expect(transports.map { $0["transport"] as? String } == ["WebSockets"])
                 #expect(transports.first?["transferFormats"] as? [String] == ["Text"])
-                let v0 = try JSONSerialization.jsonObject(with: Data(try await hub.post("/hubs/presence/negotiate", token: token, body: "").body.utf8)) as? [String: Any]
+                let v0 =
+                    try JSONSerialization.jsonObject(with: Data(try await hub.post("/hubs/presence/negotiate", token: token, body: "").body.utf8))
+                    as? [String: Any]
                 #expect(v0?["negotiateVersion"] as? Int == 0 && v0?["connectionToken"] == nil)
                 #expect(try await hub.post("/hubs/presence/negotiate", token: nil, body: "").status == 401)
                 // Browsers' SignalR clients send the token in the query, for negotiate and socket alike.
@@ -37,7 +39,9 @@ struct SignalRTests {
 /// use from Tests/Interop/requirements.txt); one test at a time, so it is made once.
 @Suite("Clients written by others", .serialized, .timeLimit(.minutes(5)))
 struct InteropTests {
-    @Test("PyPI's signalrcore and a native client on two hubs: presence and messages both ways, no flap on reconnect, a killed hub's SignalR user purged")
+    @Test(
+        "PyPI's signalrcore and a native client on two hubs: presence and messages both ways, no flap on reconnect, a killed hub's SignalR user purged"
+    )
     func signalrcore() async throws {
         let python = try await Interop.python()
         try await withTestDatabase { database in
@@ -53,7 +57,11 @@ struct InteropTests {
             let stop = FileManager.default.temporaryDirectory.appendingPathComponent("signalr-stop-\(UUID().uuidString)")
             let token = try await authority.mint(Identity(userID: "sig-1"), lifetime: .seconds(600))
             let client = try HubProcess.program(
-                python, [Interop.scripts.appendingPathComponent("signalr_presence.py").path, "http://127.0.0.1:\(a.port)/hubs/presence", token, "nat-1", stop.path],
+                python,
+                [
+                    Interop.scripts.appendingPathComponent("signalr_presence.py").path, "http://127.0.0.1:\(a.port)/hubs/presence", token, "nat-1",
+                    stop.path,
+                ],
                 name: "signalrcore")
             defer { client.signal(SIGKILL) }
 
@@ -61,7 +69,9 @@ struct InteropTests {
             let subscribed = try await client.step("subscribed")
             #expect(subscribed.contains(#""online": false"#) && subscribed.contains(#""userId": "nat-1""#), "\(subscribed)")
             #expect(try await watcher.next().transition.map { [$0.userID: $0.online] } == ["sig-1": true])
-            let rows = try await sql(database, "SELECT server_id, connected, user_agent IS NOT NULL FROM rollcall.connections WHERE user_id = 'sig-1'", as: (String, Bool, Bool).self)
+            let rows = try await sql(
+                database, "SELECT server_id, connected, user_agent IS NOT NULL FROM rollcall.connections WHERE user_id = 'sig-1'",
+                as: (String, Bool, Bool).self)
             #expect(rows.count == 1 && rows[0].0 == "sig-a" && rows[0].1, "a SignalR connection is a row like any other")
             _ = try await client.step("refusals answered")
 
@@ -88,7 +98,8 @@ struct InteropTests {
             a.signal(SIGKILL)
             let offline = try await watcher.frames(until: { $0.isPresence(of: "sig-1") }, timeout: .seconds(30))
             #expect(offline.last?.transition?.online == false)
-            let reasons = try await sql(database, "SELECT close_reason FROM rollcall.connections WHERE user_id = 'sig-1' ORDER BY created_at", as: String?.self)
+            let reasons = try await sql(
+                database, "SELECT close_reason FROM rollcall.connections WHERE user_id = 'sig-1' ORDER BY created_at", as: String?.self)
             // signalrcore's stop() closes its TCP socket without a WebSocket close frame: the hub
             // reads that as a dropped connection (`timeout`), as it would a lost network.
             #expect(reasons == ["timeout", "orphaned"], "\(reasons)")
@@ -109,14 +120,16 @@ struct InteropTests {
                 let admin = try await hub.token("ops", admin: true)
                 // schemathesis keeps caches in its working directory: give it one under .build.
                 let workDirectory = HubProcess.packageRoot.appendingPathComponent(".build/schemathesis").path
-                let run = try HubProcess.program("/bin/sh", [
-                    "-c", "mkdir -p \"$0\" && cd \"$0\" && exec \"$@\"", workDirectory, cli,
-                    "run", "http://127.0.0.1:\(hub.port)/openapi.yaml",
-                    "--header", "Authorization: Bearer \(admin)",
-                    "--checks", "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance",
-                    "--max-examples", "25", "--seed", "20261124", "--workers", "1",
-                    "--exclude-path", "/v1/ws", "--exclude-path", "/hubs/presence",
-                ], name: "schemathesis")
+                let run = try HubProcess.program(
+                    "/bin/sh",
+                    [
+                        "-c", "mkdir -p \"$0\" && cd \"$0\" && exec \"$@\"", workDirectory, cli,
+                        "run", "http://127.0.0.1:\(hub.port)/openapi.yaml",
+                        "--header", "Authorization: Bearer \(admin)",
+                        "--checks", "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance",
+                        "--max-examples", "25", "--seed", "20261124", "--workers", "1",
+                        "--exclude-path", "/v1/ws", "--exclude-path", "/hubs/presence",
+                    ], name: "schemathesis")
                 let status = try await run.waitForExit(timeout: .seconds(300))
                 #expect(status == 0, "schemathesis found problems:\n\(run.log.suffix(6000))")
                 try await online.close()

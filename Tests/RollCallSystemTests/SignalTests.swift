@@ -62,10 +62,14 @@ struct SignalTests {
             try await DatabaseAdmin.withConnection(to: database, logger: testLogger) { connection in
                 try await connection.query("SELECT pg_advisory_lock(\(Migrator.lockKey))", logger: testLogger)
                 let url = HubProcess.databaseURL(database)
-                let hub = try HubProcess.start(["serve", "--port", "0", "--server-id", "migrating", "--database-url", url, "--jwt-secret", TestHub.secret])
+                let hub = try HubProcess.start([
+                    "serve", "--port", "0", "--server-id", "migrating", "--database-url", url, "--jwt-secret", TestHub.secret,
+                ])
                 try await eventually("the hub to wait for the migration lock") {
                     // pg_locks is the whole cluster's: only this test's database counts.
-                    try await sql(database, """
+                    try await sql(
+                        database,
+                        """
                         SELECT count(*)::int FROM pg_locks
                         WHERE locktype = 'advisory' AND NOT granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
                         """, as: Int.self) == [1]
@@ -97,7 +101,8 @@ struct SignalTests {
         try await PrivateCluster.with { cluster in
             let hub = try await HubProcess.serve(database: cluster.database, serverID: "orphaned-at-exit")
             let authority = try await TestTokens.authority()
-            let socket = try await TestSocket.open(url: hub.webSocketURL, token: try await authority.mint(Identity(userID: "quinn"), lifetime: .seconds(600)))
+            let socket = try await TestSocket.open(
+                url: hub.webSocketURL, token: try await authority.mint(Identity(userID: "quinn"), lifetime: .seconds(600)))
             #expect(try await socket.next().type == "welcome")
             cluster.stop()
             hub.signal(SIGTERM)
@@ -118,7 +123,8 @@ struct SignalTests {
             let environment = try Data(contentsOf: URL(fileURLWithPath: "/proc/\(serverPID)/environ"))
             #expect(!String(decoding: environment, as: UTF8.self).contains("ROLLCALL_JWT_SECRET"))
             #expect(!String(decoding: environment, as: UTF8.self).contains(secret))
-            let mode = try FileManager.default.attributesOfItem(atPath: directory.appendingPathComponent("postgres.log").path)[.posixPermissions] as? Int
+            let mode =
+                try FileManager.default.attributesOfItem(atPath: directory.appendingPathComponent("postgres.log").path)[.posixPermissions] as? Int
             #expect(mode.map { $0 & 0o077 } == 0, "postgres.log mode \(String(mode ?? 0, radix: 8))")
             let listening = try #require(hub.log.split(separator: "\n").first { $0.contains("hub listening") })
             let serverID = try #require(listening.split(separator: " ").first { $0.hasPrefix("server_id=") })

@@ -14,7 +14,8 @@ struct SlowReaderTests {
             defer { hub.signal(SIGKILL); _ = hub.exitStatus() }
             let authority = try await TestTokens.authority()
             let admin = try await authority.mint(Identity(userID: "ops", isAdmin: true), lifetime: .seconds(600))
-            let peer = try await SilentPeer.connect(port: hub.port, token: try await authority.mint(Identity(userID: "sloth"), lifetime: .seconds(600)))
+            let peer = try await SilentPeer.connect(
+                port: hub.port, token: try await authority.mint(Identity(userID: "sloth"), lifetime: .seconds(600)))
             try await eventually("the silent peer's row") {
                 try await sql(database, "SELECT count(*)::int FROM rollcall.connections WHERE user_id = 'sloth' AND connected", as: Int.self) == [1]
             }
@@ -32,7 +33,8 @@ struct SlowReaderTests {
                 try await group.waitForAll()
             }
             try await eventually("the slow reader's row closed as kicked") {
-                try await sql(database, "SELECT coalesce(close_reason, 'open') FROM rollcall.connections WHERE user_id = 'sloth'", as: String.self) == ["kicked"]
+                try await sql(database, "SELECT coalesce(close_reason, 'open') FROM rollcall.connections WHERE user_id = 'sloth'", as: String.self)
+                    == ["kicked"]
             }
             let after = try HTTPProbe.residentBytes(of: hub.pid)
             #expect(after - before < 48 * 1024 * 1024, "resident memory grew from \(before) to \(after) bytes")

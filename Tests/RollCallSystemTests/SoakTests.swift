@@ -77,7 +77,9 @@ struct SoakTests {
                         tally["restart", default: 0] += 1
                     }
                 case 88..<95:
-                    try await execute(database, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND query ILIKE 'LISTEN%'")
+                    try await execute(
+                        database,
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND query ILIKE 'LISTEN%'")
                     tally["listen drop", default: 0] += 1
                 default:
                     break
@@ -91,19 +93,25 @@ struct SoakTests {
                     try await Task.sleep(for: .seconds(1))
                     try cluster.start()
                     try await eventually(timeout: .seconds(60), "hubs ready after the database restart") {
-                        for process in hubs.compactMap({ $0 }) where try await HTTPProbe.status(port: process.port, path: "/readyz") != 200 { return false }
+                        for process in hubs.compactMap({ $0 }) where try await HTTPProbe.status(port: process.port, path: "/readyz") != 200 {
+                            return false
+                        }
                         return true
                     }
                 }
             }
             // Hubs still dead are left to the purge run by the survivors.
-            print("soak seed \(seed): \(welcomed.count) welcomed, \(tally.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")), \(tabs.count) live")
+            print(
+                "soak seed \(seed): \(welcomed.count) welcomed, \(tally.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")), \(tabs.count) live"
+            )
             let live = Set(tabs.map(\.id))
             try await eventually(timeout: .seconds(60), "open rows to match live sockets") {
-                let open = try await sql(database, "SELECT connection_id::text FROM rollcall.connections WHERE connected AND user_id <> 'soak-watcher'", as: String.self)
+                let open = try await sql(
+                    database, "SELECT connection_id::text FROM rollcall.connections WHERE connected AND user_id <> 'soak-watcher'", as: String.self)
                 return Set(open) == live
             }
-            let kept = try await sql(database, "SELECT count(*)::int FROM rollcall.connections WHERE connection_id::text = ANY(\(welcomed))", as: Int.self)
+            let kept = try await sql(
+                database, "SELECT count(*)::int FROM rollcall.connections WHERE connection_id::text = ANY(\(welcomed))", as: Int.self)
             #expect(kept == [welcomed.count], "every welcomed connection has its row")
             let closedRight = try await sql(
                 database,
@@ -120,7 +128,9 @@ struct SoakTests {
             }
 
             // The watcher's view converges to the database.
-            let stored = try await sql(database, "SELECT user_id, online, version FROM rollcall.users WHERE user_id LIKE 'soak-%' AND user_id <> 'soak-watcher'", as: (String, Bool, Int64).self)
+            let stored = try await sql(
+                database, "SELECT user_id, online, version FROM rollcall.users WHERE user_id LIKE 'soak-%' AND user_id <> 'soak-watcher'",
+                as: (String, Bool, Int64).self)
             let expected = Dictionary(uniqueKeysWithValues: stored.map { ($0.0, ($0.1, $0.2)) })
             try await eventually(timeout: .seconds(30), "the watcher's view to equal the database") {
                 while let frame = (try? await watcher.nextOrNil(timeout: .milliseconds(200))) ?? nil {

@@ -5,7 +5,9 @@ import NIOPosix
 /// A minimal HTTP/1.1 client over a plain socket: enough to see statuses and bodies as a client would,
 /// upgrade requests included.
 enum HTTP {
-    static func request(port: Int, method: String, path: String, token: String?, headers: [String: String], body: String? = nil) async throws -> (status: Int, body: String) {
+    static func request(port: Int, method: String, path: String, token: String?, headers: [String: String], body: String? = nil) async throws -> (
+        status: Int, body: String
+    ) {
         var lines = ["\(method) \(path) HTTP/1.1", "Host: 127.0.0.1:\(port)", "Connection: close"]
         if let token { lines.append("Authorization: Bearer \(token)") }
         for (name, value) in headers { lines.append("\(name): \(value)") }

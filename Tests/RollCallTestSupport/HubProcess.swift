@@ -36,10 +36,13 @@ public final class HubProcess: Sendable {
     }
 
     /// Starts `rollcall serve` on `database` and waits until it listens.
-    public static func serve(database: DatabaseLocation, serverID: String, secret: String = TestHub.secret, extra: [String] = []) async throws -> HubProcess {
+    public static func serve(database: DatabaseLocation, serverID: String, secret: String = TestHub.secret, extra: [String] = []) async throws
+        -> HubProcess
+    {
         let logFile = FileManager.default.temporaryDirectory.appendingPathComponent("rollcall-\(serverID)-\(UUID().uuidString).log")
         let url = databaseURL(database)
-        let arguments = ["serve", "--port", "0", "--server-id", serverID, "--database-url", url, "--jwt-secret", secret, "--log-level", "info"] + extra
+        let arguments =
+            ["serve", "--port", "0", "--server-id", serverID, "--database-url", url, "--jwt-secret", secret, "--log-level", "info"] + extra
         let pid = try spawn(executable, arguments, output: logFile)
         try killWhenTestsEnd(pid)
         let process = HubProcess(pid: pid, logFile: logFile, port: 0)
@@ -47,7 +50,7 @@ public final class HubProcess: Sendable {
         try await eventually(timeout: .seconds(60), "\(serverID) to listen") {
             if let exit = process.exitStatus() { throw TimedOut(what: "hub exited with \(exit) before listening: \(process.log)") }
             guard let line = process.log.split(separator: "\n").first(where: { $0.contains("hub listening") }),
-                  let range = line.range(of: "port=")
+                let range = line.range(of: "port=")
             else { return false }
             port = Int(line[range.upperBound...].prefix { $0.isNumber }) ?? 0
             return port > 0

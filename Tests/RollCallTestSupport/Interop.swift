@@ -17,8 +17,10 @@ public enum Interop {
             return python
         }
         // One suite (serialized) uses it; tests that need it in parallel must share one preparation.
-        try await run("/usr/bin/env", ["python3", "-m", "venv", environment.path], "creating the Python environment (is python3 with venv installed?)")
-        try await run(python, ["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r", requirements.path],
+        try await run(
+            "/usr/bin/env", ["python3", "-m", "venv", environment.path], "creating the Python environment (is python3 with venv installed?)")
+        try await run(
+            python, ["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r", requirements.path],
             "installing \(requirements.path) with pip (is PyPI reachable?)")
         try wanted.write(to: stamp, atomically: true, encoding: .utf8)
         return python

@@ -28,20 +28,20 @@ public final class PresenceTap: Sendable {
     public func listen<T: Sendable>(_ location: DatabaseLocation, while body: @Sendable () async throws -> T) async throws -> T {
         try await DatabaseAdmin.withConnection(to: location, logger: testLogger) { connection in
             try await connection.listen(on: "rollcall_presence") { notifications in
-              try await withThrowingTaskGroup(of: T?.self) { group in
-                group.addTask {
-                    for try await notification in notifications {
-                        self.payloadsHeard.withLock { $0.append(notification.payload) }
-                        let opened = try testSeal.open(notification.payload, channel: "rollcall_presence")
-                        let batch = try PresenceNotification.decode(String(opened.json))
-                        self.heard.withLock { $0.append(contentsOf: batch.events) }
+                try await withThrowingTaskGroup(of: T?.self) { group in
+                    group.addTask {
+                        for try await notification in notifications {
+                            self.payloadsHeard.withLock { $0.append(notification.payload) }
+                            let opened = try testSeal.open(notification.payload, channel: "rollcall_presence")
+                            let batch = try PresenceNotification.decode(String(opened.json))
+                            self.heard.withLock { $0.append(contentsOf: batch.events) }
+                        }
+                        return nil
                     }
-                    return nil
+                    let result = try await body()
+                    group.cancelAll()
+                    return result
                 }
-                let result = try await body()
-                group.cancelAll()
-                return result
-              }
             }
         }
     }

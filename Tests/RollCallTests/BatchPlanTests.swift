@@ -13,10 +13,11 @@ struct BatchPlanTests {
         let bob = NewConnection(userID: "bob", userAgent: "curl", remoteAddress: "192.0.2.1")
         let gone = ConnectionID()
         let message = UserMessage(to: "ann", from: "ops", data: .string("hi"), at: Date(timeIntervalSince1970: 0))
-        let plan = BatchPlan([
-            .open(ann), .close(gone, .clientClosed), .message(message), .open(bob),
-            .closeServer("hub-x", .serverShutdown), .closeServer("hub-x", .serverRestart),
-        ], now: now, purgeFreshness: fresh)
+        let plan = BatchPlan(
+            [
+                .open(ann), .close(gone, .clientClosed), .message(message), .open(bob),
+                .closeServer("hub-x", .serverShutdown), .closeServer("hub-x", .serverRestart),
+            ], now: now, purgeFreshness: fresh)
         #expect(plan.opens == [ann, bob])
         #expect(plan.closes.map(\.id) == [gone] && plan.closes.map(\.reason) == [.clientClosed])
         #expect(plan.messages == [message])
@@ -55,10 +56,11 @@ struct BatchPlanTests {
 
     @Test("a stale purge request is skipped; of the fresh ones the smallest window wins")
     func purge() {
-        let two = BatchPlan([
-            .purge(window: .seconds(90), requestedAt: now), .purge(window: .seconds(60), requestedAt: now - .milliseconds(10)),
-            .purge(window: .seconds(10), requestedAt: now - .seconds(30)),
-        ], now: now, purgeFreshness: fresh)
+        let two = BatchPlan(
+            [
+                .purge(window: .seconds(90), requestedAt: now), .purge(window: .seconds(60), requestedAt: now - .milliseconds(10)),
+                .purge(window: .seconds(10), requestedAt: now - .seconds(30)),
+            ], now: now, purgeFreshness: fresh)
         #expect(two.purgeWindow == .seconds(60))
     }
 }

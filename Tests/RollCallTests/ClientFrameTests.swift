@@ -7,11 +7,13 @@ struct ClientFrameTests {
     func wellFormed() throws {
         #expect(try ClientFrame.decode(#"{"type":"ping","id":7}"#) == .ping(id: .number(7)))
         #expect(try ClientFrame.decode(#"{"type":"ping"}"#) == .ping(id: nil))
-        #expect(try ClientFrame.decode(#"{"type":"subscribe","id":"s1","users":["bob","ann"]}"#)
-            == .subscribe(id: .string("s1"), target: .users(["bob", "ann"])))
+        #expect(
+            try ClientFrame.decode(#"{"type":"subscribe","id":"s1","users":["bob","ann"]}"#)
+                == .subscribe(id: .string("s1"), target: .users(["bob", "ann"])))
         #expect(try ClientFrame.decode(#"{"type":"unsubscribe","all":true}"#) == .unsubscribe(id: nil, target: .all))
-        #expect(try ClientFrame.decode(#"{"type":"send","to":"bob","data":{"text":"hé 👋","n":[1,2.5,null]}}"#)
-            == .send(id: nil, to: "bob", data: .object(["text": .string("hé 👋"), "n": .array([.number(1), .number(2.5), .null])])))
+        #expect(
+            try ClientFrame.decode(#"{"type":"send","to":"bob","data":{"text":"hé 👋","n":[1,2.5,null]}}"#)
+                == .send(id: nil, to: "bob", data: .object(["text": .string("hé 👋"), "n": .array([.number(1), .number(2.5), .null])])))
         // Ids past what a Double holds exactly are echoed exactly.
         #expect(try ClientFrame.decode(#"{"type":"ping","id":9007199254740993}"#) == .ping(id: .number(9_007_199_254_740_993)))
         #expect(try ClientFrame.decode(#"{"type":"ping","id":-9223372036854775808}"#) == .ping(id: .number(.min)))
@@ -54,19 +56,25 @@ struct ClientFrameTests {
     func serverFrames() {
         let id = ConnectionID("6f1c1f4e-39a4-4e8b-9a57-4b1c7e1b2d3f")!
         let welcome = ServerFrame.welcome(connectionID: id, userID: "alice", serverID: "hub-1", heartbeatMilliseconds: 30000, resumed: false).json()
-        #expect(welcome == #"{"connection_id":"6f1c1f4e-39a4-4e8b-9a57-4b1c7e1b2d3f","heartbeat_ms":30000,"server_id":"hub-1","type":"welcome","user_id":"alice"}"#)
-        #expect(ServerFrame.error(id: .string("x"), code: .badRequest, message: "no").json()
-            == #"{"code":"bad_request","id":"x","message":"no","type":"error"}"#)
+        #expect(
+            welcome
+                == #"{"connection_id":"6f1c1f4e-39a4-4e8b-9a57-4b1c7e1b2d3f","heartbeat_ms":30000,"server_id":"hub-1","type":"welcome","user_id":"alice"}"#
+        )
+        #expect(
+            ServerFrame.error(id: .string("x"), code: .badRequest, message: "no").json()
+                == #"{"code":"bad_request","id":"x","message":"no","type":"error"}"#)
         #expect(ServerFrame.pong(id: nil).json() == #"{"type":"pong"}"#)
     }
 }
 
 @Suite("User ids", .timeLimit(.minutes(2)))
 struct UserIDTests {
-    @Test("any characters but NUL, 1 to 1024 bytes", arguments: [
-        ("ann", true), ("O'Reilly ü/#?", true), ("日本", true), ("", false), ("nul\u{0}byte", false),
-        (String(repeating: "é", count: 512), true), (String(repeating: "é", count: 513), false),
-    ])
+    @Test(
+        "any characters but NUL, 1 to 1024 bytes",
+        arguments: [
+            ("ann", true), ("O'Reilly ü/#?", true), ("日本", true), ("", false), ("nul\u{0}byte", false),
+            (String(repeating: "é", count: 512), true), (String(repeating: "é", count: 513), false),
+        ])
     func valid(_ user: String, _ expected: Bool) {
         #expect(Identity.isValidUserID(user) == expected)
     }

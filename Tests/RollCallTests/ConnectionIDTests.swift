@@ -17,8 +17,10 @@ struct ConnectionIDTests {
 
     @Test("written lowercase with hyphens, as PostgreSQL writes a uuid, and read back")
     func text() throws {
-        let ids = [ConnectionID(), ConnectionID(try #require(UUID(uuidString: "00000000-0000-0000-0000-000000000000"))),
-                   ConnectionID(try #require(UUID(uuidString: "FFFFFFFF-ABCD-4EF0-9A1B-0123456789AB")))]
+        let ids = [
+            ConnectionID(), ConnectionID(try #require(UUID(uuidString: "00000000-0000-0000-0000-000000000000"))),
+            ConnectionID(try #require(UUID(uuidString: "FFFFFFFF-ABCD-4EF0-9A1B-0123456789AB"))),
+        ]
         for id in ids {
             #expect(id.description == id.uuid.uuidString.lowercased())
             #expect(ConnectionID(id.description) == id)

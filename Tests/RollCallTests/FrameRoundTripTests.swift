@@ -18,13 +18,16 @@ struct FrameRoundTripTests {
         .ack(id: .number(.min), accepted: true),
         .error(id: .string("s1"), code: .rateLimited, message: "slow down"),
         .ack(id: .string("m"), accepted: false),
-        .snapshot(id: nil, users: [
-            UserPresence(userID: "bob", online: true, connections: 2, onlineSince: at, lastSeenAt: nil, version: 3),
-            .unknown("carol"),
-        ]),
+        .snapshot(
+            id: nil,
+            users: [
+                UserPresence(userID: "bob", online: true, connections: 2, onlineSince: at, lastSeenAt: nil, version: 3),
+                .unknown("carol"),
+            ]),
         .presence(PresenceTransition(userID: "bob", online: false, version: 4, at: at, connections: 0)),
-        .connection(ConnectionEvent(
-            event: .closed, connectionID: connection, userID: "bob", serverID: "hub-b", userAgent: "tab/1", at: at, reason: .timeout)),
+        .connection(
+            ConnectionEvent(
+                event: .closed, connectionID: connection, userID: "bob", serverID: "hub-b", userAgent: "tab/1", at: at, reason: .timeout)),
         .connection(ConnectionEvent(event: .opened, connectionID: connection, userID: "bob", serverID: "hub-b", userAgent: nil, at: at, reason: nil)),
         .message(from: "ann", data: .object(["text": .string("hé 👋"), "n": .array([.number(1), .number(2.5), .null])]), at: at),
     ]
@@ -41,16 +44,18 @@ struct FrameRoundTripTests {
         #expect(throws: (any Error).self) { try ServerFrame.decode("[]") }
     }
 
-    @Test("every client frame reads back as itself", arguments: [
-        ClientFrame.ping(id: .number(3)),
-        .ping(id: .number(.max)),
-        .ping(id: nil),
-        .subscribe(id: .string("s"), target: .users(["bob", "ann/2"])),
-        .subscribe(id: nil, target: .all),
-        .unsubscribe(id: .number(9), target: .users(["bob"])),
-        .unsubscribe(id: nil, target: .all),
-        .send(id: .string("m1"), to: "bob", data: .object(["text": .string("hi"), "list": .array([.bool(true), .null])])),
-    ])
+    @Test(
+        "every client frame reads back as itself",
+        arguments: [
+            ClientFrame.ping(id: .number(3)),
+            .ping(id: .number(.max)),
+            .ping(id: nil),
+            .subscribe(id: .string("s"), target: .users(["bob", "ann/2"])),
+            .subscribe(id: nil, target: .all),
+            .unsubscribe(id: .number(9), target: .users(["bob"])),
+            .unsubscribe(id: nil, target: .all),
+            .send(id: .string("m1"), to: "bob", data: .object(["text": .string("hi"), "list": .array([.bool(true), .null])])),
+        ])
     func clientFrame(_ frame: ClientFrame) throws {
         #expect(try ClientFrame.decode(frame.json()) == frame)
     }

@@ -22,8 +22,12 @@ struct HubConfigurationTests {
     @Test("batch size, batch linger and server id are checked")
     func other() {
         #expect(throws: HubConfiguration.Invalid.self) { try HubConfiguration(serverID: "a", jwtSecret: "", maxBatch: 0).validate() }
-        #expect(throws: HubConfiguration.Invalid.self) { try HubConfiguration(serverID: "a", jwtSecret: "", batchLinger: .milliseconds(1001)).validate() }
-        #expect(throws: HubConfiguration.Invalid.self) { try HubConfiguration(serverID: "a", jwtSecret: "", batchLinger: .milliseconds(-1)).validate() }
+        #expect(throws: HubConfiguration.Invalid.self) {
+            try HubConfiguration(serverID: "a", jwtSecret: "", batchLinger: .milliseconds(1001)).validate()
+        }
+        #expect(throws: HubConfiguration.Invalid.self) {
+            try HubConfiguration(serverID: "a", jwtSecret: "", batchLinger: .milliseconds(-1)).validate()
+        }
         #expect(throws: Never.self) { try HubConfiguration(serverID: "a", jwtSecret: "", batchLinger: .zero).validate() }
         #expect(throws: Never.self) { try HubConfiguration(serverID: "a", jwtSecret: "", batchLinger: .seconds(1)).validate() }
         #expect(throws: HubConfiguration.Invalid.self) { try HubConfiguration(serverID: "", jwtSecret: "").validate() }

@@ -26,10 +26,17 @@ struct JSONWriterTests {
         let transition = PresenceTransition(userID: "b\"o\nb", online: true, version: 9, at: Self.at, connections: 3)
         #expect(transition.json == #"{"at":"2026-09-21T14:13:20.125Z","connections":3,"online":true,"user":"b\"o\nb","version":9}"#)
         let id = ConnectionID("0b5a2c1e-3d4f-4a6b-8c7d-9e0f1a2b3c4d")!
-        let closed = ConnectionEvent(event: .closed, connectionID: id, userID: "bob", serverID: "hub-b", userAgent: "tab\t1", at: Self.at, reason: .timeout)
-        #expect(closed.json == #"{"at":"2026-09-21T14:13:20.125Z","connection_id":"0b5a2c1e-3d4f-4a6b-8c7d-9e0f1a2b3c4d","event":"closed","reason":"timeout","server_id":"hub-b","user_agent":"tab\t1","user_id":"bob"}"#)
+        let closed = ConnectionEvent(
+            event: .closed, connectionID: id, userID: "bob", serverID: "hub-b", userAgent: "tab\t1", at: Self.at, reason: .timeout)
+        #expect(
+            closed.json
+                == #"{"at":"2026-09-21T14:13:20.125Z","connection_id":"0b5a2c1e-3d4f-4a6b-8c7d-9e0f1a2b3c4d","event":"closed","reason":"timeout","server_id":"hub-b","user_agent":"tab\t1","user_id":"bob"}"#
+        )
         let opened = ConnectionEvent(event: .opened, connectionID: id, userID: "bob", serverID: "hub-b", userAgent: nil, at: Self.at, reason: nil)
-        #expect(opened.json == #"{"at":"2026-09-21T14:13:20.125Z","connection_id":"0b5a2c1e-3d4f-4a6b-8c7d-9e0f1a2b3c4d","event":"opened","server_id":"hub-b","user_id":"bob"}"#)
+        #expect(
+            opened.json
+                == #"{"at":"2026-09-21T14:13:20.125Z","connection_id":"0b5a2c1e-3d4f-4a6b-8c7d-9e0f1a2b3c4d","event":"opened","server_id":"hub-b","user_id":"bob"}"#
+        )
         let message = UserMessage(to: "ann", from: "bob", data: .object(["text": .string("é/👋"), "n": .number(1)]), at: Self.at)
         #expect(message.json == #"{"at":"2026-09-21T14:13:20.125Z","data":{"n":1,"text":"é/👋"},"from":"bob","to":"ann"}"#)
     }

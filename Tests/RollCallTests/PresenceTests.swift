@@ -29,7 +29,9 @@ struct PresenceTests {
     func chunking() throws {
         let at = Date(timeIntervalSince1970: 1_800_000_000)
         let events = (0..<500).map { index in
-            PresenceTransition(userID: "user-\(index)-" + String(repeating: "é", count: index % 40), online: index % 2 == 0, version: Int64(index), at: at, connections: index % 3)
+            PresenceTransition(
+                userID: "user-\(index)-" + String(repeating: "é", count: index % 40), online: index % 2 == 0, version: Int64(index), at: at,
+                connections: index % 3)
         }
         let payloads = PresenceNotification.payloads(server: "hub \"one\"", events: events)
         #expect(payloads.count > 1)
@@ -42,7 +44,8 @@ struct PresenceTests {
     @Test("a piece too large for any payload is left out; the rest still go, none over the limit")
     func oversizedPiece() throws {
         let at = Date(timeIntervalSince1970: 1_800_000_000)
-        let small = ConnectionEvent(event: .opened, connectionID: ConnectionID(), userID: "ann", serverID: "hub", userAgent: "curl", at: at, reason: nil)
+        let small = ConnectionEvent(
+            event: .opened, connectionID: ConnectionID(), userID: "ann", serverID: "hub", userAgent: "curl", at: at, reason: nil)
         let huge = ConnectionEvent(
             event: .closed, connectionID: ConnectionID(), userID: "bob", serverID: "hub",
             userAgent: "a" + String(repeating: "\u{0301}", count: 4000), at: at, reason: .clientClosed)

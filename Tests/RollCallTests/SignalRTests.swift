@@ -26,28 +26,32 @@ struct SignalRProtocolTests {
     @Test("a handshake and invocations in one frame are read in order")
     func severalRecords() {
         var handshaken = false
-        let text = #"{"protocol":"json","version":1}"# + Self.rs
+        let text =
+            #"{"protocol":"json","version":1}"# + Self.rs
             + #"{"type":1,"invocationId":"1","target":"Subscribe","arguments":[["bob","ann"]]}"# + Self.rs
             + #"{"type":1,"target":"SendToUser","arguments":["bob",{"text":"hi"}]}"# + Self.rs
             + #"{"type":6}"# + Self.rs + #"{"type":7}"# + Self.rs
-        #expect(SignalR.read(text, handshaken: &handshaken) == [
-            .handshake(error: nil),
-            .frame(.subscribe(id: .string("1"), target: .users(["bob", "ann"]))),
-            .frame(.send(id: nil, to: "bob", data: .object(["text": .string("hi")]))),
-            .ignored,
-            .close,
-        ])
+        #expect(
+            SignalR.read(text, handshaken: &handshaken) == [
+                .handshake(error: nil),
+                .frame(.subscribe(id: .string("1"), target: .users(["bob", "ann"]))),
+                .frame(.send(id: nil, to: "bob", data: .object(["text": .string("hi")]))),
+                .ignored,
+                .close,
+            ])
     }
 
-    @Test("unknown targets, bad arguments and streams are refused with what is wrong", arguments: [
-        (#"{"type":1,"invocationId":"a","target":"Teleport","arguments":[]}"#, "unknown method 'Teleport'"),
-        (#"{"type":1,"invocationId":"b","target":"Subscribe","arguments":[42]}"#, "Subscribe takes one argument"),
-        (#"{"type":1,"invocationId":"c","target":"Subscribe","arguments":[[]]}"#, "non-empty array"),
-        (#"{"type":1,"invocationId":"d","target":"SendToUser","arguments":["bob"]}"#, "SendToUser takes two arguments"),
-        (#"{"type":1,"invocationId":"e","target":"SendToUser","arguments":["",1]}"#, "SendToUser takes two arguments"),
-        (#"{"type":1,"invocationId":"f","arguments":[]}"#, "needs a target"),
-        (#"{"type":4,"invocationId":"g","target":"Stream","arguments":[]}"#, "streaming"),
-    ])
+    @Test(
+        "unknown targets, bad arguments and streams are refused with what is wrong",
+        arguments: [
+            (#"{"type":1,"invocationId":"a","target":"Teleport","arguments":[]}"#, "unknown method 'Teleport'"),
+            (#"{"type":1,"invocationId":"b","target":"Subscribe","arguments":[42]}"#, "Subscribe takes one argument"),
+            (#"{"type":1,"invocationId":"c","target":"Subscribe","arguments":[[]]}"#, "non-empty array"),
+            (#"{"type":1,"invocationId":"d","target":"SendToUser","arguments":["bob"]}"#, "SendToUser takes two arguments"),
+            (#"{"type":1,"invocationId":"e","target":"SendToUser","arguments":["",1]}"#, "SendToUser takes two arguments"),
+            (#"{"type":1,"invocationId":"f","arguments":[]}"#, "needs a target"),
+            (#"{"type":4,"invocationId":"g","target":"Stream","arguments":[]}"#, "streaming"),
+        ])
     func refusals(record: String, says: String) {
         var handshaken = true
         guard case .refused(let id, let error)? = SignalR.read(record + Self.rs, handshaken: &handshaken).first else {
@@ -77,7 +81,9 @@ struct SignalRProtocolTests {
         let failed = try object(SignalR.text(for: .error(id: .string("8"), code: .forbidden, message: "not yours")))
         #expect(failed["error"] == .string("forbidden: not yours") && failed["invocationId"] == .string("8"))
         let snapshot = try object(SignalR.text(for: .snapshot(id: .string("9"), users: [.unknown("zed")])))
-        #expect(snapshot["result"] == .array([.object(["userId": .string("zed"), "online": .bool(false), "connections": .number(0), "version": .number(0)])]))
+        #expect(
+            snapshot["result"]
+                == .array([.object(["userId": .string("zed"), "online": .bool(false), "connections": .number(0), "version": .number(0)])]))
         #expect(SignalR.text(for: .pong(id: nil)) == nil)
         #expect(SignalR.text(for: .ack(id: nil, accepted: true)) == nil, "nothing answers a call made without an invocationId")
     }

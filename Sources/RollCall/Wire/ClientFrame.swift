@@ -86,7 +86,9 @@ extension ClientFrame {
         }
     }
 
-    private static func subscriptionTarget(of type: String, users: JSONValue?, all: JSONValue?, id: RequestID?) throws(ClientFrameError) -> SubscriptionTarget {
+    private static func subscriptionTarget(of type: String, users: JSONValue?, all: JSONValue?, id: RequestID?) throws(ClientFrameError)
+        -> SubscriptionTarget
+    {
         switch all {
         case .bool(true)?: return .all
         case nil, .bool(false)?, .null?: break
@@ -100,7 +102,8 @@ extension ClientFrame {
                     throw ClientFrameError(id: id, message: "\"users\" must be a list of strings; it holds \(item.kind)")
                 }
                 guard Identity.isValidUserID(user) else {
-                    throw ClientFrameError(id: id, message: "each of \"users\" must be a user id of 1 to \(Identity.maximumUserIDBytes) bytes without NUL")
+                    throw ClientFrameError(
+                        id: id, message: "each of \"users\" must be a user id of 1 to \(Identity.maximumUserIDBytes) bytes without NUL")
                 }
                 ids.append(user)
             }

@@ -62,7 +62,9 @@ extension JSONValue {
 
     /// Any value, null included, but present.
     public func present(_ key: some JSONKey) throws(FieldError) -> JSONValue {
-        guard case .object(let fields) = self, let value = fields[key.rawValue] else { throw FieldError(description: "\"\(key.rawValue)\" is missing") }
+        guard case .object(let fields) = self, let value = fields[key.rawValue] else {
+            throw FieldError(description: "\"\(key.rawValue)\" is missing")
+        }
         return value
     }
 
@@ -73,7 +75,9 @@ extension JSONValue {
         return choice
     }
 
-    public func optionalChoice<Choice: RawRepresentable<String>>(_ key: some JSONKey, of type: Choice.Type = Choice.self) throws(FieldError) -> Choice? {
+    public func optionalChoice<Choice: RawRepresentable<String>>(_ key: some JSONKey, of type: Choice.Type = Choice.self) throws(FieldError)
+        -> Choice?
+    {
         guard self[key] != nil else { return nil }
         return try choice(key, of: type)
     }

@@ -202,7 +202,7 @@ public struct JSONParser {
     private mutating func literal(_ word: StaticString, _ value: JSONValue) throws(Failure) -> JSONValue {
         let count = word.utf8CodeUnitCount
         guard index + count <= bytes.count,
-              word.withUTF8Buffer({ bytes[index..<index + count].elementsEqual($0) })
+            word.withUTF8Buffer({ bytes[index..<index + count].elementsEqual($0) })
         else { throw failure("unexpected word") }
         index += count
         return value

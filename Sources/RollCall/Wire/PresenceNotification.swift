@@ -31,7 +31,7 @@ public struct PresenceNotification: Sendable, Equatable {
         let notification = try JSONParser.parse(payload)
         return PresenceNotification(
             server: try notification.string(Key.server),
-            events: try notification.array(Key.events).map { event throws(JSONValue.FieldError) in try PresenceTransition(json: event, inFrame: false) },
+            events: try notification.array(Key.events).map { try PresenceTransition(json: $0, inFrame: false) },
             connections: try notification.array(Key.connections).map(ConnectionEvent.init(json:)))
     }
 }

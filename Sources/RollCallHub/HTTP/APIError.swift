@@ -42,14 +42,15 @@ struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         } catch let error as APIError {
             throw error
         } catch let error as HTTPError {
-            let code: ErrorCode = switch error.status {
-            case .notFound: .notFound
-            case .unauthorized: .unauthorized
-            case .forbidden: .forbidden
-            case .contentTooLarge: .tooLarge
-            case .serviceUnavailable: .unavailable
-            default: .badRequest
-            }
+            let code: ErrorCode =
+                switch error.status {
+                case .notFound: .notFound
+                case .unauthorized: .unauthorized
+                case .forbidden: .forbidden
+                case .contentTooLarge: .tooLarge
+                case .serviceUnavailable: .unavailable
+                default: .badRequest
+                }
             throw APIError(status: error.status, code: code, message: error.body ?? error.status.reasonPhrase)
         } catch {
             context.logger.warning("request failed", metadata: ["error": "\(String(reflecting: error))"])

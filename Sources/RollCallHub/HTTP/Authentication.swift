@@ -45,7 +45,8 @@ extension TokenAuthority {
 struct AuthenticationMiddleware: RouterMiddleware {
     let authority: TokenAuthority
 
-    func handle(_ request: Request, context: HubRequestContext, next: (Request, HubRequestContext) async throws -> Response) async throws -> Response {
+    func handle(_ request: Request, context: HubRequestContext, next: (Request, HubRequestContext) async throws -> Response) async throws -> Response
+    {
         var context = context
         context.identity = try authority.identity(authorization: request.headers[.authorization], query: request.uri.query)
         return try await next(request, context)
@@ -58,7 +59,8 @@ struct AdmittedSocketMiddleware: RouterMiddleware {
     let admission: SocketAdmission
     let authority: TokenAuthority
 
-    func handle(_ request: Request, context: HubRequestContext, next: (Request, HubRequestContext) async throws -> Response) async throws -> Response {
+    func handle(_ request: Request, context: HubRequestContext, next: (Request, HubRequestContext) async throws -> Response) async throws -> Response
+    {
         var context = context
         if let admitted = admission.take(context.channel) {
             context.identity = admitted.identity

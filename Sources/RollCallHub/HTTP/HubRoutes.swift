@@ -22,18 +22,24 @@ struct HubRoutes {
 
         let socketAuthentication = AdmittedSocketMiddleware(admission: admission, authority: authority)
         router.group("v1").add(middleware: socketAuthentication)
-            .ws("ws") { _, _ in .upgrade([:]) } onUpgrade: { inbound, outbound, wsContext in
+            .ws("ws") { _, _ in
+                .upgrade([:])
+            } onUpgrade: { inbound, outbound, wsContext in
                 await session(wsContext, dialect: .rollcall)?.run(inbound: inbound, outbound: outbound, logger: wsContext.logger)
             }
         SignalRRoutes.negotiate(on: router, authority: authority)
         router.group().add(middleware: socketAuthentication)
-            .ws(RouterPath(SignalRRoutes.path)) { _, _ in .upgrade([:]) } onUpgrade: { inbound, outbound, wsContext in
+            .ws(RouterPath(SignalRRoutes.path)) { _, _ in
+                .upgrade([:])
+            } onUpgrade: { inbound, outbound, wsContext in
                 await session(wsContext, dialect: .signalR)?.run(inbound: inbound, outbound: outbound, logger: wsContext.logger)
             }
         let api = router.group("v1").add(middleware: AuthenticationMiddleware(authority: authority))
-        api.addRoutes(UserRoutes(
-            reader: services.reader, writer: services.writer, maxMessageBytes: services.settings.maxMessageBytes,
-            databaseAvailable: { services.databaseAvailable }).routes)
+        api.addRoutes(
+            UserRoutes(
+                reader: services.reader, writer: services.writer, maxMessageBytes: services.settings.maxMessageBytes,
+                databaseAvailable: { services.databaseAvailable }
+            ).routes)
         api.addRoutes(ServerRoutes(reader: services.reader).routes)
     }
 }
@@ -46,8 +52,9 @@ extension HubRoutes {
         return WebSocketSession(
             services: services, identity: identity,
             userAgent: wsContext.request.headers[.userAgent],
-            remoteAddress: context.clientAddress ?? trustedProxies.clientAddress(
-                peer: context.remoteAddress?.ipAddress, forwardedFor: wsContext.request.headers[values: .xForwardedFor]),
+            remoteAddress: context.clientAddress
+                ?? trustedProxies.clientAddress(
+                    peer: context.remoteAddress?.ipAddress, forwardedFor: wsContext.request.headers[values: .xForwardedFor]),
             resuming: dialect == .rollcall ? wsContext.request.uri.queryParameters.get("resume").flatMap(ConnectionID.init) : nil,
             channel: context.channel,
             dialect: dialect,

@@ -22,7 +22,10 @@ final class SocketAdmission: Sendable {
         let address: String?
     }
 
-    init(authority: TokenAuthority, rules: OpenLimits.Rules, trustedProxies: TrustedProxies, metrics: HubMetrics, databaseAvailable: @escaping @Sendable () -> Bool) {
+    init(
+        authority: TokenAuthority, rules: OpenLimits.Rules, trustedProxies: TrustedProxies, metrics: HubMetrics,
+        databaseAvailable: @escaping @Sendable () -> Bool
+    ) {
         self.authority = authority
         self.trustedProxies = trustedProxies
         self.metrics = metrics

@@ -103,7 +103,7 @@ public struct TokenAuthority: Sendable {
         guard (try? algorithm.verify(signature, signs: bytes[..<(parts[2].startIndex - 1)])) == true else { throw malformed }
         // A token signed with this hub's secret says so: HS256, and no other algorithm.
         guard let header = Self.object(parts[0]), header["alg"] == .string("HS256"),
-              let payload = Self.object(parts[1]), let claims = TokenClaims(payload)
+            let payload = Self.object(parts[1]), let claims = TokenClaims(payload)
         else { throw malformed }
         guard claims.exp.value > Date() else { throw TokenRejected(description: "token expired") }
         return claims

@@ -36,10 +36,12 @@ struct PurgeService: Service {
             let report = try await withDeadline(Self.patience) { try await writer.purgeOrphans(window: orphanWindow) }
             metrics.orphansClosed.increment(by: Int64(report.rowsClosed))
             if report.rowsClosed > 0 || report.gracesFinished > 0 {
-                logger.notice("orphan purge", metadata: [
-                    "rows_closed": "\(report.rowsClosed)", "servers": "\(report.closedByServer.keys.sorted())",
-                    "users_offline": "\(report.usersOffline)", "graces_finished": "\(report.gracesFinished)",
-                ])
+                logger.notice(
+                    "orphan purge",
+                    metadata: [
+                        "rows_closed": "\(report.rowsClosed)", "servers": "\(report.closedByServer.keys.sorted())",
+                        "users_offline": "\(report.usersOffline)", "graces_finished": "\(report.gracesFinished)",
+                    ])
             }
             if let deleted = try await sweep.run(retention: retention), deleted > 0 {
                 metrics.historyDeleted.increment(by: Int64(deleted))

@@ -100,12 +100,15 @@ struct WebSocketSession {
         services.metrics.connectionsOpened.increment()
         services.metrics.connectionsOpen.increment()
         log(.info, "connection opened", ["remote_addr": "\(remoteAddress ?? "-")", "resumed": "\(resumed)"])
-        mailbox.yield(.frame(.welcome(
-            connectionID: connection.connectionID, userID: identity.userID, serverID: services.settings.serverID,
-            heartbeatMilliseconds: Int(services.settings.pingInterval.milliseconds), resumed: resumed)))
+        mailbox.yield(
+            .frame(
+                .welcome(
+                    connectionID: connection.connectionID, userID: identity.userID, serverID: services.settings.serverID,
+                    heartbeatMilliseconds: Int(services.settings.pingInterval.milliseconds), resumed: resumed)))
 
         // SignalR clients take 30 s without a record for a dead connection: ping them every 15 s.
-        let keepAlive = dialect == .signalR
+        let keepAlive =
+            dialect == .signalR
             ? channel.eventLoop.scheduleRepeatedTask(initialDelay: .seconds(15), delay: .seconds(15)) { _ in mailbox.yield(.text(SignalR.ping)) }
             : nil
         // The token's expiry is a timer on the socket's event loop, not a task of its own.

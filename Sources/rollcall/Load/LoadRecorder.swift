@@ -111,7 +111,8 @@ final class LoadRecorder: Sendable {
     func progressLine() -> String {
         let seconds = (ContinuousClock.now - started).seconds
         return state.withLock { state in
-            String(format: "%6.1fs %-9@ open %6d  welcomed %6d  failed %5d  presence %6d  messages %7d",
+            String(
+                format: "%6.1fs %-9@ open %6d  welcomed %6d  failed %5d  presence %6d  messages %7d",
                 seconds, state.phase as NSString, state.held.count, state.welcomeMilliseconds.count, state.errors.values.reduce(0, +),
                 state.presenceOnline + state.presenceOffline, state.messagesDelivered)
         }

@@ -198,7 +198,8 @@ final class LoadRun: Sendable {
             for receiver in receivers {
                 group.addTask {
                     while let frame = try await receiver.receive() {
-                        guard case .message(_, .object(let data), _) = frame, case .number(let number)? = data["seq"], let sequence = number.integer else { continue }
+                        guard case .message(_, .object(let data), _) = frame, case .number(let number)? = data["seq"], let sequence = number.integer
+                        else { continue }
                         self.recorder.delivered(sequence)
                     }
                 }
@@ -226,7 +227,8 @@ final class LoadRun: Sendable {
                                 if due > .now { try await Task.sleep(until: due) }
                                 let to = "\(self.plan.prefix)-receiver-\(sequence % receiverCount)"
                                 self.recorder.sending(Int64(sequence))
-                                try await sender.send(.send(id: .number(Int64(sequence)), to: to, data: .object(["seq": .number(JSONNumber(sequence))])))
+                                try await sender.send(
+                                    .send(id: .number(Int64(sequence)), to: to, data: .object(["seq": .number(JSONNumber(sequence))])))
                                 sequence += senderCount
                                 sentHere += 1
                             }
