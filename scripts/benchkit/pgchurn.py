@@ -1,0 +1,107 @@
+"""PostgreSQL's CPU per connect+close for variants of the schema, side by side: each variant in a
+database of its own on one cluster, the same pgbench churn (Benchmarks/churn.pgbench) run against
+each in turn, alternating order every round. Run as `scripts/pgchurn [--rounds N] [--transactions T]`.
+"""
+
+import argparse
+import os
+import subprocess
+import tempfile
+import time
+
+from .cluster import Cluster
+from .processes import ROOT, Binaries, log
+from .procfs import postgres_cpu
+
+SCRIPT = os.path.join(ROOT, "Benchmarks", "churn.pgbench")
+
+# (label, SQL run after the migrations, a sed-style replacement applied to the script or None)
+VARIANTS = [
+    ("as migrated", [], None),
+    ("without connections_open_by_user", ["DROP INDEX rollcall.connections_open_by_user"], None),
+    ("created_at and closed_by_time as BRIN", [
+        "DROP INDEX rollcall.connections_created_at", "DROP INDEX rollcall.connections_closed_by_time",
+        "CREATE INDEX connections_created_at ON rollcall.connections USING brin (created_at)",
+        "CREATE INDEX connections_closed_by_time ON rollcall.connections USING brin (disconnected_at)",
+    ], None),
+    ("users locked without a new row version", [], (
+        "ON CONFLICT (user_id) DO UPDATE SET user_id = u.user_id RETURNING u.user_id, u.online;",
+        "ON CONFLICT (user_id) DO UPDATE SET user_id = u.user_id WHERE false; "
+        "SELECT user_id, online FROM rollcall.users WHERE user_id IN (SELECT 'u' || :n || '-' || i FROM generate_series(1, 20) AS i);")),
+    ("time-ordered connection ids (UUIDv7-like)", [], (
+        "array_agg(md5(:n || '-' || i)::uuid ORDER BY i)",
+        "array_agg((lpad(to_hex((extract(epoch FROM clock_timestamp()) * 1000)::bigint), 12, '0') || substr(md5(:n || '-' || i), 13))::uuid ORDER BY i)")),
+    ("HOT close: no index on what a close changes, fillfactor 70", [
+        "DROP INDEX rollcall.connections_open_by_user", "DROP INDEX rollcall.connections_open_by_server",
+        "DROP INDEX rollcall.connections_closed_by_time", "ALTER TABLE rollcall.connections SET (fillfactor = 70)",
+    ], None),
+    ("floor: connections with its primary key alone", [
+        "DROP INDEX rollcall.connections_open_by_user", "DROP INDEX rollcall.connections_open_by_server",
+        "DROP INDEX rollcall.connections_closed_by_time", "DROP INDEX rollcall.connections_by_user_created",
+        "DROP INDEX rollcall.connections_created_at",
+    ], None),
+]
+
+
+def script_for(replacement, directory):
+    if replacement is None:
+        return SCRIPT
+    text = open(SCRIPT).read()
+    old, new = replacement
+    if old not in text:
+        raise SystemExit(f"the churn script no longer holds {old!r}")
+    path = os.path.join(directory, f"churn-{abs(hash(new))}.pgbench")
+    with open(path, "w") as f:
+        f.write(text.replace(old, new))
+    return path
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--transactions", type=int, default=1000, help="pgbench transactions per run (20 connects+closes each)")
+    parser.add_argument("--only", action="append", metavar="TEXT", help="only the variants whose label holds TEXT (and the baseline)")
+    options = parser.parse_args()
+    Binaries.find()
+    variants = [v for v in VARIANTS if v[0] == "as migrated" or not options.only or any(t in v[0] for t in options.only)]
+    cluster = Cluster()
+    directory = tempfile.mkdtemp(prefix="rollcall-pgchurn-")
+    try:
+        bindir = os.path.dirname(cluster.psql_binary)
+        pgbench = os.path.join(bindir, "pgbench") if bindir else "pgbench"
+        results = {label: [] for label, _, _ in variants}
+        for index, (label, setup, _) in enumerate(variants):
+            database = f"churn_{index}"
+            cluster.create(database)
+            subprocess.run([Binaries.rollcall, "migrate", "--database-url", cluster.url(database), "--log-level", "warning"],
+                           check=True, capture_output=True)
+            # Autovacuum runs when it will, and its CPU would land on whichever variant runs then:
+            # it is off, so each figure is the churn's own statements (what vacuuming costs is apart).
+            quiet = ["ALTER TABLE rollcall.connections SET (autovacuum_enabled = false)",
+                     "ALTER TABLE rollcall.users SET (autovacuum_enabled = false)"]
+            for statement in setup + quiet + ["INSERT INTO rollcall.servers (server_id, version, host) VALUES ('hub-a', 'bench', 'here')"]:
+                cluster.psql(statement, database)
+        for round in range(options.rounds + 1):
+            order = list(enumerate(variants))
+            for index, (label, _, replacement) in (order if round % 2 == 0 else order[::-1]):
+                database = f"churn_{index}"
+                before = postgres_cpu(cluster.postmaster)
+                subprocess.run([pgbench, "-n", "-M", "prepared", "-t", str(options.transactions), "-f", script_for(replacement, directory),
+                                "-h", cluster.socket_directory, "-p", str(cluster.port), "-U", cluster.user, database],
+                               check=True, capture_output=True)
+                # pgbench's backend has exited; its CPU counts once the postmaster has reaped it.
+                time.sleep(1)
+                spent = postgres_cpu(cluster.postmaster) - before
+                per = spent * 1000 / (options.transactions * 20)
+                if round == 0:
+                    continue  # a warm-up: the first writes of each database (its files, its caches) are not the churn's
+                results[label].append(per)
+                log(f"round {round}  {label:58}  {per:.4f} ms per connect+close")
+        base = sum(results["as migrated"]) / len(results["as migrated"])
+        print(f"| PostgreSQL CPU per connect+close, {options.rounds} rounds of {options.transactions * 20:,} | each round (ms) | mean | against as migrated |")
+        print("|---|---|---|---|")
+        for label, values in results.items():
+            mean = sum(values) / len(values)
+            print(f"| {label} | {' / '.join(f'{v:.4f}' for v in values)} | {mean:.4f} | {mean / base:.2f}× |")
+    finally:
+        cluster.stop()
