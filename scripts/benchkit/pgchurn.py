@@ -31,6 +31,13 @@ VARIANTS = [
     ("time-ordered connection ids (UUIDv7-like)", [], (
         "array_agg(md5(:n || '-' || i)::uuid ORDER BY i)",
         "array_agg((lpad(to_hex((extract(epoch FROM clock_timestamp()) * 1000)::bigint), 12, '0') || substr(md5(:n || '-' || i), 13))::uuid ORDER BY i)")),
+    ("without the counters (no statement on users)", [], [
+        ("INSERT INTO rollcall.users AS u (user_id) SELECT 'u' || :n || '-' || i FROM generate_series(1, 20) AS i ORDER BY 1 "
+         "ON CONFLICT (user_id) DO UPDATE SET user_id = u.user_id RETURNING u.user_id, u.online;\n", ""),
+        ("UPDATE rollcall.users AS u SET connections = u.connections + 1", "-- UPDATE rollcall.users AS u SET connections = u.connections + 1"),
+        ("UPDATE rollcall.users AS u SET connections = u.connections - 1", "-- UPDATE rollcall.users AS u SET connections = u.connections - 1"),
+    ]),
+    ("without the NOTIFYs", [], [("SELECT pg_notify('rollcall_presence', repeat('x', 2000));\n", "")]),
     ("HOT close: no index on what a close changes, fillfactor 70", [
         "DROP INDEX rollcall.connections_open_by_user", "DROP INDEX rollcall.connections_open_by_server",
         "DROP INDEX rollcall.connections_closed_by_time", "ALTER TABLE rollcall.connections SET (fillfactor = 70)",
@@ -47,12 +54,13 @@ def script_for(replacement, directory):
     if replacement is None:
         return SCRIPT
     text = open(SCRIPT).read()
-    old, new = replacement
-    if old not in text:
-        raise SystemExit(f"the churn script no longer holds {old!r}")
-    path = os.path.join(directory, f"churn-{abs(hash(new))}.pgbench")
+    for old, new in replacement if isinstance(replacement, list) else [replacement]:
+        if old not in text:
+            raise SystemExit(f"the churn script no longer holds {old!r}")
+        text = text.replace(old, new)
+    path = os.path.join(directory, f"churn-{abs(hash(text))}.pgbench")
     with open(path, "w") as f:
-        f.write(text.replace(old, new))
+        f.write(text)
     return path
 
 
