@@ -9,7 +9,7 @@ from . import redis_recipe
 from .cluster import Cluster
 from .processes import SECRET, Binaries, load, log, open_on_hub, start_bare, start_hub, stop_all
 from .report import print_table
-from .workloads import churn, churn_pairs, idle, relay_messages
+from .workloads import churn, churn_pairs, idle, reconnect_storm, relay_messages
 
 
 def main(description=__doc__):
@@ -23,6 +23,8 @@ def main(description=__doc__):
     parser.add_argument("--against", metavar="BINARY",
                         help="only the churn, with this build's hubs and then with BINARY's (another build of rollcall), each beside the bare server")
     parser.add_argument("--pairs", type=int, metavar="N", help="rounds of --against (default 3)")
+    parser.add_argument("--storm", action="store_true",
+                        help="only the reconnect storm: 10,000 sockets on hub A, A stopped, all of them to hub B at once")
     parser.add_argument("--redis-pairs", type=int, metavar="N",
                         help="only the churn, N times, each beside the bare server and the advice's recipe in Redis")
     options = parser.parse_args()
@@ -32,6 +34,10 @@ def main(description=__doc__):
         return churn_pairs(options.executor_pairs, [(f"--executor {v}", ROLLCALL, ["--executor", v]) for v in ["pool", "event-loops"]])
     if options.linger_pairs:
         return churn_pairs(options.linger_pairs, [(f"--batch-linger {v}", ROLLCALL, ["--batch-linger", v]) for v in ["0", "5ms", "20ms"]])
+    if options.storm:
+        storm = reconnect_storm(2000 if options.quick else 10_000)
+        print(json.dumps(storm, indent=2, sort_keys=True))
+        return
     if options.redis_pairs:
         return churn_pairs(options.redis_pairs, [("this build", ROLLCALL, [])])
     if options.against:

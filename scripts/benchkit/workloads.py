@@ -6,7 +6,7 @@ import time
 from . import redis_recipe
 from .cluster import Cluster
 from .procfs import children_cpu, cpu_seconds, postgres_cpu, rss_bytes, socket_count
-from .processes import Binaries, load, start_bare, start_hub, start_load, stop_all, transactions
+from .processes import Binaries, load, open_on_hub, start_bare, start_hub, start_load, stop_all, transactions
 
 
 def churn(servers, urls, connections, postmaster=None, prefix="churn"):
@@ -113,6 +113,44 @@ def churn_pairs(rounds, variants):
                       f"  connects/s {run['connects_per_second']:.0f} vs {base['connects_per_second']:.0f}"
                       f"  opens+closes per transaction {per_transaction:.1f}"
                       f"  errors {run['errors'] or base['errors'] or 'none'}", flush=True)
+    finally:
+        stop_all()
+        cluster.stop()
+
+
+def reconnect_storm(connections=10_000, concurrency=1000):
+    """`connections` sockets held on hub A; hub A stopped (its sockets closed with 1001); then every
+    one of their users connects to hub B at once. Time until all are welcomed (the load's own clock),
+    errors, and PostgreSQL's and hub B's CPU over the storm."""
+    cluster = Cluster()
+    try:
+        database = "storm"
+        cluster.create(database)
+        a = start_hub(cluster, database, 18081, "storm-a", [])
+        b = start_hub(cluster, database, 18082, "storm-b", [])
+        holder = start_load(["--limit", "600s", "--hubs", "ws://127.0.0.1:18081", "--connections", str(connections),
+                             "--concurrency", "256", "--hold", "300s", "--user-prefix", "storm"])
+        deadline = time.time() + 240
+        while time.time() < deadline and open_on_hub(18081) < connections and holder.poll() is None:
+            time.sleep(0.5)
+        held = open_on_hub(18081)
+        a.stop()
+        pg_before, b_before = postgres_cpu(cluster.postmaster), cpu_seconds(b.pid)
+        summary = load(["--hubs", "ws://127.0.0.1:18082", "--connections", str(connections), "--concurrency", str(concurrency),
+                        "--user-prefix", "storm"])
+        pg_cpu, b_cpu = postgres_cpu(cluster.postmaster) - pg_before, cpu_seconds(b.pid) - b_before
+        holder.kill()
+        holder.wait()
+        b.stop()
+        return {
+            "held_on_a": held,
+            "welcomed_on_b": summary["connections"]["welcomed"],
+            "storm_seconds": summary["seconds"],
+            "time_to_welcome_ms": summary["time_to_welcome_ms"],
+            "errors": summary["errors"],
+            "postgres_cpu_s": pg_cpu,
+            "hub_b_cpu_s": b_cpu,
+        }
     finally:
         stop_all()
         cluster.stop()
