@@ -38,6 +38,23 @@ VARIANTS = [
         ("UPDATE rollcall.users AS u SET connections = u.connections - 1", "-- UPDATE rollcall.users AS u SET connections = u.connections - 1"),
     ]),
     ("without the NOTIFYs", [], [("SELECT pg_notify('rollcall_presence', repeat('x', 2000));\n", "")]),
+    ("counters in one upsert per batch (a sketch: transitions not read back)", [], [
+        ("INSERT INTO rollcall.users AS u (user_id) SELECT 'u' || :n || '-' || i FROM generate_series(1, 20) AS i ORDER BY 1 "
+         "ON CONFLICT (user_id) DO UPDATE SET user_id = u.user_id RETURNING u.user_id, u.online;\n", ""),
+        ("UPDATE rollcall.users AS u SET connections = u.connections + 1, online = true, online_since = CASE WHEN u.online THEN u.online_since ELSE now() END, "
+         "offline_pending_since = NULL, last_seen_at = now(), version = u.version + CASE WHEN NOT u.online THEN 1 ELSE 0 END "
+         "FROM generate_series(1, 20) AS i WHERE u.user_id = 'u' || :n || '-' || i",
+         "INSERT INTO rollcall.users AS u (user_id, connections, online, online_since, last_seen_at, version) "
+         "SELECT 'u' || :n || '-' || i, 1, true, now(), now(), 1 FROM generate_series(1, 20) AS i ORDER BY 1 "
+         "ON CONFLICT (user_id) DO UPDATE SET connections = u.connections + 1, online = true, "
+         "online_since = CASE WHEN u.online THEN u.online_since ELSE now() END, offline_pending_since = NULL, last_seen_at = now(), "
+         "version = u.version + CASE WHEN NOT u.online THEN 1 ELSE 0 END"),
+        ("UPDATE rollcall.users AS u SET connections = u.connections - 1, online = false, online_since = NULL, offline_pending_since = NULL, "
+         "last_seen_at = now(), version = u.version + 1 FROM generate_series(1, 20) AS i WHERE u.user_id = 'u' || :n || '-' || i",
+         "INSERT INTO rollcall.users AS u (user_id) SELECT 'u' || :n || '-' || i FROM generate_series(1, 20) AS i ORDER BY 1 "
+         "ON CONFLICT (user_id) DO UPDATE SET connections = u.connections - 1, online = false, online_since = NULL, "
+         "offline_pending_since = NULL, last_seen_at = now(), version = u.version + 1"),
+    ]),
     ("HOT close: no index on what a close changes, fillfactor 70", [
         "DROP INDEX rollcall.connections_open_by_user", "DROP INDEX rollcall.connections_open_by_server",
         "DROP INDEX rollcall.connections_closed_by_time", "ALTER TABLE rollcall.connections SET (fillfactor = 70)",
