@@ -3,7 +3,8 @@ import Hummingbird
 import RollCall
 import RollCallPostgres
 
-/// The JSON bodies of the HTTP API (docs/protocol.md), one type each.
+/// The JSON bodies of the HTTP API (docs/protocol.md): records and statuses are `Codable`; what
+/// holds wire payloads (users' presence) is a `WrittenBody`, written as frames are.
 struct StatusBody: ResponseEncodable {
     let status: String
 }
