@@ -11,7 +11,7 @@ struct Cluster: AsyncParsableCommand {
 
     struct Start: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Start the cluster (made on first use) and print where it is, as JSON: its socket directory, postmaster pid and log.")
+            abstract: "Start the cluster (made on first use) and print where it is, as JSON: its socket directory, postmaster pid, log and binaries.")
 
         @OptionGroup var common: CommonOptions
 
@@ -29,7 +29,7 @@ struct Cluster: AsyncParsableCommand {
             encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
             let location = Location(
                 socketDirectory: cluster.clusterDirectory.path, port: EmbeddedPostgres.port, user: EmbeddedPostgres.superuser,
-                postmasterPID: pid, log: cluster.logFile.path)
+                postmasterPID: pid, log: cluster.logFile.path, binaries: cluster.binaries.path)
             FileHandle.standardOutput.write(try encoder.encode(location) + Data("\n".utf8))
         }
 
@@ -39,9 +39,11 @@ struct Cluster: AsyncParsableCommand {
             let user: String
             let postmasterPID: Int
             let log: String
+            /// Where initdb, pg_ctl, postgres (and, with them, psql and pgbench) are.
+            let binaries: String
 
             enum CodingKeys: String, CodingKey {
-                case socketDirectory = "socket_directory", port, user, postmasterPID = "postmaster_pid", log
+                case socketDirectory = "socket_directory", port, user, postmasterPID = "postmaster_pid", log, binaries
             }
         }
     }

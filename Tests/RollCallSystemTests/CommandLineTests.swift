@@ -32,6 +32,8 @@ struct CommandLineTests {
         let pid = try #require(first["postmaster_pid"] as? Int)
         #expect(kill(pid_t(pid), 0) == 0, "the postmaster it names runs")
         #expect(first["socket_directory"] as? String == directory.appendingPathComponent("postgres").standardizedFileURL.path)
+        let binaries = try #require(first["binaries"] as? String)
+        #expect(FileManager.default.isExecutableFile(atPath: binaries + "/pg_ctl"), "binaries: \(binaries)")
         #expect(try await start()["postmaster_pid"] as? Int == pid)
         let stop = try await HubProcess.run(["cluster", "stop", "--data-dir", directory.path, "--log-level", "warning"])
         #expect(stop.status == 0, "output: \(stop.output)")

@@ -25,14 +25,18 @@ class Cluster:
         self.port = where["port"]
         self.user = where["user"]
         self.postmaster = where["postmaster_pid"]
-        bindir = subprocess.run(["pg_config", "--bindir"], capture_output=True, text=True).stdout.strip()
-        self.psql_binary = os.path.join(bindir, "psql") if os.path.exists(os.path.join(bindir, "psql")) else "psql"
+        self.binaries = where["binaries"]
+
+    def binary(self, name):
+        """A PostgreSQL client program from the cluster's own version (psql, pgbench)."""
+        path = os.path.join(self.binaries, name)
+        return path if os.path.exists(path) else name
 
     def url(self, database):
         return f"postgres://{self.user}@/{database}?host={self.socket_directory}&port={self.port}"
 
     def psql(self, sql, database="postgres"):
-        out = subprocess.run([self.psql_binary, "-h", self.socket_directory, "-p", str(self.port), "-U", self.user, "-d", database, "-Atc", sql],
+        out = subprocess.run([self.binary("psql"), "-h", self.socket_directory, "-p", str(self.port), "-U", self.user, "-d", database, "-Atc", sql],
                              capture_output=True, text=True, check=True)
         return out.stdout.strip()
 

@@ -92,8 +92,7 @@ def main():
     cluster = Cluster()
     directory = tempfile.mkdtemp(prefix="rollcall-pgchurn-")
     try:
-        bindir = os.path.dirname(cluster.psql_binary)
-        pgbench = os.path.join(bindir, "pgbench") if bindir else "pgbench"
+        pgbench = cluster.binary("pgbench")
         results = {label: [] for label, _, _ in variants}
         for index, (label, setup, _) in enumerate(variants):
             database = f"churn_{index}"
