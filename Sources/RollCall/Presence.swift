@@ -49,15 +49,16 @@ public struct UserPresence: Sendable, Equatable {
 /// connection is waiting out the offline grace.
 public struct CounterChange: Sendable, Equatable {
     public let userID: String
-    /// `online` before the batch (the row as locked), and after it.
-    public let wasOnline: Bool
+    /// Whether the update turned `online` over (the row says so: `users.changed_in`).
+    public let flipped: Bool
+    /// `online` after the batch.
     public let online: Bool
     public let connections: Int
     public let version: Int64
 
-    public init(userID: String, wasOnline: Bool, online: Bool, connections: Int, version: Int64) {
+    public init(userID: String, flipped: Bool, online: Bool, connections: Int, version: Int64) {
         self.userID = userID
-        self.wasOnline = wasOnline
+        self.flipped = flipped
         self.online = online
         self.connections = connections
         self.version = version
@@ -71,15 +72,9 @@ public struct CounterChange: Sendable, Equatable {
     }
 
     public func outcome(at date: Date) -> Outcome {
-        if online != wasOnline {
+        if flipped {
             return .transition(PresenceTransition(userID: userID, online: online, version: version, at: date, connections: connections))
         }
         return online && connections == 0 ? .graceStarted : .unchanged
-    }
-
-    /// Whether a user whose count reaches zero goes offline in this batch rather than after the
-    /// grace: with no grace, or when a purge closed the connections (their hub died a window ago).
-    public static func offlineAtOnce(grace: Duration, closedByPurge: Bool) -> Bool {
-        grace == .zero || closedByPurge
     }
 }

@@ -69,59 +69,50 @@ enum RegistryStatements {
         func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode(Row.self) }
     }
 
-    /// Makes sure every user has a row and locks the rows in `user_id` order (so concurrent hubs
-    /// cannot deadlock), returning each user's state before the batch.
-    struct LockUsers: PostgresPreparedStatement {
+    /// The batch's counters in one statement: every user's row created if new, locked in
+    /// `user_id` order (so concurrent hubs cannot deadlock) and given its connection delta.
+    /// Without grace (`$3`), a user whose count reaches zero goes offline at once; with it, the user
+    /// stays online with `offline_pending_since` set until the grace is finished. Each row says
+    /// whether this transaction flipped `online` (`changed_in`, migration 005).
+    ///
+    /// The proposed row is what a new user becomes: online, with the connections the batch opened.
+    /// PostgreSQL checks it against `connections >= 0` even when it only updates, so a batch that
+    /// closes connections proposes `online = false` with how many it closed; it only ever updates
+    /// (a user's row exists from its first open on, and is never deleted).
+    struct CountConnections: PostgresPreparedStatement {
         static let sql = """
-            INSERT INTO rollcall.users AS u (user_id) SELECT unnest($1::text[]) ORDER BY 1
-            ON CONFLICT (user_id) DO UPDATE SET user_id = u.user_id
-            RETURNING u.user_id, u.online
-            """
-        typealias Row = (String, Bool)
-
-        let users: [String]
-
-        func makeBindings() throws -> PostgresBindings {
-            var bindings = PostgresBindings(capacity: 1)
-            bindings.append(users)
-            return bindings
-        }
-
-        func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode(Row.self) }
-    }
-
-    /// Applies the batch's deltas to the locked counters. Without grace, a user whose count
-    /// reaches zero goes offline at once; with it, the user stays online with
-    /// `offline_pending_since` set until the grace is finished.
-    struct ApplyCounters: PostgresPreparedStatement {
-        static let sql = """
-            UPDATE rollcall.users AS u SET
-                connections = u.connections + d.delta,
-                online = CASE WHEN u.connections + d.delta > 0 THEN true WHEN d.immediate THEN false ELSE u.online END,
+            INSERT INTO rollcall.users AS u (user_id, connections, online, online_since, last_seen_at, version, changed_in)
+            SELECT d.user_id, abs(d.delta), d.delta > 0, now(), now(), 1, pg_current_xact_id()
+            FROM unnest($1::text[], $2::int[]) AS d(user_id, delta)
+            ORDER BY 1
+            ON CONFLICT (user_id) DO UPDATE SET
+                connections = \(after),
+                online = CASE WHEN \(after) > 0 THEN true WHEN $3 THEN false ELSE u.online END,
                 online_since = CASE
-                    WHEN u.connections + d.delta > 0 THEN CASE WHEN u.online THEN u.online_since ELSE now() END
-                    WHEN d.immediate THEN NULL ELSE u.online_since END,
-                offline_pending_since = CASE WHEN u.connections + d.delta = 0 AND u.online AND NOT d.immediate THEN now() END,
+                    WHEN \(after) > 0 THEN CASE WHEN u.online THEN u.online_since ELSE now() END
+                    WHEN $3 THEN NULL ELSE u.online_since END,
+                offline_pending_since = CASE WHEN \(after) = 0 AND u.online AND NOT $3 THEN now() END,
                 last_seen_at = now(),
-                version = u.version + CASE
-                    WHEN u.connections + d.delta > 0 AND NOT u.online THEN 1
-                    WHEN u.connections + d.delta = 0 AND u.online AND d.immediate THEN 1
-                    ELSE 0 END
-            FROM unnest($1::text[], $2::int[], $3::bool[]) AS d(user_id, delta, immediate)
-            WHERE u.user_id = d.user_id
-            RETURNING u.user_id, u.connections, u.online, u.version, now()
+                version = u.version + CASE WHEN \(flips) THEN 1 ELSE 0 END,
+                changed_in = CASE WHEN \(flips) THEN pg_current_xact_id() ELSE u.changed_in END
+            RETURNING u.user_id, u.connections, u.online, u.version, u.changed_in IS NOT DISTINCT FROM pg_current_xact_id(), now()
             """
-        typealias Row = (String, Int, Bool, Int64, Date)
+        /// The user's connections after the batch.
+        private static let after = "(u.connections + CASE WHEN excluded.online THEN excluded.connections ELSE -excluded.connections END)"
+        /// Whether the update turns `online` over: on with a first connection, off with the last
+        /// when there is no grace.
+        private static let flips = "(\(after) > 0 AND NOT u.online) OR (\(after) = 0 AND u.online AND $3)"
+        typealias Row = (String, Int, Bool, Int64, Bool, Date)
 
         let users: [String]
         let deltas: [Int]
-        let immediate: [Bool]
+        let offlineAtOnce: Bool
 
         func makeBindings() throws -> PostgresBindings {
             var bindings = PostgresBindings(capacity: 3)
             bindings.append(users)
             bindings.append(deltas)
-            bindings.append(immediate)
+            bindings.append(offlineAtOnce)
             return bindings
         }
 
@@ -132,7 +123,8 @@ enum RegistryStatements {
     /// due graces; the purge's sweep of every user is a plain query).
     struct FinishGrace: PostgresPreparedStatement {
         static let sql = """
-            UPDATE rollcall.users SET online = false, online_since = NULL, offline_pending_since = NULL, version = version + 1
+            UPDATE rollcall.users
+            SET online = false, online_since = NULL, offline_pending_since = NULL, version = version + 1, changed_in = pg_current_xact_id()
             WHERE user_id = ANY($1::text[]) AND online AND connections = 0
               AND offline_pending_since <= now() - $2::bigint * interval '1 millisecond'
             RETURNING user_id, version, now()
@@ -196,7 +188,8 @@ enum RegistryStatements {
     /// Every grace that ran out, whoever's hub started it; returns rows as `FinishGrace` does.
     static func finishEveryGrace(graceMilliseconds: Int64) -> PostgresQuery {
         """
-        UPDATE rollcall.users SET online = false, online_since = NULL, offline_pending_since = NULL, version = version + 1
+        UPDATE rollcall.users
+        SET online = false, online_since = NULL, offline_pending_since = NULL, version = version + 1, changed_in = pg_current_xact_id()
         WHERE online AND connections = 0
           AND offline_pending_since <= now() - \(graceMilliseconds) * interval '1 millisecond'
         RETURNING user_id, version, now()

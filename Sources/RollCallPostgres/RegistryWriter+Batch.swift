@@ -115,47 +115,51 @@ extension RegistryWriter {
             reason: CloseReason(rawValue: reason))
     }
 
-    /// The counters, in two statements (`LockUsers`, then `ApplyCounters`), from the batch's
-    /// connection delta; `CounterChange` reads what they return into transitions and graces.
+    /// The counters, in one statement (`CountConnections`), from the batch's connection delta;
+    /// `CounterChange` reads what it returns into transitions and graces. Users whose connections a
+    /// purge closed went away a window ago: with a grace, theirs is finished at once, in this
+    /// transaction, on rows this statement has locked already.
     private func applyCounters(offlineAtOnce: Set<String>, on connection: PostgresConnection, into outcome: inout BatchOutcome) async throws {
         let entries = outcome.connectionDelta.filter { $0.value != 0 }.sorted { $0.key < $1.key }
         guard !entries.isEmpty else { return }
-        let users = entries.map(\.key)
-        var wasOnline: [String: Bool] = [:]
-        for try await (user, online) in try await connection.execute(RegistryStatements.LockUsers(users: users), logger: logger) {
-            wasOnline[user] = online
-        }
-
-        let immediate = entries.map { CounterChange.offlineAtOnce(grace: offlineGrace, closedByPurge: offlineAtOnce.contains($0.key)) }
         let rows = try await connection.execute(
-            RegistryStatements.ApplyCounters(users: users, deltas: entries.map { $0.value }, immediate: immediate), logger: logger)
+            RegistryStatements.CountConnections(users: entries.map(\.key), deltas: entries.map(\.value), offlineAtOnce: offlineGrace == .zero),
+            logger: logger)
         var transitions: [PresenceTransition] = []
-        for try await (user, connections, online, version, now) in rows {
+        var graceStarted: [String] = []
+        for try await (user, connections, online, version, flipped, now) in rows {
             outcome.committedAt = now
-            let change = CounterChange(
-                userID: user, wasOnline: wasOnline[user, default: false], online: online, connections: connections, version: version)
+            let change = CounterChange(userID: user, flipped: flipped, online: online, connections: connections, version: version)
             switch change.outcome(at: now) {
             case .transition(let transition): transitions.append(transition)
-            case .graceStarted: outcome.graceStarted.append(user)
+            case .graceStarted: graceStarted.append(user)
             case .unchanged: break
             }
         }
+        let purged = graceStarted.filter(offlineAtOnce.contains)
+        if !purged.isEmpty {
+            transitions += try await finishGrace(purged, after: .zero, on: connection)
+        }
+        outcome.graceStarted += graceStarted.filter { !offlineAtOnce.contains($0) }
         outcome.transitions += transitions.sorted { $0.userID < $1.userID }
     }
 
     /// Publishes offline for users whose grace ran out with no connection anywhere.
     /// A connection opened meanwhile (on any hub) cleared `offline_pending_since`: no event.
     /// `users` nil: every user whose grace ran out (the purge's sweep for dead hubs' graces).
-    private func finishGrace(_ users: [String]?, on connection: PostgresConnection) async throws -> [PresenceTransition] {
+    private func finishGrace(_ users: [String]?, after grace: Duration? = nil, on connection: PostgresConnection) async throws
+        -> [PresenceTransition]
+    {
+        let graceMilliseconds = (grace ?? offlineGrace).milliseconds
         var transitions: [PresenceTransition] = []
         func record(_ user: String, _ version: Int64, _ now: Date) {
             transitions.append(PresenceTransition(userID: user, online: false, version: version, at: now, connections: 0))
         }
         if let users {
-            let statement = RegistryStatements.FinishGrace(users: users, graceMilliseconds: offlineGrace.milliseconds)
+            let statement = RegistryStatements.FinishGrace(users: users, graceMilliseconds: graceMilliseconds)
             for try await (user, version, now) in try await connection.execute(statement, logger: logger) { record(user, version, now) }
         } else {
-            let rows = try await connection.query(RegistryStatements.finishEveryGrace(graceMilliseconds: offlineGrace.milliseconds), logger: logger)
+            let rows = try await connection.query(RegistryStatements.finishEveryGrace(graceMilliseconds: graceMilliseconds), logger: logger)
             for try await (user, version, now) in rows.decode(RegistryStatements.FinishGrace.Row.self) { record(user, version, now) }
         }
         return transitions.sorted { $0.userID < $1.userID }

@@ -1,11 +1,16 @@
+import Foundation
 import PostgresNIO
+import RollCall
 import RollCallPostgres
 import RollCallTestSupport
 import Testing
 
 @Suite("Migrations", .timeLimit(.minutes(2)))
 struct MigratorTests {
-    static let shipped = ["001_registry.sql", "002_grace_and_messages.sql", "003_purge_and_analytics.sql", "004_analyst_role.sql"]
+    static let shipped = [
+        "001_registry.sql", "002_grace_and_messages.sql", "003_purge_and_analytics.sql", "004_analyst_role.sql",
+        "005_counters_in_one_statement.sql",
+    ]
 
     @Test("applied once, recorded with a checksum; a second run applies nothing")
     func once() async throws {
@@ -46,6 +51,60 @@ struct MigratorTests {
             } throws: { error in
                 "\(error)".contains("001_registry.sql")
             }
+        }
+    }
+
+    @Test("a database in use before migration 005 is converted in place: counters go on exactly, one event per transition")
+    func countersConvertedInPlace() async throws {
+        try await withTestDatabase { location in
+            try await execute(location, "DROP SCHEMA rollcall CASCADE")
+            let before = try Migration.bundled().filter { $0.name < "005" }
+            try await DatabaseAdmin.withConnection(to: location, logger: testLogger) { connection in
+                try await Migrator(logger: testLogger).migrate(before, on: connection)
+            }
+            // Written as the writer of migration 004 left them: ann online with two tabs, bob's last
+            // tab closed within his grace, cat offline.
+            try await execute(location, "INSERT INTO rollcall.servers (server_id, version, host) VALUES ('hub-old', 'old', 'here')")
+            try await execute(
+                location,
+                """
+                INSERT INTO rollcall.connections (connection_id, user_id, server_id)
+                SELECT gen_random_uuid(), 'ann', 'hub-old' FROM generate_series(1, 2)
+                """)
+            try await execute(
+                location,
+                """
+                INSERT INTO rollcall.users (user_id, online, connections, online_since, offline_pending_since, version) VALUES
+                    ('ann', true, 2, now() - interval '1 hour', NULL, 5),
+                    ('bob', true, 0, now() - interval '1 hour', now() - interval '1 second', 3),
+                    ('cat', false, 0, NULL, NULL, 8)
+                """)
+            #expect(try await RegistryDatabase.migrate(location, logger: testLogger) == ["005_counters_in_one_statement.sql"])
+
+            let annRows = try await sql(location, "SELECT connection_id FROM rollcall.connections ORDER BY 1", as: UUID.self)
+            let tap = PresenceTap()
+            try await tap.listen(location) {
+                try await withTestClient(location) { client in
+                    let writer = RegistryWriter(
+                        serverID: "hub-new", client: client, seal: testSeal, maxBatch: 500, offlineGrace: .seconds(60), logger: testLogger)
+                    try await writer.running {
+                        _ = try await writer.open(NewConnection(userID: "bob", userAgent: nil, remoteAddress: nil))
+                        _ = try await writer.open(NewConnection(userID: "cat", userAgent: nil, remoteAddress: nil))
+                        writer.close(ConnectionID(annRows[0]), reason: .clientClosed)
+                        _ = try await writer.open(NewConnection(userID: "dan", userAgent: nil, remoteAddress: nil))
+                    }
+                    try await eventually("cat's and dan's online heard") { tap.transitions.count == 2 }
+                }
+            }
+            #expect(tap.transitions.map { "\($0.userID) \($0.online) \($0.version)" }.sorted() == ["cat true 9", "dan true 1"])
+            let users = try await sql(
+                location,
+                "SELECT user_id, online, connections, version, offline_pending_since IS NULL FROM rollcall.users ORDER BY 1",
+                as: (String, Bool, Int, Int64, Bool).self)
+            #expect(
+                users.map { "\($0.0) \($0.1) \($0.2) \($0.3) \($0.4)" } == [
+                    "ann true 1 5 true", "bob true 1 3 true", "cat true 1 9 true", "dan true 1 1 true",
+                ], "bob came back within his grace: no transition, his version unchanged")
         }
     }
 }

@@ -7,22 +7,15 @@ struct PresenceTests {
     @Test("the presence rule: a flip of online is a transition, online with no connection is a grace, the rest is nothing")
     func rule() {
         let now = Date()
-        func outcome(_ wasOnline: Bool, _ online: Bool, _ connections: Int) -> CounterChange.Outcome {
-            CounterChange(userID: "a", wasOnline: wasOnline, online: online, connections: connections, version: 7).outcome(at: now)
+        func outcome(_ flipped: Bool, _ online: Bool, _ connections: Int) -> CounterChange.Outcome {
+            CounterChange(userID: "a", flipped: flipped, online: online, connections: connections, version: 7).outcome(at: now)
         }
-        #expect(outcome(false, true, 1) == .transition(PresenceTransition(userID: "a", online: true, version: 7, at: now, connections: 1)))
-        #expect(outcome(false, true, 3) == .transition(PresenceTransition(userID: "a", online: true, version: 7, at: now, connections: 3)))
+        #expect(outcome(true, true, 1) == .transition(PresenceTransition(userID: "a", online: true, version: 7, at: now, connections: 1)))
+        #expect(outcome(true, true, 3) == .transition(PresenceTransition(userID: "a", online: true, version: 7, at: now, connections: 3)))
         #expect(outcome(true, false, 0) == .transition(PresenceTransition(userID: "a", online: false, version: 7, at: now, connections: 0)))
-        #expect(outcome(true, true, 0) == .graceStarted, "last tab closed, grace running")
-        #expect(outcome(true, true, 2) == .unchanged, "one tab of three closed")
+        #expect(outcome(false, true, 0) == .graceStarted, "last tab closed, grace running")
+        #expect(outcome(false, true, 2) == .unchanged, "one tab of three closed")
         #expect(outcome(false, false, 0) == .unchanged, "a close of a row that was already purged")
-    }
-
-    @Test("offline goes out at once without a grace, or when a purge closed the connections")
-    func offlineAtOnce() {
-        #expect(CounterChange.offlineAtOnce(grace: .zero, closedByPurge: false))
-        #expect(CounterChange.offlineAtOnce(grace: .seconds(3), closedByPurge: true))
-        #expect(!CounterChange.offlineAtOnce(grace: .seconds(3), closedByPurge: false))
     }
 
     @Test("notification payloads stay under PostgreSQL's 8000 bytes and keep every event in order")

@@ -15,6 +15,20 @@ from .procfs import postgres_cpu
 
 SCRIPT = os.path.join(ROOT, "Benchmarks", "churn.pgbench")
 
+# The counters as the writer kept them until migration 005: an upsert to create and lock the
+# users, then an update applying the batch's deltas (two new row versions per user per batch).
+def _counters_before(delta, online, online_since, version):
+    return ("INSERT INTO rollcall.users AS u (user_id) SELECT 'u' || :n || '-' || i FROM generate_series(1, 20) AS i ORDER BY 1 "
+            "ON CONFLICT (user_id) DO UPDATE SET user_id = u.user_id RETURNING u.user_id, u.online;\n"
+            f"UPDATE rollcall.users AS u SET connections = u.connections {delta}, online = {online}, online_since = {online_since}, "
+            f"offline_pending_since = NULL, last_seen_at = now(), version = u.version + {version} "
+            "FROM generate_series(1, 20) AS i WHERE u.user_id = 'u' || :n || '-' || i RETURNING u.user_id, u.connections, u.online, u.version, now();")
+
+
+def _counter_statements():
+    return [line for line in open(SCRIPT).read().splitlines() if line.startswith("INSERT INTO rollcall.users")]
+
+
 # (label, SQL run after the migrations, a sed-style replacement applied to the script or None)
 VARIANTS = [
     ("as migrated", [], None),
@@ -24,37 +38,12 @@ VARIANTS = [
         "CREATE INDEX connections_created_at ON rollcall.connections USING brin (created_at)",
         "CREATE INDEX connections_closed_by_time ON rollcall.connections USING brin (disconnected_at)",
     ], None),
-    ("users locked without a new row version", [], (
-        "ON CONFLICT (user_id) DO UPDATE SET user_id = u.user_id RETURNING u.user_id, u.online;",
-        "ON CONFLICT (user_id) DO UPDATE SET user_id = u.user_id WHERE false; "
-        "SELECT user_id, online FROM rollcall.users WHERE user_id IN (SELECT 'u' || :n || '-' || i FROM generate_series(1, 20) AS i);")),
-    ("time-ordered connection ids (UUIDv7-like)", [], (
-        "array_agg(md5(:n || '-' || i)::uuid ORDER BY i)",
-        "array_agg((lpad(to_hex((extract(epoch FROM clock_timestamp()) * 1000)::bigint), 12, '0') || substr(md5(:n || '-' || i), 13))::uuid ORDER BY i)")),
-    ("without the counters (no statement on users)", [], [
-        ("INSERT INTO rollcall.users AS u (user_id) SELECT 'u' || :n || '-' || i FROM generate_series(1, 20) AS i ORDER BY 1 "
-         "ON CONFLICT (user_id) DO UPDATE SET user_id = u.user_id RETURNING u.user_id, u.online;\n", ""),
-        ("UPDATE rollcall.users AS u SET connections = u.connections + 1", "-- UPDATE rollcall.users AS u SET connections = u.connections + 1"),
-        ("UPDATE rollcall.users AS u SET connections = u.connections - 1", "-- UPDATE rollcall.users AS u SET connections = u.connections - 1"),
-    ]),
+    ("without the counters (no statement on users)", [], [(line + "\n", "") for line in _counter_statements()]),
     ("without the NOTIFYs", [], [("SELECT pg_notify('rollcall_presence', repeat('x', 2000));\n", "")]),
-    ("counters in one upsert per batch (a sketch: transitions not read back)", [], [
-        ("INSERT INTO rollcall.users AS u (user_id) SELECT 'u' || :n || '-' || i FROM generate_series(1, 20) AS i ORDER BY 1 "
-         "ON CONFLICT (user_id) DO UPDATE SET user_id = u.user_id RETURNING u.user_id, u.online;\n", ""),
-        ("UPDATE rollcall.users AS u SET connections = u.connections + 1, online = true, online_since = CASE WHEN u.online THEN u.online_since ELSE now() END, "
-         "offline_pending_since = NULL, last_seen_at = now(), version = u.version + CASE WHEN NOT u.online THEN 1 ELSE 0 END "
-         "FROM generate_series(1, 20) AS i WHERE u.user_id = 'u' || :n || '-' || i",
-         "INSERT INTO rollcall.users AS u (user_id, connections, online, online_since, last_seen_at, version) "
-         "SELECT 'u' || :n || '-' || i, 1, true, now(), now(), 1 FROM generate_series(1, 20) AS i ORDER BY 1 "
-         "ON CONFLICT (user_id) DO UPDATE SET connections = u.connections + 1, online = true, "
-         "online_since = CASE WHEN u.online THEN u.online_since ELSE now() END, offline_pending_since = NULL, last_seen_at = now(), "
-         "version = u.version + CASE WHEN NOT u.online THEN 1 ELSE 0 END"),
-        ("UPDATE rollcall.users AS u SET connections = u.connections - 1, online = false, online_since = NULL, offline_pending_since = NULL, "
-         "last_seen_at = now(), version = u.version + 1 FROM generate_series(1, 20) AS i WHERE u.user_id = 'u' || :n || '-' || i",
-         "INSERT INTO rollcall.users AS u (user_id) SELECT 'u' || :n || '-' || i FROM generate_series(1, 20) AS i ORDER BY 1 "
-         "ON CONFLICT (user_id) DO UPDATE SET connections = u.connections - 1, online = false, online_since = NULL, "
-         "offline_pending_since = NULL, last_seen_at = now(), version = u.version + 1"),
-    ]),
+    ("counters as before migration 005 (lock, then update)", [], list(zip(_counter_statements(), [
+        _counters_before("+ 1", "true", "CASE WHEN u.online THEN u.online_since ELSE now() END", "CASE WHEN NOT u.online THEN 1 ELSE 0 END"),
+        _counters_before("- 1", "false", "NULL", "1"),
+    ]))),
     ("HOT close: no index on what a close changes, fillfactor 70", [
         "DROP INDEX rollcall.connections_open_by_user", "DROP INDEX rollcall.connections_open_by_server",
         "DROP INDEX rollcall.connections_closed_by_time", "ALTER TABLE rollcall.connections SET (fillfactor = 70)",
