@@ -58,7 +58,7 @@ public enum HubApplication {
             registration: registration, contact: contact, logger: logger)
         let purge = PurgeService(
             interval: configuration.purgeInterval, orphanWindow: configuration.orphanWindow, retention: configuration.retention,
-            writer: writer, metrics: metrics, sweep: RetentionSweep(client: client, logger: logger), contact: contact, logger: logger)
+            writer: writer, metrics: metrics, history: HistoryMaintenance(client: client, logger: logger), contact: contact, logger: logger)
 
         let admission = SocketAdmission(
             authority: authority, rules: configuration.openLimits, trustedProxies: configuration.trustedProxies,

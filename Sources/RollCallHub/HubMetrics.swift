@@ -18,6 +18,7 @@ final class HubMetrics: Sendable {
     let heartbeatFailures: Counter
     let orphansClosed: Counter
     let historyDeleted: Counter
+    let historyRolledUp: Counter
 
     init() {
         func name(_ subsystem: String, _ metric: String, _ unit: String, _ help: String) -> MetricNameDescriptor {
@@ -46,6 +47,8 @@ final class HubMetrics: Sendable {
             descriptor: name("purge", "orphans_closed", "total", "Rows of dead hubs this hub's purge closed as orphaned"))
         historyDeleted = registry.makeCounter(
             descriptor: name("purge", "history_deleted", "total", "Closed rows past the retention this hub deleted"))
+        historyRolledUp = registry.makeCounter(
+            descriptor: name("purge", "history_rolled_up", "total", "Closed rows this hub added to the history's rollups"))
     }
 
     func record(_ report: CommitReport) {

@@ -11,15 +11,17 @@ public enum RegistryDatabase {
         }
     }
 
-    /// What one purge pass did: the orphans it closed, and the history rows it deleted (nil when
-    /// another hub was sweeping at the time).
+    /// What one purge pass did: the orphans it closed, the history rows it rolled up and those it
+    /// deleted (nil when another hub was at it at the time).
     public struct PurgePass: Sendable {
         public let report: PurgeReport
+        public let historyRolledUp: Int?
         public let historyDeleted: Int?
     }
 
     /// One purge pass outside a hub (`rollcall purge`): closes the rows of hubs silent past
-    /// `orphanWindow`, finishes the graces they left, deletes history past `retention`. Its
+    /// `orphanWindow`, finishes the graces they left, rolls up the history closed since the last pass and deletes
+    /// history past `retention`. Its
     /// transitions are sealed with `seal` so hubs believe them.
     public static func purgeOnce(
         _ location: DatabaseLocation, seal: NotifySeal, orphanWindow: Duration, offlineGrace: Duration, retention: Duration, logger: Logger
@@ -33,8 +35,10 @@ public enum RegistryDatabase {
             group.addTask { try await writer.run() }
             defer { group.cancelAll() }
             let report = try await writer.purgeOrphans(window: orphanWindow)
-            let deleted = try await RetentionSweep(client: client, logger: logger).run(retention: retention)
-            return PurgePass(report: report, historyDeleted: deleted)
+            let history = HistoryMaintenance(client: client, logger: logger)
+            let rolled = try await history.rollUp()
+            let deleted = try await history.sweep(retention: retention)
+            return PurgePass(report: report, historyRolledUp: rolled, historyDeleted: deleted)
         }
     }
 }

@@ -49,7 +49,7 @@ enum RegistryStatements {
     struct WriteCloses: PostgresPreparedStatement {
         static let sql = """
             UPDATE rollcall.connections AS c
-            SET connected = false, disconnected_at = now(), close_reason = t.reason
+            SET connected = false, disconnected_at = now(), close_reason = t.reason, closed_in = pg_current_xact_id()
             FROM unnest($1::uuid[], $2::text[]) AS t(id, reason)
             WHERE c.connection_id = t.id AND c.connected
             RETURNING c.connection_id, c.user_id, c.server_id, c.user_agent, c.disconnected_at, c.close_reason
@@ -167,7 +167,7 @@ enum RegistryStatements {
     static func closeServer(_ server: String, reason: CloseReason) -> PostgresQuery {
         """
         UPDATE rollcall.connections
-        SET connected = false, disconnected_at = now(), close_reason = \(reason.rawValue)
+        SET connected = false, disconnected_at = now(), close_reason = \(reason.rawValue), closed_in = pg_current_xact_id()
         WHERE server_id = \(server) AND connected
         RETURNING connection_id, user_id, server_id, user_agent, disconnected_at, close_reason
         """
@@ -175,14 +175,10 @@ enum RegistryStatements {
 
     typealias ReopenedRow = (UUID, String, String?, Date)
 
-    /// Rows of `server` that a purge closed while their sockets lived on, open again.
+    /// Rows of `server` that a purge closed while their sockets lived on, open again (taken out of
+    /// the history's rollups first if a pass had rolled them up: migration 006).
     static func reopen(_ ids: [ConnectionID], of server: String) -> PostgresQuery {
-        """
-        UPDATE rollcall.connections SET connected = true, disconnected_at = NULL, close_reason = NULL
-        WHERE connection_id = ANY(\(ids.map(\.uuid))::uuid[]) AND server_id = \(server)
-          AND NOT connected AND close_reason = 'orphaned'
-        RETURNING connection_id, user_id, user_agent, created_at
-        """
+        "SELECT connection_id, user_id, user_agent, created_at FROM rollcall.reopen_orphaned(\(ids.map(\.uuid))::uuid[], \(server))"
     }
 
     /// Every grace that ran out, whoever's hub started it; returns rows as `FinishGrace` does.
@@ -206,7 +202,8 @@ enum RegistryStatements {
     static func purgeOrphans(window: Duration, except server: String) -> PostgresQuery {
         """
         UPDATE rollcall.connections AS c
-        SET connected = false, disconnected_at = greatest(s.heartbeat_at, c.created_at), close_reason = 'orphaned'
+        SET connected = false, disconnected_at = greatest(s.heartbeat_at, c.created_at), close_reason = 'orphaned',
+            closed_in = pg_current_xact_id()
         FROM rollcall.servers AS s
         WHERE c.server_id = s.server_id AND c.connected AND s.server_id <> \(server)
           AND s.heartbeat_at < now() - \(window.milliseconds) * interval '1 millisecond'

@@ -25,11 +25,12 @@ struct Purge: AsyncParsableCommand {
         try await common.withDatabase(logger: logger) { target in
             let pass = try await RegistryDatabase.purgeOnce(
                 target.location, seal: seal, orphanWindow: orphanWindow, offlineGrace: offlineGrace, retention: retention, logger: logger)
-            print(Self.describe(pass.report, deleted: pass.historyDeleted))
+            print(Self.describe(pass))
         }
     }
 
-    static func describe(_ report: PurgeReport, deleted: Int?) -> String {
+    static func describe(_ pass: RegistryDatabase.PurgePass) -> String {
+        let report = pass.report
         if report.skipped { return "another hub is purging right now; nothing done" }
         var lines = [
             "closed \(report.rowsClosed) orphaned rows"
@@ -38,7 +39,8 @@ struct Purge: AsyncParsableCommand {
         ]
         lines.append("users taken offline: \(report.usersOffline)")
         lines.append("offline graces finished: \(report.gracesFinished)")
-        lines.append(deleted.map { "history rows deleted past retention: \($0)" } ?? "history: another hub is sweeping")
+        lines.append(pass.historyRolledUp.map { "history rows rolled up: \($0)" } ?? "history: another hub is rolling up")
+        lines.append(pass.historyDeleted.map { "history rows deleted past retention: \($0)" } ?? "history: another hub is sweeping")
         return lines.joined(separator: "\n")
     }
 }

@@ -69,4 +69,142 @@ struct AnalyticsViewTests {
             #expect(try await sql(database, "SELECT user_id FROM rollcall.online_users", as: String.self) == ["dee"])
         }
     }
+
+    /// The two aggregate views as migration 003 defined them, from every row: what the rollups
+    /// must answer exactly.
+    static let fromEveryRow = [
+        "daily_active_users": """
+        SELECT day::date AS day, count(DISTINCT user_id) AS active_users, count(*) FILTER (WHERE opened_that_day) AS connections_opened
+        FROM (
+            SELECT c.user_id, d.day, date_trunc('day', c.created_at AT TIME ZONE 'UTC') = d.day AS opened_that_day
+            FROM rollcall.connections c,
+                 generate_series(date_trunc('day', c.created_at AT TIME ZONE 'UTC'),
+                                 date_trunc('day', coalesce(c.disconnected_at, now()) AT TIME ZONE 'UTC'), interval '1 day') AS d(day)
+        ) AS activity
+        GROUP BY day
+        """,
+        "concurrency_by_minute": """
+        SELECT minute, sum(opened) OVER running - sum(closed) OVER running + closed AS connections
+        FROM (
+            SELECT minute, sum(opened) AS opened, sum(closed) AS closed
+            FROM (
+                SELECT date_trunc('minute', created_at AT TIME ZONE 'UTC') AS minute, 1 AS opened, 0 AS closed FROM rollcall.connections
+                UNION ALL
+                SELECT date_trunc('minute', disconnected_at AT TIME ZONE 'UTC'), 0, 1 FROM rollcall.connections WHERE disconnected_at IS NOT NULL
+            ) AS changes
+            GROUP BY minute
+        ) AS per_minute
+        WINDOW running AS (ORDER BY minute)
+        """,
+    ]
+
+    /// Rows in which the view and the same question asked of every row differ (either way), per view.
+    static func differences(_ database: DatabaseLocation) async throws -> [String: Int] {
+        var differences: [String: Int] = [:]
+        for (view, query) in fromEveryRow {
+            let text = """
+                SELECT count(*)::int FROM (
+                    (SELECT * FROM rollcall.\(view) EXCEPT ALL SELECT * FROM (\(query)) AS raw)
+                    UNION ALL
+                    (SELECT * FROM (\(query)) AS raw EXCEPT ALL SELECT * FROM rollcall.\(view))
+                ) AS different
+                """
+            differences[view] = try await sql(database, PostgresQuery(unsafeSQL: text), as: Int.self).first
+        }
+        return differences
+    }
+
+    @Test("the views answer from rollups exactly what every row answers: passes in chunks, a close committed late, reopened rows")
+    func rollupsExact() async throws {
+        try await withTestDatabase { database in
+            // 3,000 connections of 40 users over four days, up to 30 hours long, a tenth still open;
+            // some closed as orphans of a hub that may come back. Written by six transactions.
+            for part in 0..<6 {
+                try await execute(
+                    database,
+                    """
+                    INSERT INTO rollcall.connections (connection_id, user_id, server_id, created_at, connected, disconnected_at, close_reason)
+                    SELECT gen_random_uuid(), 'user-' || (i % 40), CASE WHEN i % 5 = 0 THEN 'hub-b' ELSE 'hub-a' END, start, i % 10 = 0,
+                           CASE WHEN i % 10 <> 0 THEN start + ((i * 7919) % 108000) * interval '1 second' END,
+                           CASE WHEN i % 10 <> 0 THEN CASE WHEN i % 5 = 0 THEN 'orphaned' ELSE 'client_closed' END END
+                    FROM (SELECT i, now() - interval '4 days' + (i * 113 % 345600) * interval '1 second' AS start
+                          FROM generate_series(\(part * 500 + 1), \(part * 500 + 500)) AS i) AS s
+                    """)
+            }
+            let expectedNone = ["daily_active_users": 0, "concurrency_by_minute": 0]
+            #expect(try await Self.differences(database) == expectedNone, "nothing rolled up yet: all from rows")
+
+            func rollUp(most: Int) async throws -> Int {
+                try await sql(database, "SELECT rollcall.roll_up_history(\(most)::integer)::int", as: Int.self).first ?? -1
+            }
+            // Passes take only what transactions older than every running one closed, in the whole
+            // cluster: other tests' transactions may hold a pass back for a moment.
+            func rollUp(expecting total: Int, most: Int) async throws -> (rolled: Int, passes: Int) {
+                var rolled = 0
+                var passes = 0
+                try await eventually(timeout: .seconds(60), "\(total) rows rolled up") {
+                    let count = try await rollUp(most: most)
+                    rolled += count
+                    passes += count > 0 ? 1 : 0
+                    return rolled >= total
+                }
+                return (rolled, passes)
+            }
+            let first = try await rollUp(expecting: 2700, most: 500)
+            #expect(first.rolled == 2700 && first.passes >= 3, "every closed row once, in chunks of about 500 (450 per transaction)")
+            #expect(try await Self.differences(database) == expectedNone)
+
+            // A close whose transaction is still open while a pass runs is not the pass's to take,
+            // nor is anything closed after it began (the pass takes only what transactions older
+            // than every running one closed); the views count those from their rows meanwhile.
+            func openRows(_ users: String) async throws -> Int {
+                try await sql(
+                    database, PostgresQuery(unsafeSQL: "SELECT count(*)::int FROM rollcall.connections WHERE connected AND user_id IN (\(users))"),
+                    as: Int.self
+                ).first ?? -1
+            }
+            let (closedLate, closedNow) = (try await openRows("'user-0', 'user-10'"), try await openRows("'user-20'"))
+            #expect(closedLate > 0 && closedNow > 0)
+            try await DatabaseAdmin.withConnection(to: database, logger: testLogger) { late in
+                try await late.query("BEGIN", logger: testLogger)
+                try await late.query(
+                    "UPDATE rollcall.connections SET connected = false, disconnected_at = now(), close_reason = 'timeout' WHERE connected AND user_id IN ('user-0', 'user-10')",
+                    logger: testLogger)
+                try await execute(
+                    database,
+                    "UPDATE rollcall.connections SET connected = false, disconnected_at = now(), close_reason = 'client_closed' WHERE connected AND user_id = 'user-20'"
+                )
+                #expect(try await rollUp(most: 10_000) == 0, "user-20's closes committed, but after the late transaction began")
+                #expect(try await Self.differences(database) == expectedNone)
+                try await late.query("COMMIT", logger: testLogger)
+            }
+            #expect(try await Self.differences(database) == expectedNone)
+            #expect(
+                try await rollUp(expecting: closedLate + closedNow, most: 10_000).rolled == closedLate + closedNow,
+                "both, once the late one committed")
+            #expect(try await Self.differences(database) == expectedNone)
+
+            // hub-b comes back: its orphaned rows open again, rolled up or not.
+            try await execute(
+                database,
+                "UPDATE rollcall.connections SET connected = false, disconnected_at = now(), close_reason = 'orphaned' WHERE connected AND server_id = 'hub-b'"
+            )
+            let reopened = try await sql(
+                database,
+                """
+                SELECT count(*)::int FROM rollcall.reopen_orphaned(
+                    ARRAY(SELECT connection_id FROM rollcall.connections WHERE server_id = 'hub-b' AND user_id IN ('user-5', 'user-15', 'user-25')), 'hub-b')
+                """, as: Int.self)
+            #expect(reopened == [225], "75 rows each, some rolled up, some closed since the last pass")
+            #expect(try await Self.differences(database) == expectedNone)
+            let closedByHubB = try await sql(
+                database,
+                "SELECT count(*)::int FROM rollcall.connections WHERE NOT connected AND closed_in >= (SELECT rolled_before FROM rollcall.rollup_progress)",
+                as: Int.self)[0]
+            #expect(try await rollUp(expecting: closedByHubB, most: 10_000).rolled == closedByHubB)
+            #expect(try await Self.differences(database) == expectedNone)
+            let outside = try await sql(database, "SELECT count(*)::int FROM rollcall.connections_outside_rollups", as: Int.self)
+            #expect(outside == [try await sql(database, "SELECT count(*)::int FROM rollcall.connections WHERE connected", as: Int.self)[0]])
+        }
+    }
 }

@@ -9,7 +9,7 @@ import Testing
 struct MigratorTests {
     static let shipped = [
         "001_registry.sql", "002_grace_and_messages.sql", "003_purge_and_analytics.sql", "004_analyst_role.sql",
-        "005_counters_in_one_statement.sql",
+        "005_counters_in_one_statement.sql", "006_history_rollups.sql",
     ]
 
     @Test("applied once, recorded with a checksum; a second run applies nothing")
@@ -24,7 +24,11 @@ struct MigratorTests {
                 location,
                 "SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'rollcall' AND table_type = 'BASE TABLE' ORDER BY 1",
                 as: String.self)
-            #expect(tables == ["connections", "message_payloads", "schema_migrations", "servers", "users"])
+            #expect(
+                tables == [
+                    "connections", "day_totals", "message_payloads", "minute_totals", "rollup_progress", "schema_migrations", "servers",
+                    "user_days", "users",
+                ])
         }
     }
 
@@ -79,7 +83,8 @@ struct MigratorTests {
                     ('bob', true, 0, now() - interval '1 hour', now() - interval '1 second', 3),
                     ('cat', false, 0, NULL, NULL, 8)
                 """)
-            #expect(try await RegistryDatabase.migrate(location, logger: testLogger) == ["005_counters_in_one_statement.sql"])
+            #expect(
+                try await RegistryDatabase.migrate(location, logger: testLogger) == ["005_counters_in_one_statement.sql", "006_history_rollups.sql"])
 
             let annRows = try await sql(location, "SELECT connection_id FROM rollcall.connections ORDER BY 1", as: UUID.self)
             let tap = PresenceTap()

@@ -3,7 +3,8 @@ import RollCall
 import RollCallPostgres
 import ServiceLifecycle
 
-/// Every `--purge-interval`: close the rows of dead hubs and delete history past the retention.
+/// Every `--purge-interval`: close the rows of dead hubs, roll up the history closed since the last
+/// pass, and delete history past the retention.
 /// Runs on every hub; advisory locks let one work at a time, and a hub that has not been in
 /// contact with the database for a whole window judges nobody (it may be the one cut off).
 struct PurgeService: Service {
@@ -12,7 +13,7 @@ struct PurgeService: Service {
     let retention: Duration
     let writer: RegistryWriter
     let metrics: HubMetrics
-    let sweep: RetentionSweep
+    let history: HistoryMaintenance
     let contact: DatabaseContact
     let logger: Logger
 
@@ -43,7 +44,11 @@ struct PurgeService: Service {
                         "users_offline": "\(report.usersOffline)", "graces_finished": "\(report.gracesFinished)",
                     ])
             }
-            if let deleted = try await sweep.run(retention: retention), deleted > 0 {
+            if let rolled = try await history.rollUp(), rolled > 0 {
+                metrics.historyRolledUp.increment(by: Int64(rolled))
+                logger.debug("history rolled up", metadata: ["rows": "\(rolled)"])
+            }
+            if let deleted = try await history.sweep(retention: retention), deleted > 0 {
                 metrics.historyDeleted.increment(by: Int64(deleted))
                 logger.info("history past retention deleted", metadata: ["rows": "\(deleted)"])
             }

@@ -1,16 +1,19 @@
 import Logging
 import PostgresNIO
 
-/// Deletes history past the retention: closed rows only, a thousand at a time, each chunk its own
-/// transaction under a transaction-scoped advisory lock (one hub sweeps at a time) and its own
-/// deadline, so writers never wait behind one big delete, and a statement that never answers ends
-/// the pass instead of holding the purge loop or the hub's shutdown.
-public struct RetentionSweep: Sendable {
+/// What the hubs do to the connection history after each purge: roll up the rows closed since the
+/// last pass (`rollUp`, migration 006), then delete history past the retention (`sweep`). Each
+/// step is a transaction under the history's transaction-scoped advisory lock (one hub at a time)
+/// with its own deadline, so a statement that never answers ends the pass instead of holding the
+/// purge loop or the hub's shutdown.
+public struct HistoryMaintenance: Sendable {
     let client: PostgresClient
     let logger: Logger
 
     static let lockKey: Int64 = 0x726F_6C6C_6869_7374  // "rollhist"
     static let chunk = 1000
+    /// Rows one rollup transaction takes at most (a little more when one transaction closed many).
+    static let rollUpChunk = 20000
     /// Seconds a stored message body is kept: hubs read it within moments of its notification.
     static let messagePayloadLifetime = 300
     /// Longest one chunk may take: past the server's own statement timeout (8 s).
@@ -21,8 +24,25 @@ public struct RetentionSweep: Sendable {
         self.logger = logger
     }
 
-    /// Returns the rows deleted, or nil when another hub was sweeping.
-    public func run(retention: Duration) async throws -> Int? {
+    /// Adds the connections closed since the last pass to the rollups the analyst views read, about
+    /// `rollUpChunk` rows per transaction; returns how many, or nil when another hub held the lock.
+    public func rollUp() async throws -> Int? {
+        var rolled = 0
+        while true {
+            let count = try await locked { connection, logger in
+                let rows = try await connection.query("SELECT rollcall.roll_up_history(\(Self.rollUpChunk)::integer)", logger: logger)
+                return try await rows.collect().first?.decode(Int.self) ?? 0
+            }
+            guard let count else { return rolled == 0 ? nil : rolled }
+            rolled += count
+            if count < Self.rollUpChunk { return rolled }
+        }
+    }
+
+    /// Deletes closed rows past the retention that a pass has rolled up (so the views' totals keep
+    /// them), a thousand at a time, each chunk its own transaction, so writers never wait behind one
+    /// big delete. Returns the rows deleted, or nil when another hub was sweeping.
+    public func sweep(retention: Duration) async throws -> Int? {
         var deleted = 0
         while true {
             let count = try await locked { connection, logger in
@@ -31,6 +51,7 @@ public struct RetentionSweep: Sendable {
                     DELETE FROM rollcall.connections WHERE connection_id IN (
                         SELECT connection_id FROM rollcall.connections
                         WHERE NOT connected AND disconnected_at < now() - \(retention.milliseconds) * interval '1 millisecond'
+                          AND (closed_in IS NULL OR closed_in < (SELECT rolled_before FROM rollcall.rollup_progress))
                         LIMIT \(Self.chunk))
                     RETURNING 1
                     """, logger: logger)
