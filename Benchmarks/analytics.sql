@@ -20,6 +20,19 @@ INSERT INTO rollcall.connections (connection_id, user_id, server_id, created_at)
 SELECT gen_random_uuid(), 'user-' || i, 'hub-0', now() - (random() * 3600) * interval '1 second' FROM generate_series(1, 5000) AS i;
 ANALYZE rollcall.connections;
 
+\echo 'first rollup pass: every closed row (what migration 006 does on a filled database)'
+SELECT rollcall.roll_up_history();
+ANALYZE rollcall.minute_totals;
+ANALYZE rollcall.user_days;
+ANALYZE rollcall.day_totals;
+
+\echo 'rollup upkeep: 10 000 connections opened, then closed by one transaction, then one pass'
+INSERT INTO rollcall.connections (connection_id, user_id, server_id, created_at)
+SELECT gen_random_uuid(), 'user-' || (i * 7), 'hub-1', now() - (random() * 7200) * interval '1 second' FROM generate_series(1, 10000) AS i;
+UPDATE rollcall.connections SET connected = false, disconnected_at = now(), close_reason = 'client_closed'
+WHERE connected AND server_id = 'hub-1';
+SELECT rollcall.roll_up_history();
+
 \echo 'sessions per user, last 7 days'
 SELECT count(*) FROM (
   SELECT user_id, count(*), sum(duration) FROM rollcall.sessions
@@ -31,6 +44,9 @@ SELECT count(*), sum(duration) FROM rollcall.sessions WHERE user_id = 'user-4242
 \echo 'median session length by user agent, 30 days'
 SELECT user_agent, percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM duration))
 FROM rollcall.sessions WHERE NOT open AND started_at >= now() - interval '30 days' GROUP BY user_agent;
+
+\echo 'who was online at a given time, exact: rollcall.online_at'
+SELECT count(*) FROM rollcall.online_at(now() - interval '3 days');
 
 \echo 'who was online at a given time, exact (every session that began before it)'
 SELECT count(DISTINCT user_id) FROM rollcall.sessions
@@ -51,6 +67,26 @@ SELECT count(*) FROM rollcall.daily_active_users;
 \echo 'peak concurrency per day, whole table'
 SELECT count(*) FROM (SELECT minute::date, max(connections) FROM rollcall.concurrency_by_minute GROUP BY 1) AS q;
 
+\echo 'before migration 006: daily active users from every row, whole table'
+SELECT count(*) FROM (
+  SELECT day::date, count(DISTINCT user_id), count(*) FILTER (WHERE opened_that_day)
+  FROM (SELECT c.user_id, d.day, date_trunc('day', c.created_at AT TIME ZONE 'UTC') = d.day AS opened_that_day
+        FROM rollcall.connections c,
+             generate_series(date_trunc('day', c.created_at AT TIME ZONE 'UTC'),
+                             date_trunc('day', coalesce(c.disconnected_at, now()) AT TIME ZONE 'UTC'), interval '1 day') AS d(day)) AS a
+  GROUP BY day) AS q;
+
+\echo 'before migration 006: peak concurrency per day from every row, whole table'
+SELECT count(*) FROM (SELECT minute::date, max(connections) FROM (
+  SELECT minute, sum(opened) OVER w - sum(closed) OVER w + closed AS connections
+  FROM (SELECT minute, sum(opened) AS opened, sum(closed) AS closed
+        FROM (SELECT date_trunc('minute', created_at AT TIME ZONE 'UTC') AS minute, 1 AS opened, 0 AS closed FROM rollcall.connections
+              UNION ALL
+              SELECT date_trunc('minute', disconnected_at AT TIME ZONE 'UTC'), 0, 1 FROM rollcall.connections WHERE disconnected_at IS NOT NULL) AS ch
+        GROUP BY minute) AS pm
+  WINDOW w AS (ORDER BY minute)) AS c GROUP BY 1) AS q;
+
 \echo 'retention sweep query: 1 000 oldest closed rows past 29 days'
 SELECT count(*) FROM (SELECT connection_id FROM rollcall.connections
-  WHERE NOT connected AND disconnected_at < now() - interval '29 days' LIMIT 1000) AS q;
+  WHERE NOT connected AND disconnected_at < now() - interval '29 days'
+    AND (closed_in IS NULL OR closed_in < (SELECT rolled_before FROM rollcall.rollup_progress)) LIMIT 1000) AS q;

@@ -111,10 +111,28 @@ struct AnalyticsViewTests {
                 """
             differences[view] = try await sql(database, PostgresQuery(unsafeSQL: text), as: Int.self).first
         }
+        // Who was online, at a moment every seven hours of the last four days.
+        differences["online_at"] = try await sql(
+            database,
+            """
+            SELECT count(*)::int FROM generate_series(now() - interval '4 days', now(), interval '7 hours') AS t(at),
+            LATERAL (
+                (SELECT * FROM rollcall.online_at(t.at)
+                 EXCEPT ALL
+                 SELECT user_id, count(*) FROM rollcall.connections
+                 WHERE created_at <= t.at AND (connected OR disconnected_at > t.at) GROUP BY user_id)
+                UNION ALL
+                (SELECT user_id, count(*) FROM rollcall.connections
+                 WHERE created_at <= t.at AND (connected OR disconnected_at > t.at) GROUP BY user_id
+                 EXCEPT ALL
+                 SELECT * FROM rollcall.online_at(t.at))
+            ) AS different
+            """, as: Int.self
+        ).first
         return differences
     }
 
-    @Test("the views answer from rollups exactly what every row answers: passes in chunks, a close committed late, reopened rows")
+    @Test("the views and online_at answer from rollups exactly what every row answers: passes in chunks, a close committed late, reopens")
     func rollupsExact() async throws {
         try await withTestDatabase { database in
             // 3,000 connections of 40 users over four days, up to 30 hours long, a tenth still open;
@@ -125,14 +143,19 @@ struct AnalyticsViewTests {
                     """
                     INSERT INTO rollcall.connections (connection_id, user_id, server_id, created_at, connected, disconnected_at, close_reason)
                     SELECT gen_random_uuid(), 'user-' || (i % 40), CASE WHEN i % 5 = 0 THEN 'hub-b' ELSE 'hub-a' END, start, i % 10 = 0,
-                           CASE WHEN i % 10 <> 0 THEN start + ((i * 7919) % 108000) * interval '1 second' END,
+                           CASE WHEN i % 10 <> 0 THEN least(start + ((i * 7919) % 108000) * interval '1 second', now()) END,
                            CASE WHEN i % 10 <> 0 THEN CASE WHEN i % 5 = 0 THEN 'orphaned' ELSE 'client_closed' END END
                     FROM (SELECT i, now() - interval '4 days' + (i * 113 % 345600) * interval '1 second' AS start
                           FROM generate_series(\(part * 500 + 1), \(part * 500 + 500)) AS i) AS s
                     """)
             }
-            let expectedNone = ["daily_active_users": 0, "concurrency_by_minute": 0]
-            #expect(try await Self.differences(database) == expectedNone, "nothing rolled up yet: all from rows")
+            func expectExact(_ comment: Comment? = nil, sourceLocation: SourceLocation = #_sourceLocation) async throws {
+                let differences = try await Self.differences(database)
+                #expect(
+                    differences == ["daily_active_users": 0, "concurrency_by_minute": 0, "online_at": 0], "\(comment ?? "") \(differences)",
+                    sourceLocation: sourceLocation)
+            }
+            try await expectExact("nothing rolled up yet: all from rows")
 
             func rollUp(most: Int) async throws -> Int {
                 try await sql(database, "SELECT rollcall.roll_up_history(\(most)::integer)::int", as: Int.self).first ?? -1
@@ -152,7 +175,7 @@ struct AnalyticsViewTests {
             }
             let first = try await rollUp(expecting: 2700, most: 500)
             #expect(first.rolled == 2700 && first.passes >= 3, "every closed row once, in chunks of about 500 (450 per transaction)")
-            #expect(try await Self.differences(database) == expectedNone)
+            try await expectExact()
 
             // A close whose transaction is still open while a pass runs is not the pass's to take,
             // nor is anything closed after it began (the pass takes only what transactions older
@@ -175,14 +198,14 @@ struct AnalyticsViewTests {
                     "UPDATE rollcall.connections SET connected = false, disconnected_at = now(), close_reason = 'client_closed' WHERE connected AND user_id = 'user-20'"
                 )
                 #expect(try await rollUp(most: 10_000) == 0, "user-20's closes committed, but after the late transaction began")
-                #expect(try await Self.differences(database) == expectedNone)
+                try await expectExact()
                 try await late.query("COMMIT", logger: testLogger)
             }
-            #expect(try await Self.differences(database) == expectedNone)
+            try await expectExact()
             #expect(
                 try await rollUp(expecting: closedLate + closedNow, most: 10_000).rolled == closedLate + closedNow,
                 "both, once the late one committed")
-            #expect(try await Self.differences(database) == expectedNone)
+            try await expectExact()
 
             // hub-b comes back: its orphaned rows open again, rolled up or not.
             try await execute(
@@ -196,13 +219,13 @@ struct AnalyticsViewTests {
                     ARRAY(SELECT connection_id FROM rollcall.connections WHERE server_id = 'hub-b' AND user_id IN ('user-5', 'user-15', 'user-25')), 'hub-b')
                 """, as: Int.self)
             #expect(reopened == [225], "75 rows each, some rolled up, some closed since the last pass")
-            #expect(try await Self.differences(database) == expectedNone)
+            try await expectExact()
             let closedByHubB = try await sql(
                 database,
                 "SELECT count(*)::int FROM rollcall.connections WHERE NOT connected AND closed_in >= (SELECT rolled_before FROM rollcall.rollup_progress)",
                 as: Int.self)[0]
             #expect(try await rollUp(expecting: closedByHubB, most: 10_000).rolled == closedByHubB)
-            #expect(try await Self.differences(database) == expectedNone)
+            try await expectExact()
             let outside = try await sql(database, "SELECT count(*)::int FROM rollcall.connections_outside_rollups", as: Int.self)
             #expect(outside == [try await sql(database, "SELECT count(*)::int FROM rollcall.connections WHERE connected", as: Int.self)[0]])
         }

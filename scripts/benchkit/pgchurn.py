@@ -44,14 +44,18 @@ VARIANTS = [
         _counters_before("+ 1", "true", "CASE WHEN u.online THEN u.online_since ELSE now() END", "CASE WHEN NOT u.online THEN 1 ELSE 0 END"),
         _counters_before("- 1", "false", "NULL", "1"),
     ]))),
+    ("closes as before migration 006 (no closed_in, its index or trigger)", [
+        "DROP INDEX rollcall.connections_closed_in", "DROP TRIGGER closed_rows_name_their_transaction ON rollcall.connections",
+    ], [(", closed_in = pg_current_xact_id() FROM unnest", " FROM unnest")]),
     ("HOT close: no index on what a close changes, fillfactor 70", [
         "DROP INDEX rollcall.connections_open_by_user", "DROP INDEX rollcall.connections_open_by_server",
-        "DROP INDEX rollcall.connections_closed_by_time", "ALTER TABLE rollcall.connections SET (fillfactor = 70)",
+        "DROP INDEX rollcall.connections_closed_by_time", "DROP INDEX rollcall.connections_closed_in",
+        "ALTER TABLE rollcall.connections SET (fillfactor = 70)",
     ], None),
     ("floor: connections with its primary key alone", [
         "DROP INDEX rollcall.connections_open_by_user", "DROP INDEX rollcall.connections_open_by_server",
         "DROP INDEX rollcall.connections_closed_by_time", "DROP INDEX rollcall.connections_by_user_created",
-        "DROP INDEX rollcall.connections_created_at",
+        "DROP INDEX rollcall.connections_created_at", "DROP INDEX rollcall.connections_closed_in",
     ], None),
 ]
 

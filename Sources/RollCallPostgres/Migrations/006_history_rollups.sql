@@ -21,11 +21,13 @@ $$;
 CREATE TRIGGER closed_rows_name_their_transaction BEFORE INSERT OR UPDATE ON rollcall.connections
 FOR EACH ROW WHEN (NOT NEW.connected AND NEW.closed_in IS NULL) EXECUTE FUNCTION rollcall.stamp_close();
 
--- One row: the transactions below rolled_before have been rolled up.
+-- One row: the transactions below rolled_before have been rolled up; the longest connection
+-- among the rows rolled up (what bounds a search for the sessions open at a moment).
 CREATE TABLE rollcall.rollup_progress (
-    only_row      boolean PRIMARY KEY DEFAULT true CHECK (only_row),
-    rolled_before xid8,
-    rolled_at     timestamptz
+    only_row       boolean PRIMARY KEY DEFAULT true CHECK (only_row),
+    rolled_before  xid8,
+    rolled_at      timestamptz,
+    longest_closed interval
 );
 INSERT INTO rollcall.rollup_progress DEFAULT VALUES;
 
@@ -36,11 +38,10 @@ CREATE TABLE rollcall.minute_totals (
     closed bigint NOT NULL
 );
 
--- Each (UTC day, user) with a rolled-up connection open at some moment of that day, and how many.
+-- Each (UTC day, user) with a rolled-up connection open at some moment of that day.
 CREATE TABLE rollcall.user_days (
-    day         date,
-    user_id     text,
-    connections integer NOT NULL CHECK (connections > 0),
+    day     date,
+    user_id text,
     PRIMARY KEY (day, user_id)
 );
 
@@ -93,23 +94,21 @@ BEGIN
         GROUP BY minute
         ON CONFLICT (minute) DO UPDATE SET opened = m.opened + excluded.opened, closed = m.closed + excluded.closed
     ), pairs AS (
-        SELECT d.day::date AS day, c.user_id, count(*) AS connections
+        SELECT DISTINCT d.day::date AS day, c.user_id
         FROM closed c, generate_series(date_trunc('day', c.opened), date_trunc('day', c.closed), interval '1 day') AS d(day)
-        GROUP BY 1, 2
-    ), new_users AS (
-        SELECT p.day, count(*) AS users
-        FROM pairs p
+    ), new_pairs AS (
+        -- The pairs known already are skipped on the index alone; a conflict check would read
+        -- each one's row.
+        INSERT INTO rollcall.user_days (day, user_id)
+        SELECT p.day, p.user_id FROM pairs p
         WHERE NOT EXISTS (SELECT FROM rollcall.user_days u WHERE u.day = p.day AND u.user_id = p.user_id)
-        GROUP BY p.day
-    ), kept_pairs AS (
-        INSERT INTO rollcall.user_days AS u (day, user_id, connections)
-        SELECT day, user_id, connections FROM pairs
-        ON CONFLICT (day, user_id) DO UPDATE SET connections = u.connections + excluded.connections
+        ON CONFLICT (day, user_id) DO NOTHING
+        RETURNING day
     ), days AS (
         INSERT INTO rollcall.day_totals AS t (day, active_users, connections_opened)
         SELECT day, sum(users), sum(opened)
         FROM (
-            SELECT day, users, 0 AS opened FROM new_users
+            SELECT day, count(*) AS users, 0 AS opened FROM new_pairs GROUP BY day
             UNION ALL
             SELECT opened::date, 0, count(*) FROM closed GROUP BY 1
         ) AS per_day
@@ -118,7 +117,9 @@ BEGIN
             active_users = t.active_users + excluded.active_users,
             connections_opened = t.connections_opened + excluded.connections_opened
     ), advanced AS (
-        UPDATE rollcall.rollup_progress SET rolled_before = upto, rolled_at = now()
+        UPDATE rollcall.rollup_progress
+        SET rolled_before = upto, rolled_at = now(),
+            longest_closed = greatest(longest_closed, (SELECT max(closed - opened) FROM closed))
     )
     SELECT count(*) INTO rolled FROM closed;
     RETURN rolled;
@@ -126,39 +127,34 @@ END
 $$;
 
 -- Opens again the rows of `server` that an orphan purge closed while their sockets lived on (the
--- hub was cut off longer than the window); a row the rollups hold already is taken out of them
--- first. Returns the rows reopened.
+-- hub was cut off longer than the window); a row the rollups hold already is taken out of the
+-- minute and day counts first (the views then count it from its row, as an open one). Its
+-- user_days stay: the open row covers every day the closed one did (a purge ends a row at its
+-- hub's last heartbeat, never after now). Returns the rows reopened.
 CREATE FUNCTION rollcall.reopen_orphaned(ids uuid[], server text)
 RETURNS TABLE (connection_id uuid, user_id text, user_agent text, created_at timestamptz) LANGUAGE plpgsql AS $$
 #variable_conflict use_column
-DECLARE
-    r record;
-    d date;
 BEGIN
     PERFORM FROM rollcall.rollup_progress FOR UPDATE;
-    FOR r IN
-        SELECT c.user_id, c.created_at AT TIME ZONE 'UTC' AS opened, c.disconnected_at AT TIME ZONE 'UTC' AS closed
+    WITH rolled AS (
+        SELECT date_trunc('minute', c.created_at AT TIME ZONE 'UTC') AS opened, date_trunc('minute', c.disconnected_at AT TIME ZONE 'UTC') AS closed
         FROM rollcall.connections c, rollcall.rollup_progress p
         WHERE c.connection_id = ANY(ids) AND c.server_id = server AND NOT c.connected AND c.close_reason = 'orphaned'
           AND (c.closed_in IS NULL OR c.closed_in < p.rolled_before)
-    LOOP
-        UPDATE rollcall.minute_totals SET opened = opened - 1 WHERE minute = date_trunc('minute', r.opened);
-        UPDATE rollcall.minute_totals SET closed = closed - 1 WHERE minute = date_trunc('minute', r.closed);
-        DELETE FROM rollcall.minute_totals
-        WHERE minute IN (date_trunc('minute', r.opened), date_trunc('minute', r.closed)) AND opened = 0 AND closed = 0;
-        UPDATE rollcall.day_totals SET connections_opened = connections_opened - 1 WHERE day = r.opened::date;
-        FOR d IN SELECT g::date FROM generate_series(date_trunc('day', r.opened), date_trunc('day', r.closed), interval '1 day') AS g LOOP
-            UPDATE rollcall.user_days SET connections = connections - 1 WHERE day = d AND user_id = r.user_id AND connections > 1;
-            IF NOT FOUND THEN
-                DELETE FROM rollcall.user_days WHERE day = d AND user_id = r.user_id;
-                IF FOUND THEN
-                    UPDATE rollcall.day_totals SET active_users = active_users - 1 WHERE day = d;
-                END IF;
-            END IF;
-        END LOOP;
-        DELETE FROM rollcall.day_totals
-        WHERE day BETWEEN r.opened::date AND r.closed::date AND active_users = 0 AND connections_opened = 0;
-    END LOOP;
+    ), minutes AS (
+        UPDATE rollcall.minute_totals AS m SET opened = m.opened - changes.opened, closed = m.closed - changes.closed
+        FROM (
+            SELECT minute, sum(opened) AS opened, sum(closed) AS closed
+            FROM (SELECT opened AS minute, 1 AS opened, 0 AS closed FROM rolled UNION ALL SELECT closed, 0, 1 FROM rolled) AS each
+            GROUP BY minute
+        ) AS changes
+        WHERE m.minute = changes.minute
+    )
+    UPDATE rollcall.day_totals AS t SET connections_opened = t.connections_opened - changes.opened
+    FROM (SELECT opened::date AS day, count(*) AS opened FROM rolled GROUP BY 1) AS changes
+    WHERE t.day = changes.day;
+    -- A minute with nothing left in it is no minute of the view's.
+    DELETE FROM rollcall.minute_totals WHERE opened = 0 AND closed = 0;
     RETURN QUERY
     WITH reopened AS (
         UPDATE rollcall.connections AS c SET connected = true, disconnected_at = NULL, close_reason = NULL, closed_in = NULL
@@ -170,35 +166,48 @@ END
 $$;
 
 -- Connections the rollups do not hold yet: the open ones, and those closed since the last pass.
-CREATE VIEW rollcall.connections_outside_rollups AS
-SELECT c.user_id, c.created_at, c.disconnected_at FROM rollcall.connections c WHERE c.connected
-UNION ALL
-SELECT c.user_id, c.created_at, c.disconnected_at
-FROM rollcall.connections c, rollcall.rollup_progress p
-WHERE NOT c.connected AND c.closed_in >= p.rolled_before;
+-- A function so that the planner expects a few thousand rows (a view over a join with
+-- rollup_progress would be guessed at a third of the table), planned afresh on each call.
+CREATE FUNCTION rollcall.outside_rollups() RETURNS TABLE (user_id text, created_at timestamptz, disconnected_at timestamptz)
+LANGUAGE plpgsql STABLE ROWS 5000 AS $$
+BEGIN
+    RETURN QUERY EXECUTE
+        'SELECT user_id, created_at, disconnected_at FROM rollcall.connections WHERE connected
+         UNION ALL
+         SELECT user_id, created_at, disconnected_at FROM rollcall.connections WHERE NOT connected AND closed_in >= $1'
+        USING (SELECT rolled_before FROM rollcall.rollup_progress);
+END
+$$;
+CREATE VIEW rollcall.connections_outside_rollups AS SELECT * FROM rollcall.outside_rollups();
+
+-- The (UTC day, user) pairs of the connections outside the rollups, and how many of them the user
+-- opened that day. Its own function so that the planner expects a few thousand pairs rather than
+-- a thousand days per connection (and compiles nothing for them).
+CREATE FUNCTION rollcall.outside_days() RETURNS TABLE (day date, user_id text, opened bigint)
+LANGUAGE sql STABLE ROWS 5000 SET jit = off AS $$
+SELECT d.day::date, o.user_id, count(*) FILTER (WHERE d.day = date_trunc('day', o.opened))
+FROM (
+    SELECT user_id, created_at AT TIME ZONE 'UTC' AS opened, coalesce(disconnected_at, now()) AT TIME ZONE 'UTC' AS closed
+    FROM rollcall.outside_rollups()
+) AS o,
+generate_series(date_trunc('day', o.opened), date_trunc('day', o.closed), interval '1 day') AS d(day)
+GROUP BY 1, 2
+$$;
 
 -- Same columns and answers as before (003), from the rollups and the rows outside them.
 CREATE OR REPLACE VIEW rollcall.daily_active_users AS
 WITH outside AS (
-    SELECT user_id, created_at AT TIME ZONE 'UTC' AS opened, coalesce(disconnected_at, now()) AT TIME ZONE 'UTC' AS closed
-    FROM rollcall.connections_outside_rollups
-), outside_pairs AS (
-    SELECT DISTINCT d.day::date AS day, o.user_id
-    FROM outside o, generate_series(date_trunc('day', o.opened), date_trunc('day', o.closed), interval '1 day') AS d(day)
-), outside_users AS (
-    SELECT p.day, count(*) AS users
-    FROM outside_pairs p
-    WHERE NOT EXISTS (SELECT FROM rollcall.user_days u WHERE u.day = p.day AND u.user_id = p.user_id)
-    GROUP BY p.day
-), outside_opened AS (
-    SELECT opened::date AS day, count(*) AS opened FROM outside GROUP BY 1
+    SELECT o.day,
+           count(*) FILTER (WHERE NOT EXISTS (SELECT FROM rollcall.user_days u WHERE u.day = o.day AND u.user_id = o.user_id)) AS users,
+           sum(o.opened)::bigint AS opened
+    FROM rollcall.outside_days() AS o
+    GROUP BY o.day
 )
 SELECT day,
-       coalesce(t.active_users, 0) + coalesce(u.users, 0) AS active_users,
+       coalesce(t.active_users, 0) + coalesce(o.users, 0) AS active_users,
        coalesce(t.connections_opened, 0) + coalesce(o.opened, 0) AS connections_opened
 FROM rollcall.day_totals t
-FULL JOIN outside_users u USING (day)
-FULL JOIN outside_opened o USING (day);
+FULL JOIN outside o USING (day);
 
 CREATE OR REPLACE VIEW rollcall.concurrency_by_minute AS
 SELECT minute,
@@ -217,12 +226,38 @@ FROM (
 ) AS per_minute
 WINDOW running AS (ORDER BY minute);
 
+-- The users with a connection open at `t`, and how many, exactly: open rows that began by then,
+-- rows closed since the last pass, and rolled-up rows that began no longer before `t` than the
+-- longest connection ever rolled up (on the created_at index, however long the history).
+CREATE FUNCTION rollcall.online_at(t timestamptz) RETURNS TABLE (user_id text, connections bigint)
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    progress rollcall.rollup_progress;
+BEGIN
+    SELECT * INTO progress FROM rollcall.rollup_progress;
+    RETURN QUERY EXECUTE
+        'SELECT user_id, count(*) FROM (
+             SELECT user_id FROM rollcall.connections WHERE connected AND created_at <= $1
+             UNION ALL
+             SELECT user_id FROM rollcall.connections
+             WHERE NOT connected AND created_at <= $1 AND disconnected_at > $1 AND created_at >= $1 - $2
+               AND (closed_in IS NULL OR closed_in < $3)
+             UNION ALL
+             SELECT user_id FROM rollcall.connections
+             WHERE NOT connected AND closed_in >= $3 AND created_at <= $1 AND disconnected_at > $1
+         ) AS open_then
+         GROUP BY user_id'
+        USING t, coalesce(progress.longest_closed, interval '0'), progress.rolled_before;
+END
+$$;
+
 -- Analysts may read the rollups too (user_days answers "active users this week" exactly).
 DO $$
 BEGIN
     IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'rollcall_analyst') THEN
         GRANT SELECT ON rollcall.minute_totals, rollcall.user_days, rollcall.day_totals, rollcall.rollup_progress,
             rollcall.connections_outside_rollups TO rollcall_analyst;
+        GRANT EXECUTE ON FUNCTION rollcall.online_at(timestamptz) TO rollcall_analyst;
     END IF;
 END
 $$;
