@@ -25,6 +25,43 @@ def _counters_before(delta, online, online_since, version):
             "FROM generate_series(1, 20) AS i WHERE u.user_id = 'u' || :n || '-' || i RETURNING u.user_id, u.connections, u.online, u.version, now();")
 
 
+def _connection_statements():
+    """The open's insert and the close's update, as the churn script has them."""
+    lines = open(SCRIPT).read().splitlines()
+    return ([line for line in lines if line.startswith("INSERT INTO rollcall.connections")][0],
+            [line for line in lines if line.startswith("UPDATE rollcall.connections")][0])
+
+
+# A sketch of the live set apart from the history: open rows in a small table of their own, a close
+# that moves the row to an append-only history (time columns on BRIN) instead of rewriting it.
+_LIVE_AND_HISTORY = [
+    "CREATE TABLE rollcall.live (connection_id uuid PRIMARY KEY, user_id text NOT NULL, server_id text NOT NULL, "
+    "user_agent text, remote_addr inet, created_at timestamptz NOT NULL DEFAULT now())",
+    "CREATE INDEX live_by_user ON rollcall.live (user_id)",
+    "CREATE INDEX live_by_server ON rollcall.live (server_id)",
+    "CREATE TABLE rollcall.history (connection_id uuid NOT NULL, user_id text NOT NULL, server_id text NOT NULL, user_agent text, "
+    "remote_addr inet, created_at timestamptz NOT NULL, disconnected_at timestamptz NOT NULL, close_reason text NOT NULL, closed_in xid8 NOT NULL)",
+    "CREATE INDEX history_by_id ON rollcall.history (connection_id)",
+    "CREATE INDEX history_by_user_created ON rollcall.history (user_id, created_at DESC)",
+    "CREATE INDEX history_closed_in ON rollcall.history (closed_in)",
+    "CREATE INDEX history_created_at ON rollcall.history USING brin (created_at)",
+    "CREATE INDEX history_disconnected_at ON rollcall.history USING brin (disconnected_at)",
+    "ALTER TABLE rollcall.live SET (autovacuum_enabled = false)",
+    "ALTER TABLE rollcall.history SET (autovacuum_enabled = false)",
+]
+
+
+def _live_and_history_statements():
+    insert, update = _connection_statements()
+    return [
+        (insert, insert.replace("INSERT INTO rollcall.connections", "INSERT INTO rollcall.live")),
+        (update, "WITH gone AS (DELETE FROM rollcall.live AS l USING unnest(:ids::uuid[]) AS t(id) WHERE l.connection_id = t.id RETURNING l.*) "
+                 "INSERT INTO rollcall.history SELECT connection_id, user_id, server_id, user_agent, remote_addr, created_at, now(), "
+                 "'client_closed', pg_current_xact_id() FROM gone "
+                 "RETURNING connection_id, user_id, server_id, user_agent, disconnected_at, close_reason;"),
+    ]
+
+
 def _counter_statements():
     return [line for line in open(SCRIPT).read().splitlines() if line.startswith("INSERT INTO rollcall.users")]
 
@@ -47,6 +84,9 @@ VARIANTS = [
     ("closes as before migration 006 (no closed_in, its index or trigger)", [
         "DROP INDEX rollcall.connections_closed_in", "DROP TRIGGER closed_rows_name_their_transaction ON rollcall.connections",
     ], [(", closed_in = pg_current_xact_id() FROM unnest", " FROM unnest")]),
+    ("transactions alone: BEGIN, the transaction id, COMMIT", [], [(line + "\n", "") for line in (
+        *_connection_statements(), *_counter_statements(), "SELECT pg_notify('rollcall_presence', repeat('x', 2000));")]),
+    ("live set apart from history (a sketch: a close moves the row)", _LIVE_AND_HISTORY, _live_and_history_statements()),
     ("HOT close: no index on what a close changes, fillfactor 70", [
         "DROP INDEX rollcall.connections_open_by_user", "DROP INDEX rollcall.connections_open_by_server",
         "DROP INDEX rollcall.connections_closed_by_time", "DROP INDEX rollcall.connections_closed_in",
