@@ -29,6 +29,12 @@ public struct RegistryQueue<Request: QueuedRequest>: Sendable {
     /// Requests submitted and not yet taken, oldest first.
     private var pending: ArraySlice<Request> { requests[head...] }
     public var pendingCount: Int { requests.count - head }
+    /// Batches' worth of pending requests past which the writer is backlogged.
+    public static var backlogBatches: Int { 4 }
+    /// More is waiting than the next `backlogBatches` transactions can take. New messages are then
+    /// refused (`rate_limited`) rather than queued: one queued behind that much would arrive late
+    /// anyway, and its sender can slow down. Opens, closes and the rest are never refused for it.
+    public var isBacklogged: Bool { pendingCount >= maxBatch * Self.backlogBatches }
     public private(set) var inFlight = false
     public private(set) var stopping = false
     /// When shutdown began: past `shutdownPatience` an unreachable database is given up on.

@@ -57,6 +57,8 @@ public final class RegistryWriter: Service, Sendable {
 
     /// Requests waiting for the next transaction (the queue depth).
     public var pendingRequests: Int { state.withLock { $0.queue.pendingCount } }
+    /// Whether new messages should be refused for now (`RegistryQueue.isBacklogged`).
+    public var isBacklogged: Bool { state.withLock { $0.queue.isBacklogged } }
 
     // MARK: Service
 

@@ -1,5 +1,6 @@
 import Foundation
 import RollCall
+import RollCallPostgres
 import RollCallTestSupport
 import Testing
 
@@ -48,6 +49,58 @@ struct MessageTests {
                 #expect(try await hub.post("/v1/users/cleo/messages", token: try await hub.token("cleo"), body: #"{"data":1}"#).status == 403)
                 #expect(try await hub.post("/v1/users/cleo/messages", token: admin, body: "nope").status == 400)
                 try await tab.close()
+            }
+        }
+    }
+
+    @Test("while the writer is backlogged, sends are refused at once as rate_limited (429 over HTTP); every accepted one is acked and delivered once")
+    func backloggedWriter() async throws {
+        try await withTestDatabase { database in
+            var configuration = TestHub.configuration()
+            configuration.maxBatch = 2  // backlogged at 8 waiting
+            try await TestHub.run(configuration, database: database) { hub in
+                let tab = try await hub.connect("bob")
+                let alice = try await hub.connect("alice")
+                let carl = try await hub.connect("carl")
+                // Carl's row locked elsewhere: the writer's next transaction, carl's second tab, waits on it.
+                let answers: [ServerFrame]
+                let busy: (status: Int, body: String)
+                (answers, busy) = try await DatabaseAdmin.withConnection(to: database, logger: testLogger) { session in
+                    try await session.query("BEGIN", logger: testLogger)
+                    try await session.query("SELECT 1 FROM rollcall.users WHERE user_id = 'carl' FOR UPDATE", logger: testLogger)
+                    let secondTab = Task { try await hub.connect("carl") }
+                    try await eventually("the writer waits on carl's row") {
+                        try await sql(
+                            database,
+                            "SELECT count(*)::int FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
+                            as: Int.self) == [1]
+                    }
+                    try await alice.send(batch: (0..<20).map { #"{"type":"send","id":\#($0),"to":"bob","data":\#($0)}"# })
+                    // Frames are answered in order: what the ping's pong follows was answered without the database.
+                    try await alice.send(.ping(id: .string("after")))
+                    let answers = try await alice.frames { if case .pong = $0 { true } else { false } }
+                    let busy = try await hub.post("/v1/users/bob/messages", token: try await hub.token("ops", admin: true), body: #"{"data":"x"}"#)
+                    try await session.query("COMMIT", logger: testLogger)
+                    try await secondTab.value.close()
+                    return (answers, busy)
+                }
+                let refused = answers.filter { $0.errorCode == .rateLimited }.compactMap(\.requestID)
+                #expect(refused.count == 12, "8 waiting behind carl's tab were taken: \(refused.count) refused")
+                #expect(answers.allSatisfy { $0.errorCode == .rateLimited || $0.type == "pong" }, "no ack before the database answers")
+                #expect(busy.status == 429 && busy.body.contains(#""code":"rate_limited""#), "over HTTP too: \(busy)")
+                let accepted = (0..<20).filter { !refused.contains(.number(Int64($0))) }
+                // Once the database answers, each accepted message is acked and delivered, once.
+                var acked: [RequestID?] = []
+                var delivered: [Int?] = []
+                for _ in accepted {
+                    let ack = try await alice.next()
+                    acked.append(ack.accepted == true ? ack.requestID : nil)
+                    if case .number(let number)? = try await tab.next().delivered?.data { delivered.append(number.integer.map { Int($0) }) }
+                }
+                #expect(acked == accepted.map { .number(Int64($0)) })
+                #expect(delivered == accepted)
+                #expect(try await tab.roundTrip())
+                for socket in [tab, alice, carl] { try await socket.close() }
             }
         }
     }

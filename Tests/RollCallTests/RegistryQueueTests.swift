@@ -37,6 +37,17 @@ struct RegistryQueueTests {
         guard case .wait = queue.next(at: start) else { Issue.record("an empty queue waits"); return }
     }
 
+    @Test("backlogged once four batches' worth wait, not while a batch is in flight with less behind it")
+    func backlogged() {
+        var queue = RegistryQueue<Request>(maxBatch: 2, shutdownPatience: .seconds(15))
+        for index in 0..<9 { _ = queue.submit(.open("m\(index)"), at: start) }
+        #expect(queue.isBacklogged, "9 waiting, 8 is four batches of 2")
+        #expect(names(queue.next(at: start)) == ["m0", "m1"])
+        #expect(!queue.isBacklogged, "7 waiting behind the batch in flight")
+        _ = queue.submit(.open("m9"), at: start)
+        #expect(queue.isBacklogged)
+    }
+
     @Test("a backlog drains in submission order through many batches, with arrivals and a failed batch between them")
     func backlog() {
         var queue = RegistryQueue<Request>(maxBatch: 3, shutdownPatience: .seconds(15))

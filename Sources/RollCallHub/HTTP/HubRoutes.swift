@@ -17,7 +17,11 @@ struct HubRoutes {
 
     func add(to router: Router<HubRequestContext>) {
         let services = services
-        router.addRoutes(ProbeRoutes(metrics: services.metrics, listening: listening, databaseAvailable: { services.databaseAvailable }).routes)
+        router.addRoutes(
+            ProbeRoutes(
+                metrics: services.metrics, listening: listening, databaseAvailable: { services.databaseAvailable },
+                writerBacklog: { services.writer.pendingRequests }
+            ).routes)
         router.addRoutes(FileRoutes().routes)
 
         let socketAuthentication = AdmittedSocketMiddleware(admission: admission, authority: authority)

@@ -8,6 +8,8 @@ struct ProbeRoutes {
     /// Whether the LISTEN connection is up.
     let listening: @Sendable () -> Bool
     let databaseAvailable: @Sendable () -> Bool
+    /// Requests the registry writer holds and has not begun to write.
+    let writerBacklog: @Sendable () -> Int
 
     var routes: RouteCollection<HubRequestContext> {
         let routes = RouteCollection(context: HubRequestContext.self)
@@ -21,6 +23,7 @@ struct ProbeRoutes {
         }
         routes.get("metrics") { _, _ in
             metrics.databaseUp.set(to: databaseAvailable() ? 1.0 : 0.0)
+            metrics.registryPending.set(to: Double(writerBacklog()))
             return Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
                 body: .init(byteBuffer: ByteBuffer(bytes: metrics.registry.emitToBuffer())))

@@ -42,6 +42,7 @@ struct UserRoutes {
         }
         // Nothing is delivered without the database, so the caller can simply retry.
         guard databaseAvailable() else { throw APIError.unavailable("the database is unreachable; nothing was delivered") }
+        guard !writer.isBacklogged else { throw APIError.busy }
         try await writer.send(UserMessage(to: user, from: identity.userID, data: data, at: Date()))
         return EditedResponse(status: .accepted, response: AcceptedBody(accepted: true))
     }
