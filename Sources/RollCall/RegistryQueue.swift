@@ -31,9 +31,10 @@ public struct RegistryQueue<Request: QueuedRequest>: Sendable {
     public var pendingCount: Int { requests.count - head }
     /// Batches' worth of pending requests past which the writer is backlogged.
     public static var backlogBatches: Int { 4 }
-    /// More is waiting than the next `backlogBatches` transactions can take. New messages are then
-    /// refused (`rate_limited`) rather than queued: one queued behind that much would arrive late
-    /// anyway, and its sender can slow down. Opens, closes and the rest are never refused for it.
+    /// More is waiting than the next `backlogBatches` transactions can take. New messages then wait
+    /// (a socket is not read, an HTTP sender is answered 429) rather than queue: one queued behind
+    /// that much would arrive late anyway, and its sender can slow down. Opens, closes and the rest
+    /// never wait for it.
     public var isBacklogged: Bool { pendingCount >= maxBatch * Self.backlogBatches }
     public private(set) var inFlight = false
     public private(set) var stopping = false

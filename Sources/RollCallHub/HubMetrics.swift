@@ -10,7 +10,7 @@ final class HubMetrics: Sendable {
     let registryTransactions: Counter
     let registryRequests: Counter
     let registryPending: Gauge
-    let messagesRefused: Counter
+    let messagesHeld: Counter
     let transitionsPublished: Counter
     let framesRejected: Counter
     let slowReadersClosed: Counter
@@ -36,9 +36,8 @@ final class HubMetrics: Sendable {
             descriptor: name("registry", "requests", "total", "Opens and closes written by the registry writer"))
         registryPending = registry.makeGauge(
             descriptor: name("registry", "pending", "", "Requests queued for the registry writer that no transaction has taken yet"))
-        messagesRefused = registry.makeCounter(
-            descriptor: name(
-                "messages", "refused", "total", "Messages sent over sockets refused with rate_limited because the registry writer was backlogged"))
+        messagesHeld = registry.makeCounter(
+            descriptor: name("messages", "held", "total", "Messages whose socket was not read until the backlogged registry writer had room"))
         transitionsPublished = registry.makeCounter(
             descriptor: name("presence", "transitions", "total", "Presence transitions this hub's writer decided"))
         framesRejected = registry.makeCounter(descriptor: name("frames", "rejected", "total", "Client frames answered with an error"))

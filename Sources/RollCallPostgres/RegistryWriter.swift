@@ -26,6 +26,8 @@ public final class RegistryWriter: Service, Sendable {
         var wakeUp: CheckedContinuation<Void, Never>?
         /// Callers of `drained()`.
         var idleWaiters: [CheckedContinuation<Void, Never>] = []
+        /// Callers of `roomForMessages()`, while the queue is backlogged.
+        var roomWaiters: [CheckedContinuation<Void, Never>] = []
         var observers: [@Sendable (CommitReport) -> Void] = []
         var failureObservers: [@Sendable () -> Void] = []
     }
@@ -57,8 +59,22 @@ public final class RegistryWriter: Service, Sendable {
 
     /// Requests waiting for the next transaction (the queue depth).
     public var pendingRequests: Int { state.withLock { $0.queue.pendingCount } }
-    /// Whether new messages should be refused for now (`RegistryQueue.isBacklogged`).
+    /// Whether new messages should wait for now (`RegistryQueue.isBacklogged`).
     public var isBacklogged: Bool { state.withLock { $0.queue.isBacklogged } }
+
+    /// Returns once the queue is not backlogged (at once if it is not), or the writer has stopped.
+    /// A socket's frames are read one after the other: a sender that waits here is not read, so
+    /// TCP slows it down, and the hub queues no more than it can write soon.
+    public func roomForMessages() async {
+        await withCheckedContinuation { continuation in
+            let ready = state.withLock { state in
+                guard state.queue.isBacklogged, !state.queue.finished else { return true }
+                state.roomWaiters.append(continuation)
+                return false
+            }
+            if ready { continuation.resume() }
+        }
+    }
 
     // MARK: Service
 
@@ -81,8 +97,8 @@ public final class RegistryWriter: Service, Sendable {
             self.requestStop()
         }
         let (waiters, leftover) = state.withLock { state in
-            defer { state.idleWaiters = [] }
-            return (state.idleWaiters, state.queue.finish())
+            defer { state.idleWaiters = []; state.roomWaiters = [] }
+            return (state.idleWaiters + state.roomWaiters, state.queue.finish())
         }
         fail(leftover, error: WriterStopped())
         for waiter in waiters { waiter.resume() }
@@ -127,14 +143,21 @@ public final class RegistryWriter: Service, Sendable {
     private func nextBatch() async -> [RegistryRequest]? {
         while true {
             let now = ContinuousClock.now
-            let (step, idleWaiters) = state.withLock { state in
+            let (step, waiters) = state.withLock { state in
                 let step = state.queue.next(at: now)
+                var waiters: [CheckedContinuation<Void, Never>] = []
+                if !state.queue.isBacklogged {
+                    waiters = state.roomWaiters
+                    state.roomWaiters = []
+                }
                 // Only an idle queue answers `drained()`: requests that linger are not written yet.
-                guard state.queue.isIdle else { return (step, [CheckedContinuation<Void, Never>]()) }
-                defer { state.idleWaiters = [] }
-                return (step, state.idleWaiters)
+                if state.queue.isIdle {
+                    waiters += state.idleWaiters
+                    state.idleWaiters = []
+                }
+                return (step, waiters)
             }
-            for waiter in idleWaiters { waiter.resume() }
+            for waiter in waiters { waiter.resume() }
             switch step {
             case .batch(let batch): return batch
             case .stop: return nil

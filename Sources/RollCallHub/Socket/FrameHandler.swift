@@ -170,10 +170,11 @@ struct FrameHandler {
             // Without the database other hubs are out of reach; this hub's sockets are not. When the
             // outage is known, do not make the sender wait for the writer to find out again.
             guard services.databaseAvailable else { return deliverHereOnly(message, id: id, because: "database unavailable", log: log) }
-            // Refused rather than queued behind a backlog it would only lengthen (the sender slows down).
-            guard !services.writer.isBacklogged else {
-                services.metrics.messagesRefused.increment()
-                return refuse(id, .rateLimited, APIError.busyMessage)
+            // Behind a backlog, this socket is not read until the writer has room: TCP slows its
+            // sender, and the hub holds no more messages than it can write soon.
+            if services.writer.isBacklogged {
+                services.metrics.messagesHeld.increment()
+                await services.writer.roomForMessages()
             }
             // Not awaited: the next frames are read (and metered) as they arrive, and a sender's
             // messages share batches. The answer comes when the batch commits, in sending order.
