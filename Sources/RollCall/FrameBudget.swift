@@ -17,6 +17,10 @@ public struct FrameBudget: Sendable {
     let maxRejections: Int
 
     private var tokens: Double
+    /// Frames allowed on top of the bucket after the hub held the socket unread (`held(for:)`).
+    private var heldCredit: Double = 0
+    /// The next frame is the first since the hold: its wait was the hold, not a pause.
+    private var firstSinceHeld = false
     private var lastRefill: Duration?
     private var badFrames = 0
     private var rejectionsInARow = 0
@@ -34,11 +38,19 @@ public struct FrameBudget: Sendable {
         if let lastRefill {
             let elapsed = Double((now - lastRefill).milliseconds) / 1000
             tokens = min(burst, tokens + max(0, elapsed) * ratePerSecond)
+            // What was held arrives back to back; a pause means it has all been read.
+            if elapsed > 1, !firstSinceHeld { heldCredit = 0 }
+            firstSinceHeld = false
         }
         lastRefill = now
         if bad {
             badFrames += 1
             if badFrames > maxBadFrames { return .disconnect }
+        }
+        if heldCredit >= 1 {
+            heldCredit -= 1
+            rejectionsInARow = 0
+            return .accept
         }
         guard tokens >= 1 else {
             rejectionsInARow += 1
@@ -47,5 +59,13 @@ public struct FrameBudget: Sendable {
         tokens -= 1
         rejectionsInARow = 0
         return .accept
+    }
+
+    /// The hub did not read this socket for `duration` (its writer was backlogged). What the client
+    /// sent meanwhile arrives at once when reading resumes: on top of the bucket, as many frames as
+    /// the rate allows over that time, until the frames stop coming back to back.
+    public mutating func held(for duration: Duration) {
+        heldCredit += Double(duration.milliseconds) / 1000 * ratePerSecond
+        firstSinceHeld = true
     }
 }

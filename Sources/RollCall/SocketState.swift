@@ -22,6 +22,11 @@ public struct SocketState: Sendable {
         budget.admit(at: now, bad: bad)
     }
 
+    /// The hub did not read this socket for `duration`: what was sent meanwhile is not over budget.
+    public mutating func held(for duration: Duration) {
+        budget.held(for: duration)
+    }
+
     /// A refusal's error code and message, as the client gets them.
     public struct Refusal: Sendable, Equatable, Error {
         public let code: ErrorCode

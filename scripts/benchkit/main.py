@@ -9,7 +9,7 @@ from . import redis_recipe
 from .cluster import Cluster
 from .processes import SECRET, Binaries, load, log, open_on_hub, start_bare, start_hub, stop_all
 from .report import print_table
-from .workloads import churn, churn_pairs, idle, reconnect_storm, relay_messages
+from .workloads import churn, churn_pairs, idle, reconnect_storm, relay_messages, writer_backlog_peak
 
 
 def main(description=__doc__):
@@ -22,9 +22,12 @@ def main(description=__doc__):
                         help="only the churn, N times with --batch-linger 0, 5ms and 20ms, each beside the bare server")
     parser.add_argument("--against", metavar="BINARY",
                         help="only the churn, with this build's hubs and then with BINARY's (another build of rollcall), each beside the bare server")
-    parser.add_argument("--pairs", type=int, metavar="N", help="rounds of --against (default 3)")
+    parser.add_argument("--pairs", type=int, metavar="N", help="rounds of --against (default 3); with --messages, the messages instead of the churn")
     parser.add_argument("--storm", action="store_true",
                         help="only the reconnect storm: 10,000 sockets on hub A, A stopped, all of them to hub B at once")
+    parser.add_argument("--messages", action="store_true",
+                        help="only the cross-hub messages past capacity (50,000/s offered), the bare relay's and the hubs', "
+                             "with the highest backlog hub A's writer reached")
     parser.add_argument("--redis-pairs", type=int, metavar="N",
                         help="only the churn, N times, each beside the bare server and the advice's recipe in Redis")
     options = parser.parse_args()
@@ -38,6 +41,10 @@ def main(description=__doc__):
         storm = reconnect_storm(2000 if options.quick else 10_000)
         print(json.dumps(storm, indent=2, sort_keys=True))
         return
+    if options.messages and options.against:
+        return messages_pairs(options.pairs or 3, [("this build", ROLLCALL), (os.path.basename(options.against), options.against)])
+    if options.messages:
+        return messages_only(2 if options.quick else 5)
     if options.redis_pairs:
         return churn_pairs(options.redis_pairs, [("this build", ROLLCALL, [])])
     if options.against:
@@ -117,3 +124,58 @@ def main(description=__doc__):
     if options.json:
         with open(options.json, "w") as f:
             json.dump(figures, f, indent=2, sort_keys=True)
+
+
+def messages_only(seconds):
+    """The messages phase alone: the bare relay, then two hubs, each at 50,000/s offered."""
+    cluster = Cluster()
+    try:
+        log("bare server relaying messages")
+        bare = start_bare("--relay")
+        figures = {"bare": relay_messages("ws://127.0.0.1:18090", "ws://127.0.0.1:18090", seconds, {"bare": bare})}
+        bare.stop()
+        cluster.create("bench_messages")
+        log("RollCall: two hubs, messages from A to B")
+        a = start_hub(cluster, "bench_messages", 18081, "bench-a", [])
+        b = start_hub(cluster, "bench_messages", 18082, "bench-b", [])
+        figures["rollcall"], backlog = writer_backlog_peak(18081, lambda: relay_messages(
+            "ws://127.0.0.1:18081", "ws://127.0.0.1:18082", seconds, {"hub_a": a, "hub_b": b}, cluster.postmaster))
+        figures["rollcall"]["writer_backlog_peak"] = backlog
+        print(json.dumps(figures, indent=2, sort_keys=True))
+    finally:
+        stop_all()
+        cluster.stop()
+
+
+def hub_messages(cluster, database, binary, seconds):
+    """Two hubs of `binary` on a fresh database, messages from A to B past capacity."""
+    cluster.create(database)
+    a = start_hub(cluster, database, 18081, "bench-a", [], binary)
+    b = start_hub(cluster, database, 18082, "bench-b", [], binary)
+    try:
+        figures, backlog = writer_backlog_peak(18081, lambda: relay_messages(
+            "ws://127.0.0.1:18081", "ws://127.0.0.1:18082", seconds, {"hub_a": a, "hub_b": b}, cluster.postmaster))
+    finally:
+        a.stop()
+        b.stop()
+    figures["writer_backlog_peak"] = backlog
+    return figures
+
+
+def messages_pairs(rounds, variants, seconds=5):
+    """The messages past capacity with each variant of the hubs, `(label, binary)`, alternating
+    order every round: delivered/s, latency, the writer's highest backlog (0 for a build without
+    rollcall_registry_pending), CPU per message."""
+    cluster = Cluster()
+    try:
+        for round in range(1, rounds + 1):
+            for label, binary in (variants if round % 2 else variants[::-1]):
+                figures = hub_messages(cluster, f"bench_messages_{round}_{abs(hash(label)) % 1000}", binary, seconds)
+                messages, latency, cpu = figures["messages"] or {}, figures["message_latency_ms"] or {}, figures["message_cpu_us"]
+                log(f"round {round} {label:24} delivered/s {messages.get('delivered_per_second')}  of {messages.get('sent')} sent, "
+                    f"{messages.get('delivered')} delivered  p50 {latency.get('p50', 0):.0f} ms  p99 {latency.get('p99', 0):.0f} ms  "
+                    f"writer backlog peak {figures['writer_backlog_peak']}  hub A {cpu.get('hub_a', 0):.0f} µs  hub B {cpu.get('hub_b', 0):.0f} µs  "
+                    f"PostgreSQL {cpu.get('postgres', 0):.0f} µs per message  errors {figures['message_errors'] or 'none'}")
+    finally:
+        stop_all()
+        cluster.stop()

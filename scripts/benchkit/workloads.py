@@ -1,7 +1,9 @@
 """What a bench run does to the servers, each returning its figures."""
 
 import json
+import threading
 import time
+import urllib.request
 
 from . import redis_recipe
 from .cluster import Cluster
@@ -82,6 +84,33 @@ def relay_messages(senders, receivers, seconds, processes, postmaster=None):
     return {"messages": messages.get("messages"), "message_latency_ms": messages.get("message_latency_ms"),
             "message_errors": messages["errors"],
             "message_cpu_us": {name: seconds * 1e6 / delivered for name, seconds in spent.items()}}
+
+
+def writer_backlog_peak(port, during):
+    """Runs `during()` while sampling the hub on `port`'s `rollcall_registry_pending` four times a
+    second; returns what `during` returned and the highest backlog seen."""
+    peak = [0.0]
+    done = threading.Event()
+
+    def sample():
+        while not done.is_set():
+            try:
+                text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2).read().decode()
+                for line in text.splitlines():
+                    if line.startswith("rollcall_registry_pending "):
+                        peak[0] = max(peak[0], float(line.split()[-1]))
+            except OSError:
+                pass
+            done.wait(0.25)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    try:
+        result = during()
+    finally:
+        done.set()
+        sampler.join()
+    return result, int(peak[0])
 
 
 def churn_pairs(rounds, variants):

@@ -174,7 +174,9 @@ struct FrameHandler {
             // sender, and the hub holds no more messages than it can write soon.
             if services.writer.isBacklogged {
                 services.metrics.messagesHeld.increment()
+                let heldSince = ContinuousClock.now
                 await services.writer.roomForMessages()
+                socket.held(for: .now - heldSince)
             }
             // Not awaited: the next frames are read (and metered) as they arrive, and a sender's
             // messages share batches. The answer comes when the batch commits, in sending order.
