@@ -26,8 +26,9 @@ public final class RegistryWriter: Service, Sendable {
         var wakeUp: CheckedContinuation<Void, Never>?
         /// Callers of `drained()`.
         var idleWaiters: [CheckedContinuation<Void, Never>] = []
-        /// Callers of `roomForMessages()`, while the queue is backlogged.
-        var roomWaiters: [CheckedContinuation<Void, Never>] = []
+        /// Callers of `roomForMessages(within:)`, while the queue is backlogged, by ticket.
+        var roomWaiters: [Int: CheckedContinuation<Void, Never>] = [:]
+        var nextRoomTicket = 0
         var observers: [@Sendable (CommitReport) -> Void] = []
         var failureObservers: [@Sendable () -> Void] = []
     }
@@ -62,17 +63,23 @@ public final class RegistryWriter: Service, Sendable {
     /// Whether new messages should wait for now (`RegistryQueue.isBacklogged`).
     public var isBacklogged: Bool { state.withLock { $0.queue.isBacklogged } }
 
-    /// Returns once the queue is not backlogged (at once if it is not), or the writer has stopped.
-    /// A socket's frames are read one after the other: a sender that waits here is not read, so
-    /// TCP slows it down, and the hub queues no more than it can write soon.
-    public func roomForMessages() async {
+    /// Returns once the queue is not backlogged (at once if it is not), the writer has stopped, or
+    /// `limit` has passed. A socket's frames are read one after the other: a sender that waits here
+    /// is not read, so TCP slows it down, and the hub queues no more than it can write soon. The
+    /// limit lets a held socket notice its own close, and a database outage, within that time.
+    public func roomForMessages(within limit: Duration) async {
         await withCheckedContinuation { continuation in
-            let ready = state.withLock { state in
-                guard state.queue.isBacklogged, !state.queue.finished else { return true }
-                state.roomWaiters.append(continuation)
-                return false
+            let ticket: Int? = state.withLock { state in
+                guard state.queue.isBacklogged, !state.queue.finished else { return nil }
+                state.nextRoomTicket += 1
+                state.roomWaiters[state.nextRoomTicket] = continuation
+                return state.nextRoomTicket
             }
-            if ready { continuation.resume() }
+            guard let ticket else { return continuation.resume() }
+            Task {
+                try? await Task.sleep(for: limit)
+                state.withLock { $0.roomWaiters.removeValue(forKey: ticket) }?.resume()
+            }
         }
     }
 
@@ -97,8 +104,8 @@ public final class RegistryWriter: Service, Sendable {
             self.requestStop()
         }
         let (waiters, leftover) = state.withLock { state in
-            defer { state.idleWaiters = []; state.roomWaiters = [] }
-            return (state.idleWaiters + state.roomWaiters, state.queue.finish())
+            defer { state.idleWaiters = []; state.roomWaiters = [:] }
+            return (state.idleWaiters + state.roomWaiters.values, state.queue.finish())
         }
         fail(leftover, error: WriterStopped())
         for waiter in waiters { waiter.resume() }
@@ -147,8 +154,8 @@ public final class RegistryWriter: Service, Sendable {
                 let step = state.queue.next(at: now)
                 var waiters: [CheckedContinuation<Void, Never>] = []
                 if !state.queue.isBacklogged {
-                    waiters = state.roomWaiters
-                    state.roomWaiters = []
+                    waiters = Array(state.roomWaiters.values)
+                    state.roomWaiters = [:]
                 }
                 // Only an idle queue answers `drained()`: requests that linger are not written yet.
                 if state.queue.isIdle {

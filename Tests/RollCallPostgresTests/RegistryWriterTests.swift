@@ -32,6 +32,27 @@ struct RegistryWriterTests {
         }
     }
 
+    @Test("a backlogged writer holds message senders until it has room, or for the limit given")
+    func roomForMessages() async throws {
+        try await withTestDatabase { location in
+            try await withTestClient(location) { client in
+                let writer = RegistryWriter(serverID: "hub-room", client: client, seal: testSeal, maxBatch: 2, logger: testLogger)
+                await writer.roomForMessages(within: .seconds(60))  // not backlogged: at once
+                for index in 0..<8 {
+                    writer.send(UserMessage(to: "bob", from: "alice", data: .number(JSONNumber(index)), at: Date())) { _ in }
+                }
+                #expect(writer.isBacklogged, "8 waiting: four batches of 2")
+                await writer.roomForMessages(within: .milliseconds(100))  // not written yet: the limit ends the wait
+                #expect(writer.isBacklogged)
+                // Once it runs, the writer takes batches and lets the held go on.
+                try await writer.running {
+                    await writer.roomForMessages(within: .seconds(60))
+                    #expect(!writer.isBacklogged)
+                }
+            }
+        }
+    }
+
     @Test("opens that arrive together commit together")
     func grouping() async throws {
         try await withTestDatabase { location in
