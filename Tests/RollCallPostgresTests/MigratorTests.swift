@@ -112,4 +112,35 @@ struct MigratorTests {
                 ], "bob came back within his grace: no transition, his version unchanged")
         }
     }
+
+    @Test("a history written before migration 006 is rolled up by it: the aggregate views answer what they answered before")
+    func historyRolledUpInPlace() async throws {
+        try await withTestDatabase { location in
+            try await execute(location, "DROP SCHEMA rollcall CASCADE")
+            let before = try Migration.bundled().filter { $0.name < "006" }
+            try await DatabaseAdmin.withConnection(to: location, logger: testLogger) { connection in
+                try await Migrator(logger: testLogger).migrate(before, on: connection)
+            }
+            // 2,000 closed sessions of 30 users over three days, some across midnight.
+            try await execute(
+                location,
+                """
+                INSERT INTO rollcall.connections (connection_id, user_id, server_id, created_at, connected, disconnected_at, close_reason)
+                SELECT gen_random_uuid(), 'user-' || (i % 30), 'hub-old', start, false, start + ((i * 7919) % 20000) * interval '1 second', 'client_closed'
+                FROM (SELECT i, timestamptz '2026-03-01 00:00+00' + (i * 131 % 259200) * interval '1 second' AS start
+                      FROM generate_series(1, 2000) AS i) AS s
+                """)
+            let days = "SELECT day::text, active_users::int, connections_opened::int FROM rollcall.daily_active_users ORDER BY day"
+            let minutes = "SELECT minute::text, connections::int FROM rollcall.concurrency_by_minute ORDER BY minute"
+            let daysBefore = try await sql(location, PostgresQuery(unsafeSQL: days), as: (String, Int, Int).self).map { "\($0) \($1) \($2)" }
+            let minutesBefore = try await sql(location, PostgresQuery(unsafeSQL: minutes), as: (String, Int).self).map { "\($0) \($1)" }
+
+            #expect(try await RegistryDatabase.migrate(location, logger: testLogger) == ["006_history_rollups.sql"])
+            let rolled = try await sql(location, "SELECT sum(connections_opened)::int FROM rollcall.day_totals", as: Int.self)
+            #expect(rolled == [2000], "every closed row rolled up by the migration")
+            #expect(try await sql(location, PostgresQuery(unsafeSQL: days), as: (String, Int, Int).self).map { "\($0) \($1) \($2)" } == daysBefore)
+            #expect(try await sql(location, PostgresQuery(unsafeSQL: minutes), as: (String, Int).self).map { "\($0) \($1)" } == minutesBefore)
+            #expect(daysBefore.count >= 3 && minutesBefore.count > 1000)
+        }
+    }
 }
