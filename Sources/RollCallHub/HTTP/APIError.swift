@@ -14,9 +14,8 @@ struct APIError: HTTPResponseError {
     static func badRequest(_ message: String) -> APIError { .init(status: .badRequest, code: .badRequest, message: message) }
     static func notFound(_ message: String) -> APIError { .init(status: .notFound, code: .notFound, message: message) }
     static func unavailable(_ message: String) -> APIError { .init(status: .serviceUnavailable, code: .unavailable, message: message) }
-    /// The writer is backlogged: a message is refused rather than queued (`RegistryQueue.isBacklogged`).
-    static let busy = APIError(status: .tooManyRequests, code: .rateLimited, message: busyMessage)
-    static let busyMessage = "the hub is busy: nothing was sent, send again in a moment"
+    /// The writer is backlogged: a message over HTTP is refused rather than queued (`RegistryQueue.isBacklogged`).
+    static let busy = APIError(status: .tooManyRequests, code: .rateLimited, message: "the hub is busy: nothing was sent, send again in a moment")
 
     var body: ByteBuffer { ByteBuffer(string: Self.json(code: code, message: message)) }
 
