@@ -5,8 +5,10 @@
 \timing on
 \echo 'loading 10 000 000 closed sessions of 100 000 users over 30 days, plus 5 000 open ones'
 TRUNCATE rollcall.connections;
+-- The months of the last 62 days have their partitions (the hubs make each ahead of its time).
+SELECT rollcall.add_month_partitions(3, now() - interval '62 days');
 INSERT INTO rollcall.connections (connection_id, user_id, server_id, user_agent, created_at, connected, disconnected_at, close_reason)
-SELECT gen_random_uuid(),
+SELECT rollcall.new_connection_id(start),
        'user-' || (i % 100000),
        'hub-' || (i % 4),
        (ARRAY['Firefox', 'Chrome', 'Safari', 'Edge'])[1 + i % 4],
@@ -17,7 +19,8 @@ SELECT gen_random_uuid(),
 FROM (SELECT i, now() - interval '30 days' + (i::float8 / 10000000) * interval '30 days' AS start
       FROM generate_series(1, 10000000) AS i) AS s;
 INSERT INTO rollcall.connections (connection_id, user_id, server_id, created_at)
-SELECT gen_random_uuid(), 'user-' || i, 'hub-0', now() - (random() * 3600) * interval '1 second' FROM generate_series(1, 5000) AS i;
+SELECT rollcall.new_connection_id(t), 'user-' || i, 'hub-0', t
+FROM (SELECT i, now() - (random() * 3600) * interval '1 second' AS t FROM generate_series(1, 5000) AS i) AS s;
 ANALYZE rollcall.connections;
 
 \echo 'first rollup pass: every closed row (what migration 006 does on a filled database)'
@@ -28,7 +31,8 @@ ANALYZE rollcall.day_totals;
 
 \echo 'rollup upkeep: 10 000 connections opened, then closed by one transaction, then one pass'
 INSERT INTO rollcall.connections (connection_id, user_id, server_id, created_at)
-SELECT gen_random_uuid(), 'user-' || (i * 7), 'hub-1', now() - (random() * 7200) * interval '1 second' FROM generate_series(1, 10000) AS i;
+SELECT rollcall.new_connection_id(t), 'user-' || (i * 7), 'hub-1', t
+FROM (SELECT i, now() - (random() * 7200) * interval '1 second' AS t FROM generate_series(1, 10000) AS i) AS s;
 UPDATE rollcall.connections SET connected = false, disconnected_at = now(), close_reason = 'client_closed'
 WHERE connected AND server_id = 'hub-1';
 SELECT rollcall.roll_up_history();
@@ -90,3 +94,24 @@ SELECT count(*) FROM (SELECT minute::date, max(connections) FROM (
 SELECT count(*) FROM (SELECT connection_id FROM rollcall.connections
   WHERE NOT connected AND disconnected_at < now() - interval '29 days'
     AND (closed_in IS NULL OR closed_in < (SELECT rolled_before FROM rollcall.rollup_progress)) LIMIT 1000) AS q;
+
+\echo 'retention by month: the oldest five days of the load written again 60 days earlier, in a month of their own'
+SELECT rollcall.add_month_partitions(0, now() - interval '90 days');
+INSERT INTO rollcall.connections (connection_id, user_id, server_id, user_agent, created_at, connected, disconnected_at, close_reason)
+SELECT rollcall.new_connection_id(created_at - interval '60 days'), user_id, server_id, user_agent, created_at - interval '60 days',
+       false, disconnected_at - interval '60 days', close_reason
+FROM rollcall.connections WHERE created_at < now() - interval '25 days' AND NOT connected;
+SELECT rollcall.roll_up_history();
+SELECT tableoid::regclass AS month, count(*) FROM rollcall.connections GROUP BY 1 ORDER BY 1;
+\echo 'dropping it (rollcall.drop_expired_months, what the purge runs)'
+SELECT rollcall.drop_expired_months(interval '30 days');
+\echo 'rows deleted one by one instead (the per-row sweep, 1 000 a statement): 100 000 of them'
+DO $$
+BEGIN
+    FOR i IN 1..100 LOOP
+        DELETE FROM rollcall.connections WHERE connection_id IN (
+            SELECT connection_id FROM rollcall.connections
+            WHERE NOT connected AND disconnected_at < now() - interval '25 days' LIMIT 1000);
+    END LOOP;
+END
+$$;

@@ -6,19 +6,34 @@ public struct ConnectionID: Hashable, Sendable, Codable, CustomStringConvertible
 
     public init(_ uuid: UUID) { self.uuid = uuid }
 
-    /// A new random id (a version 4 UUID). From the standard library's system generator: on Linux,
-    /// Foundation's `UUID()` opens, reads and closes /dev/urandom each time, three system calls
-    /// for every socket a hub accepts.
-    public init() {
+    /// A new id: a version 7 UUID, whose first 48 bits are the Unix time in milliseconds. The
+    /// history is partitioned by month on these ids (migration 007), so a close finds its row's
+    /// month from the id alone, and the primary key grows at its right edge instead of everywhere.
+    /// The other 74 bits are random, from the standard library's system generator (on Linux,
+    /// Foundation's `UUID()` opens, reads and closes /dev/urandom each time, three system calls for
+    /// every socket a hub accepts).
+    public init(at time: Date = Date()) {
         var generator = SystemRandomNumberGenerator()
+        let milliseconds = UInt64(max(0, (time.timeIntervalSince1970 * 1000).rounded(.down)))
         var bytes: uuid_t = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
         withUnsafeMutableBytes(of: &bytes) { raw in
-            raw.storeBytes(of: generator.next() as UInt64, toByteOffset: 0, as: UInt64.self)
+            raw.storeBytes(of: (milliseconds << 16).bigEndian, toByteOffset: 0, as: UInt64.self)
             raw.storeBytes(of: generator.next() as UInt64, toByteOffset: 8, as: UInt64.self)
-            raw[6] = raw[6] & 0x0F | 0x40  // version 4
-            raw[8] = raw[8] & 0x3F | 0x80  // RFC 4122 variant
+            let random = generator.next() as UInt16
+            raw[6] = UInt8(truncatingIfNeeded: random >> 8) & 0x0F | 0x70  // version 7
+            raw[7] = UInt8(truncatingIfNeeded: random)
+            raw[8] = raw[8] & 0x3F | 0x80  // RFC 9562 variant
         }
         uuid = UUID(uuid: bytes)
+    }
+
+    /// When a version 7 id was made (to the millisecond); nil for ids of other versions.
+    public var madeAt: Date? {
+        withUnsafeBytes(of: uuid.uuid) { raw in
+            guard raw[6] >> 4 == 7 else { return nil }
+            let milliseconds = raw.loadUnaligned(fromByteOffset: 0, as: UInt64.self).bigEndian >> 16
+            return Date(timeIntervalSince1970: Double(milliseconds) / 1000)
+        }
     }
 
     public init?(_ string: String) {

@@ -21,6 +21,7 @@ final class HubMetrics: Sendable {
     let orphansClosed: Counter
     let historyDeleted: Counter
     let historyRolledUp: Counter
+    let historyMonthsDropped: Counter
 
     init() {
         func name(_ subsystem: String, _ metric: String, _ unit: String, _ help: String) -> MetricNameDescriptor {
@@ -55,6 +56,8 @@ final class HubMetrics: Sendable {
             descriptor: name("purge", "history_deleted", "total", "Closed rows past the retention this hub deleted"))
         historyRolledUp = registry.makeCounter(
             descriptor: name("purge", "history_rolled_up", "total", "Closed rows this hub added to the history's rollups"))
+        historyMonthsDropped = registry.makeCounter(
+            descriptor: name("purge", "history_months_dropped", "total", "Monthly history partitions past the retention this hub dropped"))
     }
 
     func record(_ report: CommitReport) {

@@ -1,8 +1,10 @@
 import Logging
 import PostgresNIO
 
-/// What the hubs do to the connection history after each purge: roll up the rows closed since the
-/// last pass (`rollUp`, migration 006), then delete history past the retention (`sweep`). Each
+/// What the hubs do to the connection history after each purge: make the coming months' partitions
+/// (`addMonths`, migration 007), roll up the rows closed since the last pass (`rollUp`, migration
+/// 006), then drop the months past the retention (`dropExpiredMonths`) and delete what rows past it
+/// remain elsewhere (`sweep`). Each
 /// step is a transaction under the history's transaction-scoped advisory lock (one hub at a time)
 /// with its own deadline, so a statement that never answers ends the pass instead of holding the
 /// purge loop or the hub's shutdown.
@@ -16,6 +18,9 @@ public struct HistoryMaintenance: Sendable {
     static let rollUpChunk = 20000
     /// Seconds a stored message body is kept: hubs read it within moments of its notification.
     static let messagePayloadLifetime = 300
+    /// How long adding or dropping a month waits for the table's lock before it leaves that
+    /// month for the next pass: the writers' statements queue behind the wait.
+    static let partitionLockWait = "100ms"
     /// Longest one chunk may take: past the server's own statement timeout (8 s).
     static let patience: Duration = .seconds(10)
 
@@ -39,8 +44,31 @@ public struct HistoryMaintenance: Sendable {
         }
     }
 
+    /// Makes the partitions of this month and the next two where they are missing; returns their
+    /// names, or nil when another hub held the lock.
+    public func addMonths() async throws -> [String]? {
+        try await locked { connection, logger in
+            try await connection.query("SELECT set_config('lock_timeout', \(Self.partitionLockWait), true)", logger: logger)
+            let rows = try await connection.query("SELECT rollcall.add_month_partitions(2)", logger: logger)
+            return try await rows.collect().map { try $0.decode(String.self) }
+        }
+    }
+
+    /// Drops each month whose every connection closed longer than `retention` ago and has been
+    /// rolled up; returns the months dropped, or nil when another hub held the lock. A month some
+    /// long query is reading is left for a later pass.
+    public func dropExpiredMonths(retention: Duration) async throws -> [String]? {
+        try await locked { connection, logger in
+            try await connection.query("SELECT set_config('lock_timeout', \(Self.partitionLockWait), true)", logger: logger)
+            let rows = try await connection.query(
+                "SELECT rollcall.drop_expired_months(\(retention.milliseconds) * interval '1 millisecond')", logger: logger)
+            return try await rows.collect().map { try $0.decode(String.self) }
+        }
+    }
+
     /// Deletes closed rows past the retention that a pass has rolled up (so the views' totals keep
-    /// them), a thousand at a time, each chunk its own transaction, so writers never wait behind one
+    /// them) and no dropped month took: rows written before migration 007, and those of a month a
+    /// connection still open keeps. A thousand at a time, each chunk its own transaction, so writers never wait behind one
     /// big delete. Returns the rows deleted, or nil when another hub was sweeping.
     public func sweep(retention: Duration) async throws -> Int? {
         var deleted = 0

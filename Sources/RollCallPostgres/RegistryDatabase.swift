@@ -11,17 +11,18 @@ public enum RegistryDatabase {
         }
     }
 
-    /// What one purge pass did: the orphans it closed, the history rows it rolled up and those it
-    /// deleted (nil when another hub was at it at the time).
+    /// What one purge pass did: the orphans it closed, the history rows it rolled up, the months it
+    /// dropped and the rows it deleted (nil when another hub was at it at the time).
     public struct PurgePass: Sendable {
         public let report: PurgeReport
         public let historyRolledUp: Int?
+        public let monthsDropped: [String]?
         public let historyDeleted: Int?
     }
 
     /// One purge pass outside a hub (`rollcall purge`): closes the rows of hubs silent past
-    /// `orphanWindow`, finishes the graces they left, rolls up the history closed since the last pass and deletes
-    /// history past `retention`. Its
+    /// `orphanWindow`, finishes the graces they left, makes the coming months' partitions, rolls up
+    /// the history closed since the last pass and drops or deletes history past `retention`. Its
     /// transitions are sealed with `seal` so hubs believe them.
     public static func purgeOnce(
         _ location: DatabaseLocation, seal: NotifySeal, orphanWindow: Duration, offlineGrace: Duration, retention: Duration, logger: Logger
@@ -36,9 +37,11 @@ public enum RegistryDatabase {
             defer { group.cancelAll() }
             let report = try await writer.purgeOrphans(window: orphanWindow)
             let history = HistoryMaintenance(client: client, logger: logger)
+            _ = try await history.addMonths()
             let rolled = try await history.rollUp()
+            let dropped = try await history.dropExpiredMonths(retention: retention)
             let deleted = try await history.sweep(retention: retention)
-            return PurgePass(report: report, historyRolledUp: rolled, historyDeleted: deleted)
+            return PurgePass(report: report, historyRolledUp: rolled, monthsDropped: dropped, historyDeleted: deleted)
         }
     }
 }

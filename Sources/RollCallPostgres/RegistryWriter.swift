@@ -85,29 +85,39 @@ public final class RegistryWriter: Service, Sendable {
 
     // MARK: Service
 
-    /// Commits batches until graceful shutdown (or cancellation), then what is still pending, then returns.
+    /// Commits batches until graceful shutdown (or `stop()`), then what is still pending, then
+    /// returns. Cancelled, it gives up what is pending at once: a cancelled task can lease no
+    /// connection and sleep through no backoff, so it could only fail each retry on the spot.
     public func run() async throws {
         await withTaskCancellationHandler {
             await withGracefulShutdownHandler {
                 await withDiscardingTaskGroup { group in
                     group.addTask { await self.runGraceTimers() }
                     while let batch = await nextBatch() {
+                        guard !Task.isCancelled else {
+                            abandon(batch, graces: 0, error: CancellationError())
+                            break
+                        }
                         await commit(batch)
                         state.withLock { $0.queue.batchEnded() }
                     }
                     group.cancelAll()
                 }
             } onGracefulShutdown: {
-                self.requestStop()
+                self.stop()
             }
         } onCancel: {
-            self.requestStop()
+            self.stop()
         }
         let (waiters, leftover) = state.withLock { state in
             defer { state.idleWaiters = []; state.roomWaiters = [:] }
             return (state.idleWaiters + state.roomWaiters.values, state.queue.finish())
         }
-        fail(leftover, error: WriterStopped())
+        if Task.isCancelled, !leftover.isEmpty {
+            abandon(leftover, graces: 0, error: CancellationError())
+        } else {
+            fail(leftover, error: WriterStopped())
+        }
         for waiter in waiters { waiter.resume() }
     }
 
@@ -137,7 +147,9 @@ public final class RegistryWriter: Service, Sendable {
     /// Key of the advisory lock that lets one hub purge at a time (held for the transaction).
     public static let purgeLockKey = RegistryStatements.purgeLockKey
 
-    private func requestStop() {
+    /// Writes what is pending, then lets `run()` return: a graceful shutdown's stop, for a writer
+    /// run outside a service group.
+    public func stop() {
         let wakeUp = state.withLock { state in
             state.queue.stopRequested(now: .now)
             defer { state.wakeUp = nil }
@@ -266,11 +278,12 @@ public final class RegistryWriter: Service, Sendable {
         await commit(Array(batch[half...]))
     }
 
-    /// Shutting down with the database gone: give up what is queued, saying what and why.
+    /// Shutting down with the database gone, or cancelled: give up what is queued, saying what and why.
     private func abandon(_ requests: [RegistryRequest], graces: Int, error: any Error) {
         let closes = requests.filter { if case .close = $0.item { true } else { false } }.count
+        let why = error is CancellationError ? "writer cancelled" : "database unreachable at shutdown"
         logger.error(
-            "database unreachable at shutdown: giving up; a restart with this server_id or another hub's orphan purge closes these rows",
+            "\(why): giving up; a restart with this server_id or another hub's orphan purge closes these rows",
             metadata: ["closes": "\(closes)", "requests": "\(requests.count)", "graces": "\(graces)"])
         fail(requests, error: error)
     }

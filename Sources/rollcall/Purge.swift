@@ -40,6 +40,9 @@ struct Purge: AsyncParsableCommand {
         lines.append("users taken offline: \(report.usersOffline)")
         lines.append("offline graces finished: \(report.gracesFinished)")
         lines.append(pass.historyRolledUp.map { "history rows rolled up: \($0)" } ?? "history: another hub is rolling up")
+        lines.append(
+            pass.monthsDropped.map { "history months dropped past retention: \($0.isEmpty ? "none" : $0.joined(separator: ", "))" }
+                ?? "history: another hub is dropping months")
         lines.append(pass.historyDeleted.map { "history rows deleted past retention: \($0)" } ?? "history: another hub is sweeping")
         return lines.joined(separator: "\n")
     }

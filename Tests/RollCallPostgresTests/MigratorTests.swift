@@ -9,7 +9,7 @@ import Testing
 struct MigratorTests {
     static let shipped = [
         "001_registry.sql", "002_grace_and_messages.sql", "003_purge_and_analytics.sql", "004_analyst_role.sql",
-        "005_counters_in_one_statement.sql", "006_history_rollups.sql",
+        "005_counters_in_one_statement.sql", "006_history_rollups.sql", "007_history_by_month.sql",
     ]
 
     @Test("applied once, recorded with a checksum; a second run applies nothing")
@@ -22,8 +22,10 @@ struct MigratorTests {
             #expect(recorded[0].1.count == 32)
             let tables = try await sql(
                 location,
-                "SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'rollcall' AND table_type = 'BASE TABLE' ORDER BY 1",
-                as: String.self)
+                """
+                SELECT relname::text FROM pg_class
+                WHERE relnamespace = 'rollcall'::regnamespace AND relkind IN ('r', 'p') AND NOT relispartition ORDER BY 1
+                """, as: String.self)
             #expect(
                 tables == [
                     "connections", "day_totals", "message_payloads", "minute_totals", "rollup_progress", "schema_migrations", "servers",
@@ -84,7 +86,9 @@ struct MigratorTests {
                     ('cat', false, 0, NULL, NULL, 8)
                 """)
             #expect(
-                try await RegistryDatabase.migrate(location, logger: testLogger) == ["005_counters_in_one_statement.sql", "006_history_rollups.sql"])
+                try await RegistryDatabase.migrate(location, logger: testLogger) == [
+                    "005_counters_in_one_statement.sql", "006_history_rollups.sql", "007_history_by_month.sql",
+                ])
 
             let annRows = try await sql(location, "SELECT connection_id FROM rollcall.connections ORDER BY 1", as: UUID.self)
             let tap = PresenceTap()
@@ -135,12 +139,79 @@ struct MigratorTests {
             let daysBefore = try await sql(location, PostgresQuery(unsafeSQL: days), as: (String, Int, Int).self).map { "\($0) \($1) \($2)" }
             let minutesBefore = try await sql(location, PostgresQuery(unsafeSQL: minutes), as: (String, Int).self).map { "\($0) \($1)" }
 
-            #expect(try await RegistryDatabase.migrate(location, logger: testLogger) == ["006_history_rollups.sql"])
+            #expect(try await RegistryDatabase.migrate(location, logger: testLogger) == ["006_history_rollups.sql", "007_history_by_month.sql"])
             let rolled = try await sql(location, "SELECT sum(connections_opened)::int FROM rollcall.day_totals", as: Int.self)
             #expect(rolled == [2000], "every closed row rolled up by the migration")
             #expect(try await sql(location, PostgresQuery(unsafeSQL: days), as: (String, Int, Int).self).map { "\($0) \($1) \($2)" } == daysBefore)
             #expect(try await sql(location, PostgresQuery(unsafeSQL: minutes), as: (String, Int).self).map { "\($0) \($1)" } == minutesBefore)
             #expect(daysBefore.count >= 3 && minutesBefore.count > 1000)
         }
+    }
+
+    @Test(
+        "a history written before migration 007 is partitioned by it in place: every row kept and still closed by the hubs, new rows in their month")
+    func historyPartitionedInPlace() async throws {
+        try await withTestDatabase { location in
+            try await execute(location, "DROP SCHEMA rollcall CASCADE")
+            let before = try Migration.bundled().filter { $0.name < "007" }
+            try await DatabaseAdmin.withConnection(to: location, logger: testLogger) { connection in
+                try await Migrator(logger: testLogger).migrate(before, on: connection)
+            }
+            // A hub of the earlier version left 3,000 closed sessions and 20 open ones (version 4 ids).
+            try await execute(
+                location,
+                """
+                INSERT INTO rollcall.connections (connection_id, user_id, server_id, created_at, connected, disconnected_at, close_reason)
+                SELECT gen_random_uuid(), 'user-' || (i % 40), 'hub-old', now() - i * interval '1 minute', false,
+                       now() - i * interval '1 minute' + interval '30 seconds', 'client_closed'
+                FROM generate_series(1, 3000) AS i
+                """)
+            try await execute(
+                location,
+                "INSERT INTO rollcall.connections (connection_id, user_id, server_id) SELECT gen_random_uuid(), 'open-' || i, 'hub-old' FROM generate_series(1, 20) AS i"
+            )
+            try await execute(
+                location,
+                "INSERT INTO rollcall.users (user_id, online, connections, online_since, version) SELECT 'open-' || i, true, 1, now(), 1 FROM generate_series(1, 20) AS i"
+            )
+            let everyRow = "SELECT connection_id::text, user_id, open, coalesce(close_reason, '') FROM rollcall.sessions ORDER BY 1"
+            let rowsBefore = try await sql(location, PostgresQuery(unsafeSQL: everyRow), as: (String, String, Bool, String).self).map { "\($0)" }
+
+            #expect(try await RegistryDatabase.migrate(location, logger: testLogger) == ["007_history_by_month.sql"])
+            #expect(
+                try await sql(location, PostgresQuery(unsafeSQL: everyRow), as: (String, String, Bool, String).self).map { "\($0)" } == rowsBefore)
+            let months = try await sql(
+                location,
+                """
+                SELECT c.relname::text FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+                WHERE i.inhparent = 'rollcall.connections'::regclass ORDER BY 1
+                """, as: String.self)
+            #expect(months.count == 4 && months.last == "connections_default", "this month, the next two, and the rows before: \(months)")
+
+            // Hubs of this version open and close in the new months, and close the old open rows.
+            let fresh = NewConnection(userID: "ann", userAgent: nil, remoteAddress: nil)
+            let old = try await sql(location, "SELECT connection_id FROM rollcall.connections WHERE user_id = 'open-1'", as: UUID.self)
+            try await withTestClient(location) { client in
+                let writer = RegistryWriter(serverID: "hub-new", client: client, seal: testSeal, maxBatch: 20, logger: testLogger)
+                try await writer.running {
+                    _ = try await writer.open(fresh)
+                    writer.close(ConnectionID(old[0]), reason: .clientClosed)
+                }
+            }
+            let placed = try await sql(
+                location, "SELECT tableoid::regclass::text, connected FROM rollcall.connections WHERE connection_id = \(fresh.connectionID.uuid)",
+                as: (String, Bool).self)
+            #expect(placed.count == 1 && placed[0].0 == "rollcall.connections_" + Self.utcMonth(Date()) && placed[0].1)
+            let closed = try await sql(
+                location, "SELECT connected, close_reason, closed_in IS NOT NULL FROM rollcall.connections WHERE user_id = 'open-1'",
+                as: (Bool, String?, Bool).self)
+            #expect(closed.count == 1 && closed[0].0 == false && closed[0].1 == "client_closed" && closed[0].2)
+        }
+    }
+
+    /// `2026_12` for a moment of December 2026 (UTC), as a month's partition is named.
+    static func utcMonth(_ date: Date) -> String {
+        let parts = Calendar(identifier: .gregorian).dateComponents(in: TimeZone(identifier: "UTC")!, from: date)
+        return String(format: "%04d_%02d", parts.year!, parts.month!)
     }
 }

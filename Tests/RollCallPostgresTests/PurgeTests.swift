@@ -185,6 +185,112 @@ struct PurgeTests {
         }
     }
 
+    /// Partitions of four and three months ago, as the hubs running then made them: a closed session
+    /// an hour through the first week of each, and in the later month one connection still open.
+    static func seedPastMonths(_ database: DatabaseLocation) async throws {
+        try await execute(database, "SELECT rollcall.add_month_partitions(1, now() - interval '4 months')")
+        try await execute(
+            database,
+            """
+            INSERT INTO rollcall.connections (connection_id, user_id, server_id, created_at, connected, disconnected_at, close_reason)
+            SELECT rollcall.new_connection_id(t), 'user-' || (i % 7), 'h', t, false, t + interval '10 minutes', 'client_closed'
+            FROM generate_series(1, 168) AS i, generate_series(3, 4) AS ago,
+                 LATERAL (SELECT date_trunc('month', now() - ago * interval '1 month', 'UTC') + i * interval '1 hour' AS t) AS s
+            """)
+        try await execute(
+            database,
+            """
+            INSERT INTO rollcall.connections (connection_id, user_id, server_id, created_at)
+            SELECT rollcall.new_connection_id(t), 'still-open', 'h', t
+            FROM (SELECT date_trunc('month', now() - interval '3 months', 'UTC') + interval '1 day' AS t) AS s
+            """)
+    }
+
+    static func months(_ database: DatabaseLocation) async throws -> [String: Int] {
+        let rows = try await sql(
+            database, "SELECT substr(tableoid::regclass::text, 22), count(*)::int FROM rollcall.connections GROUP BY 1", as: (String, Int).self)
+        return Dictionary(uniqueKeysWithValues: rows)
+    }
+
+    static func month(_ monthsAgo: Int, _ database: DatabaseLocation) async throws -> String {
+        try await sql(
+            database, "SELECT to_char(now() AT TIME ZONE 'UTC' - \(monthsAgo) * interval '1 month', 'YYYY_MM')", as: String.self
+        )[0]
+    }
+
+    @Test(
+        "retention drops each month whose every row closed before it and was rolled up; a month a connection still holds is kept and swept row by row"
+    )
+    func monthsDropped() async throws {
+        try await withTestDatabase { database in
+            try await Self.seedPastMonths(database)
+            let four = try await Self.month(4, database), three = try await Self.month(3, database)
+            #expect(try await Self.months(database) == [four: 168, three: 169])
+            let daysBefore = try await sql(
+                database, "SELECT day, active_users, connections_opened FROM rollcall.daily_active_users ORDER BY day", as: (Date, Int, Int).self)
+            let retention = Duration.seconds(30 * 86_400)
+            let (dropped, deleted) = try await withTestClient(database) { client in
+                let history = HistoryMaintenance(client: client, logger: testLogger)
+                #expect(try await history.dropExpiredMonths(retention: retention) == [], "not rolled up yet")
+                var rolled = 0
+                try await eventually(timeout: .seconds(60), "the months rolled up") {
+                    rolled += try await history.rollUp() ?? 0
+                    return rolled == 336
+                }
+                return (try await history.dropExpiredMonths(retention: retention), try await history.sweep(retention: retention))
+            }
+            #expect(dropped == ["connections_" + four])
+            #expect(deleted == 168, "the kept month's closed rows go one by one")
+            #expect(try await Self.months(database) == [three: 1])
+            let daysAfter = try await sql(
+                database, "SELECT day, active_users, connections_opened FROM rollcall.daily_active_users ORDER BY day", as: (Date, Int, Int).self)
+            #expect(daysAfter.map { "\($0.0) \($0.1) \($0.2)" } == daysBefore.map { "\($0.0) \($0.1) \($0.2)" })
+        }
+    }
+
+    @Test("a month some long query is reading is left for a later pass, and the hubs' writes go on meanwhile")
+    func monthDropWaitsForReaders() async throws {
+        try await withTestDatabase { database in
+            try await Self.seedPastMonths(database)
+            let four = try await Self.month(4, database)
+            try await withTestClient(database) { reader in
+                try await withTestClient(database) { client in
+                    let history = HistoryMaintenance(client: client, logger: testLogger)
+                    var rolled = 0
+                    try await eventually(timeout: .seconds(60), "the months rolled up") {
+                        rolled += try await history.rollUp() ?? 0
+                        return rolled == 336
+                    }
+                    try await withThrowingTaskGroup(of: Void.self) { group in
+                        // An analyst's query that is still reading the history.
+                        let reading = AsyncStream.makeStream(of: Void.self)
+                        group.addTask {
+                            try await reader.withConnection { connection in
+                                try await connection.query("BEGIN", logger: testLogger)
+                                try await connection.query("SELECT count(*) FROM rollcall.sessions", logger: testLogger)
+                                reading.continuation.yield()
+                                try? await Task.sleep(for: .seconds(60))
+                                try await connection.query("ROLLBACK", logger: testLogger)
+                            }
+                        }
+                        for await _ in reading.stream { break }
+                        #expect(try await history.dropExpiredMonths(retention: .seconds(30 * 86_400)) == [])
+                        let writer = RegistryWriter(serverID: "hub", client: client, seal: testSeal, maxBatch: 10, logger: testLogger)
+                        try await writer.running {
+                            _ = try await writer.open(NewConnection(userID: "ann", userAgent: nil, remoteAddress: nil))
+                        }
+                        group.cancelAll()
+                    }
+                    try await eventually(timeout: .seconds(30), "the month dropped once the reader is gone") {
+                        try await history.dropExpiredMonths(retention: .seconds(30 * 86_400)) == ["connections_" + four]
+                    }
+                }
+            }
+            #expect(
+                try await sql(database, "SELECT count(*)::int FROM rollcall.connections WHERE user_id = 'ann' AND connected", as: Int.self) == [1])
+        }
+    }
+
     @Test("stored message bodies are pruned by the sweep once every hub has had time to read them")
     func messagePayloads() async throws {
         try await withTestDatabase { database in

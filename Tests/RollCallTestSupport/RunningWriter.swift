@@ -13,7 +13,8 @@ extension RegistryWriter {
                 group.cancelAll()
                 throw error
             }
-            group.cancelAll()
+            // As a hub stops it: what the body left pending is written first.
+            stop()
             try await group.waitForAll()
             return result
         }

@@ -62,6 +62,27 @@ def _live_and_history_statements():
     ]
 
 
+# The history in one table as before migration 007 (its rows, indexes and trigger on the table
+# itself), for the variants that price the monthly partitions.
+_ONE_TABLE = [
+    "CREATE TABLE rollcall.flat (LIKE rollcall.connections INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES)",
+    "DROP TABLE rollcall.connections CASCADE",
+    "ALTER TABLE rollcall.flat RENAME TO connections",
+    "CREATE TRIGGER closed_rows_name_their_transaction BEFORE INSERT OR UPDATE ON rollcall.connections "
+    "FOR EACH ROW WHEN (NOT NEW.connected AND NEW.closed_in IS NULL) EXECUTE FUNCTION rollcall.stamp_close()",
+]
+# Random (version 4) ids, as the hubs made them before migration 007.
+_RANDOM_IDS = ("rollcall.new_connection_id()", "md5(:n || '-' || i)::uuid")
+
+
+def _on_history(statement):
+    """`statement` (a format with {table}) for the history table itself or, when it is partitioned, for each partition."""
+    return ("DO $$ DECLARE part regclass; BEGIN "
+            "FOR part IN SELECT 'rollcall.connections'::regclass WHERE NOT EXISTS (SELECT FROM pg_partitioned_table WHERE partrelid = 'rollcall.connections'::regclass) "
+            "UNION ALL SELECT inhrelid::regclass FROM pg_inherits WHERE inhparent = 'rollcall.connections'::regclass "
+            f"LOOP EXECUTE format('{statement}', part); END LOOP; END $$")
+
+
 def _counter_statements():
     return [line for line in open(SCRIPT).read().splitlines() if line.startswith("INSERT INTO rollcall.users")]
 
@@ -90,8 +111,11 @@ VARIANTS = [
     ("HOT close: no index on what a close changes, fillfactor 70", [
         "DROP INDEX rollcall.connections_open_by_user", "DROP INDEX rollcall.connections_open_by_server",
         "DROP INDEX rollcall.connections_closed_by_time", "DROP INDEX rollcall.connections_closed_in",
-        "ALTER TABLE rollcall.connections SET (fillfactor = 70)",
+        _on_history("ALTER TABLE %s SET (fillfactor = 70)"),
     ], None),
+    ("random version 4 ids (into the default partition)", [], [_RANDOM_IDS]),
+    ("one table, time-ordered ids (no partitions)", _ONE_TABLE, None),
+    ("one table, random ids (as before migration 007)", _ONE_TABLE, [_RANDOM_IDS]),
     ("floor: connections with its primary key alone", [
         "DROP INDEX rollcall.connections_open_by_user", "DROP INDEX rollcall.connections_open_by_server",
         "DROP INDEX rollcall.connections_closed_by_time", "DROP INDEX rollcall.connections_by_user_created",
@@ -134,7 +158,7 @@ def main():
                            check=True, capture_output=True)
             # Autovacuum runs when it will, and its CPU would land on whichever variant runs then:
             # it is off, so each figure is the churn's own statements (what vacuuming costs is apart).
-            quiet = ["ALTER TABLE rollcall.connections SET (autovacuum_enabled = false)",
+            quiet = [_on_history("ALTER TABLE %s SET (autovacuum_enabled = false)"),
                      "ALTER TABLE rollcall.users SET (autovacuum_enabled = false)"]
             for statement in setup + quiet + ["INSERT INTO rollcall.servers (server_id, version, host) VALUES ('hub-a', 'bench', 'here')"]:
                 cluster.psql(statement, database)

@@ -44,9 +44,16 @@ struct PurgeService: Service {
                         "users_offline": "\(report.usersOffline)", "graces_finished": "\(report.gracesFinished)",
                     ])
             }
+            if let added = try await history.addMonths(), !added.isEmpty {
+                logger.info("history months added", metadata: ["months": "\(added)"])
+            }
             if let rolled = try await history.rollUp(), rolled > 0 {
                 metrics.historyRolledUp.increment(by: Int64(rolled))
                 logger.debug("history rolled up", metadata: ["rows": "\(rolled)"])
+            }
+            if let dropped = try await history.dropExpiredMonths(retention: retention), !dropped.isEmpty {
+                metrics.historyMonthsDropped.increment(by: Int64(dropped.count))
+                logger.notice("history months past retention dropped", metadata: ["months": "\(dropped)"])
             }
             if let deleted = try await history.sweep(retention: retention), deleted > 0 {
                 metrics.historyDeleted.increment(by: Int64(deleted))
