@@ -18,12 +18,14 @@ public struct BatchPlan: Sendable, Equatable {
         /// `requestedAt`: the hub's contact with the database was checked then; a request that
         /// waited too long (behind a batch stuck in an outage) is skipped (see `init`).
         case purge(window: Duration, requestedAt: ContinuousClock.Instant)
+        /// A join, state change or leave; `ticket` names its answer in the batch's outcome.
+        case room(RoomChange, ticket: Int)
 
-        /// Opens, messages and purges are answered at once when their batch fails (the caller can
+        /// Opens, messages, room changes and purges are answered at once when their batch fails (the caller can
         /// try again); closes, bulk closes, graces and reopens are kept until written.
         public var retriedAfterFailure: Bool {
             switch self {
-            case .open, .message, .purge: false
+            case .open, .message, .purge, .room: false
             case .close, .closeServer, .finishGrace, .reopen: true
             }
         }
@@ -38,6 +40,12 @@ public struct BatchPlan: Sendable, Equatable {
             case .message: "message"
             case .reopen: "reopen"
             case .purge: "purge"
+            case .room(let change, _):
+                switch change {
+                case .join: "room_join"
+                case .setState: "room_state"
+                case .leave: "room_leave"
+                }
             }
         }
     }
@@ -51,6 +59,12 @@ public struct BatchPlan: Sendable, Equatable {
             self.server = server
             self.reason = reason
         }
+    }
+
+    /// A room change and the ticket its answer goes by.
+    public struct TicketedChange: Sendable, Equatable {
+        public let change: RoomChange
+        public let ticket: Int
     }
 
     public struct Close: Sendable, Equatable {
@@ -69,6 +83,8 @@ public struct BatchPlan: Sendable, Equatable {
     /// Users whose offline grace ran out on this hub's clock, each once, sorted.
     public var graceDue: [String] = []
     public var messages: [UserMessage] = []
+    /// Room changes in the order they were asked for, each with its ticket.
+    public var roomChanges: [TicketedChange] = []
 
     /// `purgeFreshness`: a purge request older than this, or than a quarter of its window if that
     /// is longer, sat in the queue (or waited for a connection) through an outage, and would judge
@@ -86,6 +102,7 @@ public struct BatchPlan: Sendable, Equatable {
             case .finishGrace(let users): graceUsers.formUnion(users)
             case .message(let message): messages.append(message)
             case .reopen(let ids): reopenAsked += ids
+            case .room(let change, let ticket): roomChanges.append(TicketedChange(change: change, ticket: ticket))
             case .purge(let window, let requestedAt):
                 guard now - requestedAt < max(purgeFreshness, window / 4) else { continue }
                 purgeWindow = purgeWindow.map { min($0, window) } ?? window

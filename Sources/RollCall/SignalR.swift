@@ -11,6 +11,7 @@ public enum SignalR {
     /// Server-to-client invocation targets.
     public static let statusTarget = "UserStatusChanged"
     public static let messageTarget = "ReceiveMessage"
+    public static let roomTarget = "RoomChanged"
 
     /// What one record from a client asks for.
     public enum Incoming: Sendable, Equatable {
@@ -102,8 +103,23 @@ public enum SignalR {
                 return .refused(invocationID: invocationID, error: "SendToUser takes two arguments: a user id and the data")
             }
             return .frame(.send(id: id, to: user, data: arguments[1]))
+        case "JoinRoom", "SetRoomState":
+            guard (1...2).contains(arguments.count), case .string(let room) = arguments[0] else {
+                return .refused(invocationID: invocationID, error: "\(target) takes a room name and a state (a JSON object)")
+            }
+            if let problem = Room.problem(withName: room) { return .refused(invocationID: invocationID, error: problem) }
+            let state = arguments.count == 2 ? arguments[1] : nil
+            return .frame(target == "JoinRoom" ? .join(id: id, room: room, state: state) : .roomState(id: id, room: room, state: state))
+        case "LeaveRoom":
+            guard arguments.count == 1, case .string(let room) = arguments[0] else {
+                return .refused(invocationID: invocationID, error: "LeaveRoom takes one argument: a room name")
+            }
+            if let problem = Room.problem(withName: room) { return .refused(invocationID: invocationID, error: problem) }
+            return .frame(.leave(id: id, room: room))
         default:
-            return .refused(invocationID: invocationID, error: "unknown method '\(target)': this hub has Subscribe, Unsubscribe and SendToUser")
+            return .refused(
+                invocationID: invocationID,
+                error: "unknown method '\(target)': this hub has Subscribe, Unsubscribe, SendToUser, JoinRoom, SetRoomState and LeaveRoom")
         }
     }
 
@@ -169,6 +185,18 @@ public enum SignalR {
             return status(change.userID, online: change.online, connections: change.connections, version: change.version)
         case .message(let from, let data, _):
             return record(.object(["type": .number(1), "target": .string(messageTarget), "arguments": .array([.string(from), data])]))
+        case .room(let id, let snapshot):
+            guard let id = invocationID(id), let members = try? JSONParser.parse(snapshot.json) else { return nil }
+            return record(.object(["type": .number(3), "invocationId": .string(id), "result": members]))
+        case .roomEvent(let event):
+            return record(
+                .object([
+                    "type": .number(1), "target": .string(roomTarget),
+                    "arguments": .array([
+                        .string(event.room), .string(event.event.rawValue), .string(event.connectionID.description), .string(event.userID),
+                        event.state, .number(JSONNumber(event.version)),
+                    ]),
+                ]))
         }
     }
 

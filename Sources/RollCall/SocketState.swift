@@ -9,6 +9,8 @@ public struct SocketState: Sendable {
     public let identity: Identity
     private var budget: FrameBudget
     private var watchList = WatchList(limit: SocketState.maxWatchedUsers)
+    /// Rooms the socket is in, or joining.
+    public private(set) var rooms: Set<String> = []
 
     public init(identity: Identity, maxBadFrames: Int) {
         self.identity = identity
@@ -73,5 +75,34 @@ public struct SocketState: Sendable {
     /// Whether a message may go to `user`: the users the token may watch (see docs/protocol.md).
     public func maySend(to user: String) -> Refusal? {
         identity.mayWatch(user) ? nil : Refusal(code: .forbidden, message: "this token may not message \(user)")
+    }
+
+    // MARK: Rooms
+
+    /// Whether this socket may join `room`: the token's `rooms` claim, not twice, and at most
+    /// `Room.maxRoomsPerConnection` at once. Counted from now on; `joinFailed` undoes it.
+    public mutating func join(_ room: String) -> Refusal? {
+        guard identity.mayEnter(room) else { return Refusal(code: .forbidden, message: "this token may not join room \(room)") }
+        guard !rooms.contains(room) else {
+            return Refusal(code: .badRequest, message: "already in room \(room): leave it first, or set its state with room_state")
+        }
+        guard rooms.count < Room.maxRoomsPerConnection else {
+            return Refusal(code: .rateLimited, message: "a connection may be in \(Room.maxRoomsPerConnection) rooms at most")
+        }
+        rooms.insert(room)
+        return nil
+    }
+
+    public mutating func joinFailed(_ room: String) {
+        rooms.remove(room)
+    }
+
+    /// Whether this socket is in `room`, for a state change or a leave.
+    public func mayChange(_ room: String) -> Refusal? {
+        rooms.contains(room) ? nil : Refusal(code: .badRequest, message: "not in room \(room): join it first")
+    }
+
+    public mutating func left(_ room: String) {
+        rooms.remove(room)
     }
 }

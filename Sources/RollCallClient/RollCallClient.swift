@@ -196,8 +196,9 @@ public final class RollCallClient: Sendable {
     private func dispatch(_ frame: ServerFrame) {
         let id: RequestID?
         switch frame {
-        case .pong(let answered), .error(let answered, _, _), .ack(let answered, _), .snapshot(let answered, _): id = answered
-        case .welcome, .presence, .connection, .message: id = nil
+        case .pong(let answered), .error(let answered, _, _), .ack(let answered, _), .snapshot(let answered, _), .room(let answered, _):
+            id = answered
+        case .welcome, .presence, .connection, .message, .roomEvent: id = nil
         }
         let waiting = id.flatMap { id in state.withLock { $0.pending.removeValue(forKey: id) } }
         guard let waiting else {

@@ -37,10 +37,11 @@ public enum HubApplication {
         let reader = RegistryReader(client: readClient, logger: logger)
         let sockets = LiveSockets()
         let watchers = WatchIndex()
-        let fanout = PresenceFanout(watchers: watchers, sockets: sockets, reader: reader, logger: logger)
+        let rooms = RoomIndex()
+        let fanout = PresenceFanout(watchers: watchers, rooms: rooms, sockets: sockets, reader: reader, logger: logger)
         let listener = NotificationListener(
             location: database, seal: seal, logger: logger, onRejected: { _ in metrics.notificationsRejected.increment() },
-            wantsPresence: { watchers.isWatching }
+            wantsPresence: { watchers.isWatching || rooms.hasMembers }
         ) { await fanout.handle($0) }
         let authority = try await TokenAuthority(secret: configuration.jwtSecret)
         let services = SocketServices(
@@ -49,6 +50,7 @@ public enum HubApplication {
             reader: reader,
             sockets: sockets,
             watchers: watchers,
+            rooms: rooms,
             metrics: metrics,
             contact: contact)
         let registration = ServerRegistration(client: client, serverID: configuration.serverID, logger: logger)

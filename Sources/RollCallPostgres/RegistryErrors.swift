@@ -24,6 +24,10 @@ enum BatchFailure {
     case unavailable
 
     init(_ error: any Error) {
+        if error is RoomsMoved || (error as? PostgresTransactionError)?.closureError is RoomsMoved {
+            self = .conflict(sqlState: "rooms moved")
+            return
+        }
         guard let refusal = Self.serverError(in: error), let sqlState = refusal.serverInfo?[.sqlState], sqlState.count == 5 else {
             self = .unavailable
             return

@@ -29,6 +29,9 @@ struct BatchOutcome: Sendable {
     var graceStarted: [String] = []
     var purge: PurgeReport?
     var committedAt = Date()
+    /// The answer to each room change, by its ticket.
+    var roomOutcomes: [Int: RoomOutcome] = [:]
+    var roomEvents: [RoomEvent] = []
 
     /// A row opened (or reopened): its event, and one more connection for its user.
     mutating func opened(_ event: ConnectionEvent) {

@@ -40,8 +40,11 @@ extension RegistryWriter {
             }
             outcome.purge?.usersOffline = outcome.transitions.filter { !$0.online && offlineAtOnce.contains($0.userID) }.count
 
+            try await applyRooms(plan.roomChanges, on: connection, into: &outcome)
+
             let presence = PresenceNotification.payloads(
-                server: serverID, events: outcome.transitions, connections: outcome.connectionEvents, limit: Self.sealedPayloadLimit)
+                server: serverID, events: outcome.transitions, connections: outcome.connectionEvents, rooms: outcome.roomEvents,
+                limit: Self.sealedPayloadLimit)
             for payload in presence {
                 try await notify(.presence, payload, on: connection)
             }

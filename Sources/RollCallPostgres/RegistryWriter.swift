@@ -29,6 +29,8 @@ public final class RegistryWriter: Service, Sendable {
         /// Callers of `roomForMessages(within:)`, while the queue is backlogged, by ticket.
         var roomWaiters: [Int: CheckedContinuation<Void, Never>] = [:]
         var nextRoomTicket = 0
+        /// Names each room change's answer in its batch's outcome.
+        var nextChangeTicket = 0
         var observers: [@Sendable (CommitReport) -> Void] = []
         var failureObservers: [@Sendable () -> Void] = []
     }

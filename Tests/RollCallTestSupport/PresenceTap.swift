@@ -10,11 +10,14 @@ public let testSeal = NotifySeal(secret: TestHub.secret)
 /// LISTENs on `rollcall_presence` like a hub would and keeps every transition it hears.
 public final class PresenceTap: Sendable {
     private let heard = Mutex<[PresenceTransition]>([])
+    private let roomsHeard = Mutex<[RoomEvent]>([])
     private let payloadsHeard = Mutex<[String]>([])
 
     public init() {}
 
     public var transitions: [PresenceTransition] { heard.withLock { $0 } }
+    /// Every room event, in the order heard.
+    public var roomEvents: [RoomEvent] { roomsHeard.withLock { $0 } }
     /// Every payload as it came, sealed.
     public var rawPayloads: [String] { payloadsHeard.withLock { $0 } }
     public var payloads: [Int] { rawPayloads.map(\.utf8.count) }
@@ -35,6 +38,7 @@ public final class PresenceTap: Sendable {
                             let opened = try testSeal.open(notification.payload, channel: "rollcall_presence")
                             let batch = try PresenceNotification.decode(String(opened.json))
                             self.heard.withLock { $0.append(contentsOf: batch.events) }
+                            self.roomsHeard.withLock { $0.append(contentsOf: batch.rooms) }
                         }
                         return nil
                     }

@@ -106,23 +106,12 @@ public struct TestSocket: Sendable {
 /// What tests ask of a frame, without a `switch` each time.
 extension ServerFrame {
     /// The frame's `type` on the wire.
-    public var type: String {
-        switch self {
-        case .welcome: "welcome"
-        case .pong: "pong"
-        case .error: "error"
-        case .ack: "ack"
-        case .snapshot: "snapshot"
-        case .presence: "presence"
-        case .connection: "connection"
-        case .message: "message"
-        }
-    }
+    public var type: String { kind.rawValue }
 
     /// The `id` this frame answers, if any.
     public var requestID: RequestID? {
         switch self {
-        case .pong(let id), .error(let id, _, _), .ack(let id, _), .snapshot(let id, _): id
+        case .pong(let id), .error(let id, _, _), .ack(let id, _), .snapshot(let id, _), .room(let id, _): id
         default: nil
         }
     }
@@ -130,6 +119,14 @@ extension ServerFrame {
     /// Whether this is a presence event about `user`.
     public func isPresence(of user: String) -> Bool {
         transition?.userID == user
+    }
+
+    public var roomEvent: RoomEvent? {
+        if case .roomEvent(let event) = self { event } else { nil }
+    }
+
+    public var roomSnapshot: RoomSnapshot? {
+        if case .room(_, let snapshot) = self { snapshot } else { nil }
     }
 
     public var transition: PresenceTransition? {

@@ -6,10 +6,16 @@ public enum ClientFrame: Sendable, Equatable {
     case subscribe(id: RequestID?, target: SubscriptionTarget)
     case unsubscribe(id: RequestID?, target: SubscriptionTarget)
     case send(id: RequestID?, to: String, data: JSONValue)
+    /// Join a room with a state (nil: none given); answered with the room's members.
+    case join(id: RequestID?, room: String, state: JSONValue?)
+    case roomState(id: RequestID?, room: String, state: JSONValue?)
+    case leave(id: RequestID?, room: String)
 
     public var id: RequestID? {
         switch self {
-        case .ping(let id), .subscribe(let id, _), .unsubscribe(let id, _), .send(let id, _, _): id
+        case .ping(let id), .subscribe(let id, _), .unsubscribe(let id, _), .send(let id, _, _), .join(let id, _, _), .roomState(let id, _, _),
+            .leave(let id, _):
+            id
         }
     }
 }
@@ -35,11 +41,12 @@ public struct ClientFrameError: Error, Sendable, Equatable {
 extension ClientFrame {
     /// A frame's `type`.
     enum Kind: String {
-        case ping, subscribe, unsubscribe, send
+        case ping, subscribe, unsubscribe, send, join, leave
+        case roomState = "room_state"
     }
 
     enum Key: String {
-        case all, data, id, to, type, users
+        case all, data, id, room, state, to, type, users
     }
 
     /// Reads one text frame; throws `ClientFrameError` for anything that is not a well-formed frame.
@@ -81,8 +88,25 @@ extension ClientFrame {
                 throw ClientFrameError(id: id, message: "\"to\" must be a user id of 1 to \(Identity.maximumUserIDBytes) bytes without NUL")
             }
             return .send(id: id, to: user, data: data)
+        case .join:
+            return .join(id: id, room: try room(of: type, field(.room), id: id), state: field(.state))
+        case .roomState:
+            return .roomState(id: id, room: try room(of: type, field(.room), id: id), state: field(.state))
+        case .leave:
+            return .leave(id: id, room: try room(of: type, field(.room), id: id))
         case nil:
-            throw ClientFrameError(id: id, message: "unknown frame type \"\(type)\"; use ping, subscribe, unsubscribe or send")
+            throw ClientFrameError(
+                id: id, message: "unknown frame type \"\(type)\"; use ping, subscribe, unsubscribe, send, join, room_state or leave")
+        }
+    }
+
+    private static func room(of type: String, _ value: JSONValue?, id: RequestID?) throws(ClientFrameError) -> String {
+        switch value {
+        case .string(let room)?:
+            if let problem = Room.problem(withName: room) { throw ClientFrameError(id: id, message: problem) }
+            return room
+        case nil, .null?: throw ClientFrameError(id: id, message: "\(type) needs \"room\" (a room name)")
+        case let other?: throw ClientFrameError(id: id, message: "\"room\" must be a string (a room name), not \(other.kind)")
         }
     }
 
@@ -137,6 +161,15 @@ extension ClientFrame {
                 json.field(Key.id, id)
                 json.field(Key.to, to)
                 json.field(Key.type, Kind.send)
+            case .join(_, let room, let state), .roomState(_, let room, let state):
+                json.field(Key.id, id)
+                json.field(Key.room, room)
+                if let state { json.field(Key.state, state) }
+                if case .join = self { json.field(Key.type, Kind.join) } else { json.field(Key.type, Kind.roomState) }
+            case .leave(_, let room):
+                json.field(Key.id, id)
+                json.field(Key.room, room)
+                json.field(Key.type, Kind.leave)
             }
         }
         return writer.text

@@ -1,29 +1,35 @@
 import Foundation
 
-/// The payload of `NOTIFY rollcall_presence`: one hub's batch of transitions, and the connection
-/// events of the same batch (for admin feeds).
+/// The payload of `NOTIFY rollcall_presence`: one hub's batch of transitions, the connection
+/// events of the same batch (for admin feeds), and its room events.
 public struct PresenceNotification: Sendable, Equatable {
     public let server: String
     public let events: [PresenceTransition]
     public let connections: [ConnectionEvent]
+    public let rooms: [RoomEvent]
 
-    public init(server: String, events: [PresenceTransition], connections: [ConnectionEvent] = []) {
+    public init(server: String, events: [PresenceTransition], connections: [ConnectionEvent] = [], rooms: [RoomEvent] = []) {
         self.server = server
         self.events = events
         self.connections = connections
+        self.rooms = rooms
     }
 
-    enum Key: String { case connections, events, server }
+    enum Key: String { case connections, events, rooms, server }
 
     /// The batch as JSON payloads, each under `limit` bytes, order kept.
     public static func payloads(
-        server: String, events: [PresenceTransition], connections: [ConnectionEvent] = [], limit: Int = NotifyPayloads.limit
+        server: String, events: [PresenceTransition], connections: [ConnectionEvent] = [], rooms: [RoomEvent] = [],
+        limit: Int = NotifyPayloads.limit
     ) -> [String] {
         var serverText = JSONWriter()
         serverText.string(server)
         return NotifyPayloads.pack(
             fixed: [(Key.server.rawValue, serverText.text)],
-            arrays: [(Key.events.rawValue, events.map(\.json)), (Key.connections.rawValue, connections.map(\.json))],
+            arrays: [
+                (Key.events.rawValue, events.map(\.json)), (Key.connections.rawValue, connections.map(\.json)),
+                (Key.rooms.rawValue, rooms.map(\.json)),
+            ],
             limit: limit)
     }
 
@@ -32,6 +38,7 @@ public struct PresenceNotification: Sendable, Equatable {
         return PresenceNotification(
             server: try notification.string(Key.server),
             events: try notification.array(Key.events).map { try PresenceTransition(json: $0, inFrame: false) },
-            connections: try notification.array(Key.connections).map(ConnectionEvent.init(json:)))
+            connections: try notification.array(Key.connections).map(ConnectionEvent.init(json:)),
+            rooms: try notification.array(Key.rooms).map(RoomEvent.init(json:)))
     }
 }

@@ -21,10 +21,14 @@ public enum ServerFrame: Sendable, Equatable {
     case presence(PresenceTransition)
     case connection(ConnectionEvent)
     case message(from: String, data: JSONValue, at: Date)
+    /// The answer to `join`: the room's members at a version; its events follow.
+    case room(id: RequestID?, RoomSnapshot)
+    case roomEvent(RoomEvent)
 
     /// A frame's `type`.
     public enum Kind: String, Sendable {
-        case welcome, pong, error, ack, snapshot, presence, connection, message
+        case welcome, pong, error, ack, snapshot, presence, connection, message, room
+        case roomEvent = "room_event"
     }
 
     /// The keys of the frames' own fields; `presence` and `connection` frames write the fields of
@@ -44,6 +48,8 @@ public enum ServerFrame: Sendable, Equatable {
         case .presence: .presence
         case .connection: .connection
         case .message: .message
+        case .room: .room
+        case .roomEvent: .roomEvent
         }
     }
 
@@ -84,6 +90,10 @@ public enum ServerFrame: Sendable, Equatable {
                 json.field(Key.data, data)
                 json.field(Key.from, from)
                 json.field(Key.type, kind)
+            case .room(let id, let snapshot):
+                snapshot.write(to: &json, frame: kind, id: id)
+            case .roomEvent(let event):
+                event.write(to: &json, frame: kind)
             }
         }
         return writer.text
@@ -113,6 +123,10 @@ public enum ServerFrame: Sendable, Equatable {
             return .connection(try ConnectionEvent(json: frame))
         case .message:
             return .message(from: try frame.string(Key.from), data: try frame.present(Key.data), at: try frame.date(Key.at))
+        case .room:
+            return .room(id: id, try RoomSnapshot(json: frame))
+        case .roomEvent:
+            return .roomEvent(try RoomEvent(json: frame))
         }
     }
 }

@@ -3,10 +3,12 @@ import Logging
 import RollCall
 import RollCallPostgres
 
-/// What the hub does with what its LISTEN connection hears: presence batches to watchers,
-/// messages to local sockets, and after an outage a re-read of everything its clients watch.
+/// What the hub does with what its LISTEN connection hears: presence batches to watchers, room
+/// events to the rooms' members, messages to local sockets, and after an outage a re-read of
+/// everything its clients watch.
 struct PresenceFanout: Sendable {
     let watchers: WatchIndex
+    let rooms: RoomIndex
     let sockets: LiveSockets
     let reader: RegistryReader
     let logger: Logger
@@ -15,6 +17,7 @@ struct PresenceFanout: Sendable {
         switch event {
         case .presence(let notification):
             watchers.deliver(notification)
+            rooms.deliver(notification.rooms)
         case .messages(let notification):
             for message in notification.messages { sockets.deliver(message) }
             for reference in notification.stored where sockets.holds(reference.to) {

@@ -8,12 +8,14 @@ struct TokenClaims: JWTPayload {
     var exp: ExpirationClaim
     var admin: Bool?
     var watch: [String]?
+    var rooms: [String]?
 
-    init(sub: SubjectClaim, exp: ExpirationClaim, admin: Bool?, watch: [String]?) {
+    init(sub: SubjectClaim, exp: ExpirationClaim, admin: Bool?, watch: [String]?, rooms: [String]?) {
         self.sub = sub
         self.exp = exp
         self.admin = admin
         self.watch = watch
+        self.rooms = rooms
     }
 
     /// The claims of a token's payload object; nil when one is missing or not of its type (as
@@ -27,13 +29,20 @@ struct TokenClaims: JWTPayload {
         case .bool(let value)?: admin = value
         default: return nil
         }
-        switch fields["watch"] {
-        case nil, .null?: watch = nil
+        guard let watch = Self.strings(fields["watch"]), let rooms = Self.strings(fields["rooms"]) else { return nil }
+        self.watch = watch
+        self.rooms = rooms
+    }
+
+    /// A claim that lists strings: `.some(nil)` when absent or null, nil when it is anything but
+    /// a list of strings.
+    private static func strings(_ claim: JSONValue?) -> [String]?? {
+        switch claim {
+        case nil, .null?: return .some(nil)
         case .array(let items)?:
-            var users: [String] = []
-            for case .string(let user) in items { users.append(user) }
-            guard users.count == items.count else { return nil }
-            watch = users
+            var strings: [String] = []
+            for case .string(let item) in items { strings.append(item) }
+            return strings.count == items.count ? .some(strings) : nil
         default: return nil
         }
     }
@@ -90,7 +99,8 @@ public struct TokenAuthority: Sendable {
         guard Identity.isValidUserID(user) else {
             throw TokenRejected(description: "token subject must be 1 to \(Identity.maximumUserIDBytes) bytes, without NUL")
         }
-        return Identity(userID: user, isAdmin: claims.admin ?? false, watchable: claims.watch.map(Set.init), expiresAt: claims.exp.value)
+        return Identity(
+            userID: user, isAdmin: claims.admin ?? false, watchable: claims.watch.map(Set.init), expiresAt: claims.exp.value, rooms: claims.rooms)
     }
 
     /// The claims of `token`, read only once its signature checks out, and not expired.
@@ -122,7 +132,8 @@ public struct TokenAuthority: Sendable {
             sub: .init(value: identity.userID),
             exp: .init(value: Date().addingTimeInterval(lifetime.timeInterval)),
             admin: identity.isAdmin ? true : nil,
-            watch: identity.watchable.map { $0.sorted() })
+            watch: identity.watchable.map { $0.sorted() },
+            rooms: identity.rooms)
         return try await keys.sign(claims)
     }
 }

@@ -186,6 +186,70 @@ struct FrameHandler {
                 case .failure(let error): deliverHereOnly(message, id: id, because: "\(error)", log: log)
                 }
             }
+
+        case .join, .roomState, .leave:
+            await handleRoom(frame, socket: &socket)
+        }
+    }
+
+    /// Joins, state changes and leaves: checked here, written by the writer, announced by every
+    /// hub once committed. A join registers the socket in the room before it is written, so an
+    /// event committed meanwhile waits for the snapshot (`RoomFeed`).
+    private func handleRoom(_ frame: ClientFrame, socket: inout SocketState) async {
+        let id = frame.id
+        switch frame {
+        case .join(_, let room, let given):
+            let state: JSONValue
+            switch Room.state(from: given) {
+            case .success(let value): state = value
+            case .failure(let problem): return refuse(id, problem.code, problem.description)
+            }
+            if let refusal = socket.join(room) { return refuse(id, refusal.code, refusal.message) }
+            mailbox.yield(.room(.joining(room)))
+            services.rooms.add(room, for: connectionID, mailbox: mailbox)
+            let outcome = await change(.join(room: room, connectionID: connectionID, userID: identity.userID, state: state), id: id)
+            guard case .joined(let snapshot) = outcome else {
+                services.rooms.remove(room, for: connectionID)
+                mailbox.yield(.room(.joinFailed(room)))
+                socket.joinFailed(room)
+                return
+            }
+            mailbox.yield(.room(.joined(id: id, snapshot)))
+        case .roomState(_, let room, let given):
+            let state: JSONValue
+            switch Room.state(from: given) {
+            case .success(let value): state = value
+            case .failure(let problem): return refuse(id, problem.code, problem.description)
+            }
+            if let refusal = socket.mayChange(room) { return refuse(id, refusal.code, refusal.message) }
+            if case .done = await change(.setState(room: room, connectionID: connectionID, state: state), id: id) {
+                mailbox.yield(.frame(.ack(id: id, accepted: true)))
+            }
+        case .leave(_, let room):
+            if let refusal = socket.mayChange(room) { return refuse(id, refusal.code, refusal.message) }
+            if case .done = await change(.leave(room: room, connectionID: connectionID), id: id) {
+                services.rooms.remove(room, for: connectionID)
+                mailbox.yield(.room(.left(room)))
+                socket.left(room)
+                mailbox.yield(.frame(.ack(id: id, accepted: true)))
+            }
+        default:
+            return
+        }
+    }
+
+    /// Writes a room change; a refusal or failure is answered here, and comes back as nil.
+    private func change(_ change: RoomChange, id: RequestID?) async -> RoomOutcome? {
+        do {
+            let outcome = try await services.writer.change(change)
+            if case .refused(let why) = outcome {
+                refuse(id, .badRequest, why)
+                return nil
+            }
+            return outcome
+        } catch {
+            refuse(id, .unavailable, "the registry could not write the room change; try again")
+            return nil
         }
     }
 

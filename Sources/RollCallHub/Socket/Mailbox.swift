@@ -26,6 +26,7 @@ final class Mailbox: Sendable {
     /// What the event loop keeps between inputs.
     private struct Writer {
         var subscriber = SubscriberState()
+        var rooms = RoomFeed()
         /// The close asked for: nothing may follow it.
         var close: (code: WebSocketErrorCode, reason: String)?
     }
@@ -53,7 +54,7 @@ final class Mailbox: Sendable {
             return
         }
         switch input {
-        case .subscriber, .close: needsFinish.store(true, ordering: .relaxed)
+        case .subscriber, .room, .close: needsFinish.store(true, ordering: .relaxed)
         case .frame, .text: break
         }
         // Always through the loop's queue, never inline: inputs from the loop itself and from
@@ -71,6 +72,7 @@ final class Mailbox: Sendable {
             switch input {
             case .frame(let frame): texts = dialect.text(for: frame).map { [$0] } ?? []
             case .subscriber(let input): texts = writer.subscriber.handle(input).compactMap(dialect.text(for:))
+            case .room(let input): texts = writer.rooms.handle(input).compactMap(dialect.text(for:))
             case .text(let text): texts = [text]
             case .close(let code, let reason):
                 texts = dialect.closing(code: Int(UInt16(webSocketErrorCode: code)), reason: reason).map { [$0] } ?? []

@@ -7,6 +7,8 @@ enum SessionInput: Sendable {
     case frame(ServerFrame)
     /// Subscription bookkeeping and presence, filtered by the socket's `SubscriberState`.
     case subscriber(SubscriberState.Input)
+    /// Rooms: joins, snapshots and events, filtered by the socket's `RoomFeed`.
+    case room(RoomFeed.Input)
     /// Text written as it is (a message's frame, a SignalR handshake answer or ping).
     case text(String)
     /// Close the socket after what is already in the mailbox has been written.
@@ -24,6 +26,10 @@ enum SessionInput: Sendable {
         case .subscriber(.resync(let presence)): 160 + presence.userID.utf8.count
         case .subscriber(.connection(let event)): 320 + event.userID.utf8.count + (event.userAgent?.utf8.count ?? 0)
         case .subscriber: 0
+        case .room(.joined(_, let snapshot)):
+            64 + snapshot.members.reduce(0) { $0 + 160 + $1.userID.utf8.count + $1.state.json.utf8.count }
+        case .room(.event(let event)): 256 + event.userID.utf8.count + event.room.utf8.count + event.state.json.utf8.count
+        case .room: 0
         case .text(let text): text.utf8.count
         case .close: 0
         }

@@ -10,18 +10,20 @@ final class SocketServices: Sendable {
     let reader: RegistryReader
     let sockets: LiveSockets
     let watchers: WatchIndex
+    let rooms: RoomIndex
     let metrics: HubMetrics
     let contact: DatabaseContact
 
     init(
         settings: SocketSettings, writer: RegistryWriter, reader: RegistryReader, sockets: LiveSockets, watchers: WatchIndex,
-        metrics: HubMetrics, contact: DatabaseContact
+        rooms: RoomIndex, metrics: HubMetrics, contact: DatabaseContact
     ) {
         self.settings = settings
         self.writer = writer
         self.reader = reader
         self.sockets = sockets
         self.watchers = watchers
+        self.rooms = rooms
         self.metrics = metrics
         self.contact = contact
     }

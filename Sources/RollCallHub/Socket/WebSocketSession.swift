@@ -134,6 +134,7 @@ struct WebSocketSession {
 
         let reason = explicitReason ?? Self.reason(from: socket.evidence)
         services.watchers.remove(socket.connectionID, watching: watched)
+        services.rooms.remove(socket.connectionID)
         services.sockets.remove(socket.connectionID)
         services.metrics.connectionsOpen.decrement()
         services.writer.close(socket.connectionID, reason: reason)
