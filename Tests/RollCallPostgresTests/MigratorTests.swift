@@ -10,6 +10,7 @@ struct MigratorTests {
     static let shipped = [
         "001_registry.sql", "002_grace_and_messages.sql", "003_purge_and_analytics.sql", "004_analyst_role.sql",
         "005_counters_in_one_statement.sql", "006_history_rollups.sql", "007_history_by_month.sql",
+        "008_rooms.sql",
     ]
 
     @Test("applied once, recorded with a checksum; a second run applies nothing")
@@ -28,8 +29,8 @@ struct MigratorTests {
                 """, as: String.self)
             #expect(
                 tables == [
-                    "connections", "day_totals", "message_payloads", "minute_totals", "rollup_progress", "schema_migrations", "servers",
-                    "user_days", "users",
+                    "connections", "day_totals", "message_payloads", "minute_totals", "rollup_progress", "room_members", "rooms",
+                    "schema_migrations", "servers", "user_days", "users",
                 ])
         }
     }
@@ -87,7 +88,7 @@ struct MigratorTests {
                 """)
             #expect(
                 try await RegistryDatabase.migrate(location, logger: testLogger) == [
-                    "005_counters_in_one_statement.sql", "006_history_rollups.sql", "007_history_by_month.sql",
+                    "005_counters_in_one_statement.sql", "006_history_rollups.sql", "007_history_by_month.sql", "008_rooms.sql",
                 ])
 
             let annRows = try await sql(location, "SELECT connection_id FROM rollcall.connections ORDER BY 1", as: UUID.self)
@@ -139,7 +140,10 @@ struct MigratorTests {
             let daysBefore = try await sql(location, PostgresQuery(unsafeSQL: days), as: (String, Int, Int).self).map { "\($0) \($1) \($2)" }
             let minutesBefore = try await sql(location, PostgresQuery(unsafeSQL: minutes), as: (String, Int).self).map { "\($0) \($1)" }
 
-            #expect(try await RegistryDatabase.migrate(location, logger: testLogger) == ["006_history_rollups.sql", "007_history_by_month.sql"])
+            #expect(
+                try await RegistryDatabase.migrate(location, logger: testLogger) == [
+                    "006_history_rollups.sql", "007_history_by_month.sql", "008_rooms.sql",
+                ])
             let rolled = try await sql(location, "SELECT sum(connections_opened)::int FROM rollcall.day_totals", as: Int.self)
             #expect(rolled == [2000], "every closed row rolled up by the migration")
             #expect(try await sql(location, PostgresQuery(unsafeSQL: days), as: (String, Int, Int).self).map { "\($0) \($1) \($2)" } == daysBefore)
@@ -177,7 +181,7 @@ struct MigratorTests {
             let everyRow = "SELECT connection_id::text, user_id, open, coalesce(close_reason, '') FROM rollcall.sessions ORDER BY 1"
             let rowsBefore = try await sql(location, PostgresQuery(unsafeSQL: everyRow), as: (String, String, Bool, String).self).map { "\($0)" }
 
-            #expect(try await RegistryDatabase.migrate(location, logger: testLogger) == ["007_history_by_month.sql"])
+            #expect(try await RegistryDatabase.migrate(location, logger: testLogger) == ["007_history_by_month.sql", "008_rooms.sql"])
             #expect(
                 try await sql(location, PostgresQuery(unsafeSQL: everyRow), as: (String, String, Bool, String).self).map { "\($0)" } == rowsBefore)
             let months = try await sql(
