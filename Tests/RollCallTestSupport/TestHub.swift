@@ -64,8 +64,10 @@ public struct TestHub: Sendable {
 
     public var webSocketURL: String { "ws://127.0.0.1:\(port)/v1/ws" }
 
-    public func token(_ user: String, admin: Bool = false, watch: Set<String>? = nil, lifetime: Duration = .seconds(600)) async throws -> String {
-        try await authority.mint(Identity(userID: user, isAdmin: admin, watchable: watch), lifetime: lifetime)
+    public func token(
+        _ user: String, admin: Bool = false, watch: Set<String>? = nil, rooms: [String]? = nil, lifetime: Duration = .seconds(600)
+    ) async throws -> String {
+        try await authority.mint(Identity(userID: user, isAdmin: admin, watchable: watch, rooms: rooms), lifetime: lifetime)
     }
 
     /// Opens a socket as `user` and waits for its welcome.

@@ -227,12 +227,14 @@ struct FrameHandler {
             }
         case .leave(_, let room):
             if let refusal = socket.mayChange(room) { return refuse(id, refusal.code, refusal.message) }
-            if case .done = await change(.leave(room: room, connectionID: connectionID), id: id) {
-                services.rooms.remove(room, for: connectionID)
-                mailbox.yield(.room(.left(room)))
-                socket.left(room)
-                mailbox.yield(.frame(.ack(id: id, accepted: true)))
+            mailbox.yield(.room(.leaving(room)))
+            guard case .done = await change(.leave(room: room, connectionID: connectionID), id: id) else {
+                return mailbox.yield(.room(.leaveFailed(room)))
             }
+            services.rooms.remove(room, for: connectionID)
+            mailbox.yield(.room(.left(room)))
+            socket.left(room)
+            mailbox.yield(.frame(.ack(id: id, accepted: true)))
         default:
             return
         }
