@@ -148,3 +148,16 @@ public enum RoomChange: Sendable, Equatable {
         }
     }
 }
+
+/// A room in a listing: how many connections are in it now, and its version.
+public struct RoomSummary: Sendable, Equatable, Codable {
+    public let room: String
+    public let members: Int
+    public let version: Int64
+
+    public init(room: String, members: Int, version: Int64) {
+        self.room = room
+        self.members = members
+        self.version = version
+    }
+}

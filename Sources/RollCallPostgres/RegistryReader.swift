@@ -36,6 +36,49 @@ public struct RegistryReader: Sendable {
         }
     }
 
+    /// A room's present members and version, read in one statement (one snapshot): a room nobody
+    /// ever joined is empty at version 0.
+    public func room(_ room: String) async throws -> RoomSnapshot {
+        try await read { connection, logger in
+            let rows = try await connection.query(
+                """
+                SELECT coalesce(r.version, 0), m.connection_id, m.user_id, m.state::text, m.joined_at
+                FROM (SELECT \(room)::text AS room) AS asked
+                LEFT JOIN rollcall.rooms r ON r.room = asked.room
+                LEFT JOIN rollcall.room_members m ON m.room = asked.room AND m.present
+                ORDER BY m.joined_at, m.connection_id
+                """, logger: logger)
+            var version: Int64 = 0
+            var members: [RoomMember] = []
+            for try await (at, id, user, state, joinedAt) in rows.decode((Int64, UUID?, String?, String?, Date?).self) {
+                version = at
+                guard let id, let user, let joinedAt else { continue }
+                members.append(
+                    RoomMember(
+                        connectionID: ConnectionID(id), userID: user, state: state.flatMap { try? JSONParser.parse($0) } ?? .object([:]),
+                        joinedAt: joinedAt))
+            }
+            return RoomSnapshot(room: room, version: version, members: members)
+        }
+    }
+
+    /// Rooms with members now whose names begin with `prefix`, by name, after `cursor`.
+    public func rooms(prefix: String, after cursor: String?, limit: Int) async throws -> [RoomSummary] {
+        try await read { connection, logger in
+            let rows = try await connection.query(
+                """
+                SELECT room, members, version FROM rollcall.rooms
+                WHERE members > 0 AND starts_with(room, \(prefix)) AND (\(cursor)::text IS NULL OR room > \(cursor))
+                ORDER BY room LIMIT \(limit)
+                """, logger: logger)
+            var rooms: [RoomSummary] = []
+            for try await (room, members, version) in rows.decode((String, Int, Int64).self) {
+                rooms.append(RoomSummary(room: room, members: members, version: version))
+            }
+            return rooms
+        }
+    }
+
     /// Online users ordered by id, after `cursor` (the last id of the previous page).
     public func onlineUsers(after cursor: String?, limit: Int) async throws -> [UserPresence] {
         try await read { connection, logger in

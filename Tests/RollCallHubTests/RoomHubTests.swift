@@ -120,4 +120,29 @@ struct RoomHubTests {
             }
         }
     }
+
+    @Test("GET /v1/rooms/{room} lists the members as a join does, to a token that may join it; GET /v1/rooms lists rooms with members (admin)")
+    func http() async throws {
+        try await withTestDatabase { database in
+            try await TestHub.run(database: database) { hub in
+                let ann = try await hub.connect("ann")
+                let joined = try await Self.join(ann, "doc 1/é", state: Self.state("idle"))
+                _ = try await Self.join(ann, "lobby")
+                let path = "/v1/rooms/" + "doc 1/é".addingPercentEncoding(withAllowedCharacters: .alphanumerics)!
+                let read = try await hub.get(path, token: try await hub.token("bob", rooms: ["doc *"]))
+                #expect(read.status == 200)
+                #expect(try ServerFrame.decode(#"{"type":"room","# + read.body.dropFirst()).roomSnapshot == joined, "the same members and version")
+                #expect(try await hub.get(path, token: try await hub.token("bob", rooms: ["lobby"])).status == 403)
+                let never = try await hub.get("/v1/rooms/empty", token: try await hub.token("bob"))
+                #expect(never.status == 200 && never.body == #"{"members":[],"room":"empty","version":0}"#)
+
+                #expect(try await hub.get("/v1/rooms?prefix=doc", token: try await hub.token("bob")).status == 403)
+                let listed = try await hub.get("/v1/rooms?prefix=doc", token: try await hub.token("root", admin: true))
+                #expect(listed.status == 200 && listed.body == #"{"next_cursor":null,"rooms":[{"members":1,"room":"doc 1/é","version":1}]}"#)
+                let all = try await hub.get("/v1/rooms?limit=1", token: try await hub.token("root", admin: true))
+                #expect(all.body.contains(#""next_cursor":"doc 1/é""#), "\(all.body)")
+                try await ann.close()
+            }
+        }
+    }
 }

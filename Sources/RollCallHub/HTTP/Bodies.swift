@@ -17,6 +17,23 @@ struct ConnectionsBody: ResponseEncodable {
     let connections: [ConnectionRecord]
 }
 
+/// A page of rooms; `next_cursor` is null on the last page.
+struct RoomsBody: ResponseEncodable {
+    let rooms: [RoomSummary]
+    let nextCursor: String?
+
+    enum CodingKeys: String, CodingKey {
+        case rooms
+        case nextCursor = "next_cursor"
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(rooms, forKey: .rooms)
+        try container.encode(nextCursor, forKey: .nextCursor)
+    }
+}
+
 struct ServersBody: ResponseEncodable {
     let servers: [ServerRecord]
 }
@@ -42,6 +59,10 @@ struct WrittenBody: ResponseGenerator {
             json.field(Key.nextCursor) { if let nextCursor { $0.string(nextCursor) } else { $0.null() } }
             json.field(Key.users) { $0.array(users) { json, user in user.write(to: &json) } }
         }
+    }
+
+    static func room(_ snapshot: RoomSnapshot) -> WrittenBody {
+        WrittenBody(text: snapshot.json)
     }
 
     static func presence(_ user: UserPresence) -> WrittenBody {

@@ -45,6 +45,7 @@ struct HubRoutes {
                 databaseAvailable: { services.databaseAvailable }
             ).routes)
         api.addRoutes(ServerRoutes(reader: services.reader).routes)
+        api.addRoutes(RoomRoutes(reader: services.reader).routes)
     }
 }
 
