@@ -68,8 +68,9 @@ public struct HistoryMaintenance: Sendable {
 
     /// Deletes closed rows past the retention that a pass has rolled up (so the views' totals keep
     /// them) and no dropped month took: rows written before migration 007, and those of a month a
-    /// connection still open keeps. A thousand at a time, each chunk its own transaction, so writers never wait behind one
-    /// big delete. Returns the rows deleted, or nil when another hub was sweeping.
+    /// connection still open keeps; and room history past the retention. A thousand rows at a time,
+    /// each chunk its own transaction, so writers never wait behind one big delete. Returns the
+    /// connection rows deleted, or nil when another hub was sweeping.
     public func sweep(retention: Duration) async throws -> Int? {
         var deleted = 0
         while true {
@@ -90,8 +91,28 @@ public struct HistoryMaintenance: Sendable {
             deleted += count
             if count < Self.chunk { break }
         }
-        // Large messages wait in message_payloads only until every hub has read them.
+        // Room history: stretches that ended before the retention, a thousand at a time; then the
+        // rooms left with no member and no history (a room joined again starts at version 1).
+        while true {
+            let count = try await locked { connection, logger in
+                let rows = try await connection.query(
+                    """
+                    DELETE FROM rollcall.room_members WHERE ctid IN (
+                        SELECT ctid FROM rollcall.room_members
+                        WHERE NOT present AND until < now() - \(retention.milliseconds) * interval '1 millisecond' LIMIT \(Self.chunk))
+                    RETURNING 1
+                    """, logger: logger)
+                return try await rows.collect().count
+            }
+            guard let count, count == Self.chunk else { break }
+        }
         _ = try await locked { connection, logger in
+            _ = try await connection.query(
+                """
+                DELETE FROM rollcall.rooms r WHERE members = 0 AND changed_at < now() - \(retention.milliseconds) * interval '1 millisecond'
+                  AND NOT EXISTS (SELECT FROM rollcall.room_members m WHERE m.room = r.room)
+                """, logger: logger)
+            // Large messages wait in message_payloads only until every hub has read them.
             _ = try await connection.query(
                 "DELETE FROM rollcall.message_payloads WHERE created_at < now() - \(Self.messagePayloadLifetime)::int * interval '1 second'",
                 logger: logger)

@@ -291,6 +291,36 @@ struct PurgeTests {
         }
     }
 
+    @Test("retention deletes room history that ended before it, and rooms left with neither members nor history")
+    func roomRetention() async throws {
+        try await withTestDatabase { database in
+            try await execute(
+                database,
+                """
+                INSERT INTO rollcall.rooms (room, version, members, changed_at) VALUES
+                    ('old', 2, 0, now() - interval '40 days'), ('busy', 3, 1, now() - interval '40 days'), ('recent', 2, 0, now())
+                """)
+            try await execute(
+                database,
+                """
+                INSERT INTO rollcall.room_members
+                    (room, connection_id, user_id, server_id, state, joined_at, since, until, present, ended_by, began_at_version, ended_at_version)
+                VALUES
+                    ('old', gen_random_uuid(), 'ann', 'h', '{}', now() - interval '41 days', now() - interval '41 days', now() - interval '40 days', false, 'left', 1, 2),
+                    ('busy', gen_random_uuid(), 'bob', 'h', '{}', now() - interval '41 days', now() - interval '41 days', now() - interval '40 days', false, 'updated', 1, 2),
+                    ('busy', gen_random_uuid(), 'bob', 'h', '{}', now() - interval '41 days', now() - interval '40 days', NULL, true, NULL, 2, NULL),
+                    ('recent', gen_random_uuid(), 'cat', 'h', '{}', now() - interval '1 day', now() - interval '1 day', now(), false, 'closed', 1, 2)
+                """)
+            _ = try await withTestClient(database) { client in
+                try await HistoryMaintenance(client: client, logger: testLogger).sweep(retention: .seconds(30 * 86_400))
+            }
+            #expect(try await sql(database, "SELECT room FROM rollcall.rooms ORDER BY 1", as: String.self) == ["busy", "recent"])
+            #expect(
+                try await sql(database, "SELECT room, present FROM rollcall.room_members ORDER BY 1", as: (String, Bool).self).map { "\($0) \($1)" }
+                    == ["busy true", "recent false"])
+        }
+    }
+
     @Test("stored message bodies are pruned by the sweep once every hub has had time to read them")
     func messagePayloads() async throws {
         try await withTestDatabase { database in
