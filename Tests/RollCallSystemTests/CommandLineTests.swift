@@ -115,7 +115,10 @@ struct CommandLineTests {
             let read = try await psql("SELECT current_user, count(*) FROM rollcall.sessions")
             #expect(read.status == 0, "\(read.output)")
             #expect(read.output.contains("rollcall_analyst|1"), "\(read.output)")
+            let rooms = try await psql("SELECT count(*) FROM rollcall.room_sessions, rollcall.rooms, rollcall.room_members")
+            #expect(rooms.status == 0, "\(rooms.output)")
             for write in [
+                "DELETE FROM rollcall.room_members",
                 "UPDATE rollcall.users SET online = true",
                 "DELETE FROM rollcall.connections",
                 "SELECT body FROM rollcall.message_payloads",
