@@ -5,6 +5,8 @@ this script prints. Each step prints one line starting with "step "; a failure p
 "fail <why>" and exits 1.
 
     python signalr_presence.py URL TOKEN PEER STOP_FILE
+
+It also joins room doc-1 (JoinRoom, SetRoomState) and hears PEER join it (RoomChanged).
 """
 
 import json
@@ -30,6 +32,7 @@ class Client:
         self.lock = threading.Lock()
         self.statuses = []
         self.messages = []
+        self.rooms = []
         self.errors = []
         self.connection = (
             HubConnectionBuilder()
@@ -41,6 +44,7 @@ class Client:
         self.connection.on_error(lambda message: self.record(self.errors, message.error))
         self.connection.on("UserStatusChanged", lambda args: self.record(self.statuses, args))
         self.connection.on("ReceiveMessage", lambda args: self.record(self.messages, args))
+        self.connection.on("RoomChanged", lambda args: self.record(self.rooms, args))
 
     def record(self, into, value):
         with self.lock:
@@ -120,6 +124,16 @@ first.connection.stop()
 second = Client()
 second.start()
 say("step reconnected")
+
+# Rooms: join with a state, hear the peer join, change state.
+room = second.invoke("JoinRoom", ["doc-1", {"status": "idle"}])
+say("step joined " + json.dumps(room, sort_keys=True))
+second.expect_error("JoinRoom", ["doc-2", "typing"], "a room state is a JSON object")
+second.expect_error("SetRoomState", ["doc-9", {}], "not in room doc-9")
+wait_for(lambda: any(r[1] == "joined" and r[3] == PEER for r in second.rooms), f"{PEER} joining doc-1")
+say("step peer joined " + json.dumps([r for r in second.rooms if r[3] == PEER][-1], sort_keys=True))
+second.invoke("SetRoomState", ["doc-1", {"status": "typing"}])
+say("step state set")
 
 wait_for_file(STOP_FILE)
 say("step done")

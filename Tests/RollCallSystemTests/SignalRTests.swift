@@ -94,10 +94,32 @@ struct InteropTests {
             let meanwhile = try await watcher.frames(until: { $0.isPresence(of: "marker") })
             #expect(meanwhile.transitions.map(\.userID) == ["marker"], "sig-1 flapped: \(meanwhile)")
 
-            // Hub A dies with sig-1's second connection on it: hub B's purge takes sig-1 offline.
+            // Rooms: the SignalR client joins doc-1 on A, the native one on B; each hears the other.
+            let joined = try await client.step("joined")
+            #expect(joined.contains(#""version": 1"#) && joined.contains(#""user_id": "sig-1""#), "\(joined)")
+            try await native.send(.join(id: .string("j"), room: "doc-1", state: .object(["status": .string("reading")])))
+            let room = try await native.next().roomSnapshot
+            #expect(room?.version == 2 && room?.members.map(\.userID) == ["nat-1", "sig-1"], "grouped by user, users by id")
+            let peerJoined = try await client.step("peer joined")
+            #expect(peerJoined.contains(#""joined""#) && peerJoined.contains(#""reading""#) && peerJoined.contains("2]"), "\(peerJoined)")
+            _ = try await client.step("state set")
+            let updated = try await native.next().roomEvent
+            #expect(updated.map { "\($0.event) \($0.userID) \($0.version)" } == "updated sig-1 3")
+            #expect(updated?.state == .object(["status": .string("typing")]))
+
+            // Hub A dies with sig-1's second connection on it: hub B's purge takes sig-1 offline,
+            // and out of doc-1 (`orphaned`), once.
             a.signal(SIGKILL)
             let offline = try await watcher.frames(until: { $0.isPresence(of: "sig-1") }, timeout: .seconds(30))
             #expect(offline.last?.transition?.online == false)
+            let departed = try await native.frames(until: { $0.roomEvent?.event == .left }, timeout: .seconds(30))
+            #expect(
+                departed.compactMap(\.roomEvent).map { "\($0.event) \($0.userID) \($0.version) \($0.reason?.rawValue ?? "-")" } == [
+                    "left sig-1 4 orphaned"
+                ])
+            try await native.send(.ping(id: .string("after")))
+            let after = try await native.frames(until: { $0.requestID == .string("after") })
+            #expect(after.compactMap(\.roomEvent).isEmpty, "one left event, not two: \(after)")
             let reasons = try await sql(
                 database, "SELECT close_reason FROM rollcall.connections WHERE user_id = 'sig-1' ORDER BY created_at", as: String?.self)
             // signalrcore's stop() closes its TCP socket without a WebSocket close frame: the hub
