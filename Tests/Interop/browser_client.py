@@ -63,12 +63,31 @@ with sync_playwright() as playwright:
     message = page.evaluate(f"() => window.events.find(e => e.type === 'message' && e.from === {json.dumps(PEER)}).data")
     say("step received " + json.dumps(message, sort_keys=True))
 
+    # A room: joined with a state, the peer heard joining, a state change.
+    members = page.evaluate(
+        """async () => {
+            window.room = await window.hub.join("doc-1", { status: "reading" });
+            window.roomSyncs = 1;
+            window.room.addEventListener("sync", () => window.roomSyncs++);
+            return [...window.room.users.keys()];
+        }"""
+    )
+    say("step joined " + json.dumps(members))
+    wait(f"() => window.room.users.has({json.dumps(PEER)})", f"{PEER} in doc-1")
+    say("step peer joined " + json.dumps(page.evaluate(f"() => window.room.users.get({json.dumps(PEER)})[0].state"), sort_keys=True))
+    page.evaluate("() => window.room.setState({ status: 'typing' })")
+    say("step state set")
+
     # The socket dies under the page: the client reconnects with resume and a fresh token.
     page.evaluate("() => window.hub.socket.close(4000, 'dropped by the test')")
     wait("() => window.events.filter(e => e.type === 'welcome').length >= 2", "the second welcome")
     second = page.evaluate("() => window.events.filter(e => e.type === 'welcome')[1]")
     handed = page.evaluate("() => window.tokensHanded")
     say(f"step resumed {json.dumps(second.get('resumed', False))} tokens {handed}")
+    # ...and joins doc-1 again, with its last state, as its new connection.
+    wait("() => window.roomSyncs >= 2", "doc-1 joined again")
+    again = page.evaluate("() => [...window.room.members.values()].filter(m => m.state.status === 'typing').length")
+    say(f"step rejoined {again}")
 
     wait_for_file(STOP_FILE)
     # The peer left meanwhile: the map the page renders from says so.

@@ -49,9 +49,27 @@ extension InteropTests {
             let received = try await page.step("received")
             #expect(received.contains(#""from native""#), "\(received)")
 
-            // The page's socket was killed: it came back resumed, with the second token.
+            // Rooms: the page joins doc-1 on A, the native client on B; each hears the other.
+            let joined = try await page.step("joined")
+            #expect(joined.hasSuffix(#"["js-1"]"#), "\(joined)")
+            try await native.send(.join(id: .string("j"), room: "doc-1", state: .object(["status": .string("idle")])))
+            #expect(try await native.next().roomSnapshot?.members.map(\.userID) == ["js-1", "nat-2"])
+            let peerJoined = try await page.step("peer joined")
+            #expect(peerJoined.hasSuffix(#"{"status": "idle"}"#), "\(peerJoined)")
+            _ = try await page.step("state set")
+            let updated = try await native.next().roomEvent
+            #expect(updated.map { "\($0.event) \($0.userID) \($0.state.json)" } == #"updated js-1 {"status":"typing"}"#)
+
+            // The page's socket was killed: it came back resumed, with the second token, and joined
+            // doc-1 again as its new connection, with its last state; its old connection left.
             let resumed = try await page.step("resumed")
             #expect(resumed.hasPrefix("step resumed true tokens 2"), "\(resumed)")
+            #expect(try await page.step("rejoined").hasSuffix("rejoined 1"))
+            let rejoin = [try await native.next().roomEvent, try await native.next().roomEvent].compactMap { $0 }
+            #expect(
+                Set(rejoin.map { "\($0.event) \($0.userID) \($0.reason?.rawValue ?? "-") \($0.state.json)" }) == [
+                    #"left js-1 closed {"status":"typing"}"#, #"joined js-1 - {"status":"typing"}"#,
+                ])
             let marker = try await b.connect("marker", authority: authority)
             let meanwhile = try await watcher.frames(until: { $0.isPresence(of: "marker") })
             #expect(meanwhile.transitions.map(\.userID) == ["marker"], "js-1 flapped: \(meanwhile)")

@@ -6,10 +6,14 @@
 //   hub.addEventListener("presence", (e) => render(e.detail.user_id, e.detail.online));
 //   await hub.subscribe(["bob", "carol"]);
 //   await hub.send("bob", { text: "hi" });
+//   const doc = await hub.join("doc-1", { status: "reading" });
+//   doc.addEventListener("change", () => render(doc.members));
+//   await doc.setState({ status: "typing" });
 //
 // Events (CustomEvent, the frame in `detail`): welcome, presence, connection, message, close.
 // `hub.presence` is a Map of user id → { online, connections, version } kept from snapshots and
-// presence events, for a page to render from.
+// presence events, for a page to render from. A joined room (`Room`) keeps its members the same
+// way, and is joined again, with its last state, after a reconnect.
 
 export function connect(options) {
   return new RollCallClient(options);
@@ -28,6 +32,7 @@ export class RollCallClient extends EventTarget {
     this.pending = new Map(); // request id → { resolve, reject }
     this.watched = new Set();
     this.watchesAll = false;
+    this.rooms = new Map(); // room name → Room
     this.nextId = 1;
     this.failures = 0;
     this.closed = false;
@@ -50,6 +55,16 @@ export class RollCallClient extends EventTarget {
   unsubscribe(users) {
     users.forEach((user) => this.watched.delete(user));
     return this.request({ type: "unsubscribe", users });
+  }
+
+  /** Joins `room` with `state` (and again after every reconnect); resolves with the `Room`, its
+   * members as the hub wrote the join. */
+  join(room, state = {}) {
+    return this.request({ type: "join", room, state }).then(() => {
+      const joined = this.rooms.get(room);
+      joined.state = state;
+      return joined;
+    });
   }
 
   /** Sends `data` to every connection of `to`; resolves once the hub has taken it. */
@@ -121,6 +136,13 @@ export class RollCallClient extends EventTarget {
       case "message":
         this.emit("message", frame);
         return;
+      case "room":
+        if (!this.rooms.has(frame.room)) this.rooms.set(frame.room, new Room(this, frame.room));
+        this.rooms.get(frame.room).reset(frame);
+        break;
+      case "room_event":
+        this.rooms.get(frame.room)?.apply(frame);
+        return;
     }
     const waiting = frame.id !== undefined ? this.pending.get(frame.id) : undefined;
     if (!waiting) return;
@@ -136,10 +158,11 @@ export class RollCallClient extends EventTarget {
     this.presence.set(user, { online: state.online, connections: state.connections, version: state.version });
   }
 
-  /** After a reconnect, what was watched is watched again. */
+  /** After a reconnect, what was watched is watched again, and the rooms are joined again. */
   renew() {
     if (this.watchesAll) this.frame({ type: "subscribe", all: true });
     if (this.watched.size > 0) this.frame({ type: "subscribe", users: [...this.watched] });
+    for (const room of this.rooms.values()) this.frame({ type: "join", room: room.name, state: room.state });
   }
 
   request(frame) {
@@ -159,5 +182,66 @@ export class RollCallClient extends EventTarget {
 
   emit(type, detail) {
     this.dispatchEvent(new CustomEvent(type, { detail }));
+  }
+}
+
+/** A room this client is in: `members` is a Map of connection id → { user_id, state, joined_at },
+ * kept from the join's answer and every change after it. Events (the `room_event` in `detail`):
+ * joined, updated, left, and change for any of them; sync when the members were read anew (the
+ * join, and again after a reconnect). */
+export class Room extends EventTarget {
+  constructor(client, name) {
+    super();
+    this.client = client;
+    this.name = name;
+    this.version = 0;
+    this.state = {};
+    this.members = new Map();
+  }
+
+  /** The members grouped by user: user id → [{ connection_id, state, joined_at }]. */
+  get users() {
+    const users = new Map();
+    for (const [connection_id, member] of this.members) {
+      if (!users.has(member.user_id)) users.set(member.user_id, []);
+      users.get(member.user_id).push({ connection_id, state: member.state, joined_at: member.joined_at });
+    }
+    return users;
+  }
+
+  /** Replaces this connection's state in the room; resolves once written. */
+  setState(state) {
+    this.state = state;
+    return this.client.request({ type: "room_state", room: this.name, state });
+  }
+
+  /** Leaves the room (and does not join it again after a reconnect). */
+  leave() {
+    this.client.rooms.delete(this.name);
+    return this.client.request({ type: "leave", room: this.name });
+  }
+
+  reset(frame) {
+    this.version = frame.version;
+    this.members = new Map();
+    for (const user of frame.members) {
+      for (const connection of user.connections) {
+        this.members.set(connection.connection_id, { user_id: user.user_id, state: connection.state, joined_at: connection.joined_at });
+      }
+    }
+    this.dispatchEvent(new CustomEvent("sync", { detail: frame }));
+  }
+
+  apply(event) {
+    if (event.version <= this.version) return;
+    this.version = event.version;
+    if (event.event === "left") {
+      this.members.delete(event.connection_id);
+    } else {
+      const joinedAt = this.members.get(event.connection_id)?.joined_at ?? event.at;
+      this.members.set(event.connection_id, { user_id: event.user_id, state: event.state, joined_at: joinedAt });
+    }
+    this.dispatchEvent(new CustomEvent(event.event, { detail: event }));
+    this.dispatchEvent(new CustomEvent("change", { detail: event }));
   }
 }
