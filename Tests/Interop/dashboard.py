@@ -44,11 +44,24 @@ with sync_playwright() as playwright:
         fail(f"the live feed does not show {USER} opening: {feed[:300]}")
     say("step feed")
 
+    # One of USER's tabs joins a room: the rooms panel lists it with its member and state.
+    wait_for_file(GO_FILE + ".room")
+    try:
+        page.wait_for_selector('#rooms tr[data-room="doc-7"]', timeout=15_000)
+    except Exception:
+        fail("the room never appeared: " + page.inner_text("#rooms")[:500])
+    row = " ".join(page.inner_text('#rooms tr[data-room="doc-7"]').split())
+    say(f"step room {row}")
+
     wait_for_file(GO_FILE + ".close")
     try:
         page.wait_for_selector(f'#users tr[data-user="{USER}"]', state="detached", timeout=30_000)
     except Exception:
         fail(f"{USER} is still listed after leaving")
+    try:
+        page.wait_for_selector('#rooms tr[data-room="doc-7"]', state="detached", timeout=15_000)
+    except Exception:
+        fail("the room is still listed after its member left")
     say("step removed")
     browser.close()
 os._exit(0)

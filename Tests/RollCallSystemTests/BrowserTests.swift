@@ -113,6 +113,13 @@ extension InteropTests {
             let shown = try await page.step("shown")
             print("dashboard: \(shown)")
             _ = try await page.step("feed")
+            try await tabs[0].send(.join(id: .string("j"), room: "doc-7", state: .object(["status": .string("editing")])))
+            let joined = try await tabs[0].frames(until: { $0.roomSnapshot != nil })
+            #expect(joined.last?.roomSnapshot?.version == 1)
+            _ = FileManager.default.createFile(atPath: go.path + ".room", contents: nil)
+            let room = try await page.step("room")
+            #expect(room.hasPrefix("step room doc-7 1 1 dana"), "\(room)")
+            #expect(room.contains("editing"), "\(room)")
             for tab in tabs { try await tab.close() }
             _ = FileManager.default.createFile(atPath: go.path + ".close", contents: nil)
             _ = try await page.step("removed")
