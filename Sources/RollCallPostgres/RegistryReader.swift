@@ -62,6 +62,39 @@ public struct RegistryReader: Sendable {
         }
     }
 
+    /// A room's changes after `version`, in order, as its members heard them: each stretch that
+    /// began after it is a `joined` (or an `updated`, when it follows a stretch its change ended),
+    /// each one that ended after it for another reason than a change of state is a `left`. For a hub
+    /// whose LISTEN was down: the notifications of that time are gone, the rows are not.
+    public func roomEvents(_ room: String, after version: Int64) async throws -> [RoomEvent] {
+        try await read { connection, logger in
+            let rows = try await connection.query(
+                """
+                SELECT m.began_at_version, CASE WHEN p.connection_id IS NULL THEN 'joined' ELSE 'updated' END,
+                       m.connection_id, m.user_id, m.state::text, m.since, NULL::text
+                FROM rollcall.room_members m
+                LEFT JOIN rollcall.room_members p ON p.room = m.room AND NOT p.present AND p.ended_at_version = m.began_at_version
+                    AND p.connection_id = m.connection_id AND p.ended_by = 'updated'
+                WHERE m.room = \(room) AND m.began_at_version > \(version)
+                UNION ALL
+                SELECT ended_at_version, 'left', connection_id, user_id, state::text, until, ended_by
+                FROM rollcall.room_members
+                WHERE room = \(room) AND NOT present AND ended_at_version > \(version) AND ended_by <> 'updated'
+                ORDER BY 1
+                """, logger: logger)
+            var events: [RoomEvent] = []
+            for try await (at, kind, id, user, state, time, reason) in rows.decode((Int64, String, UUID, String, String, Date, String?).self) {
+                guard let event = RoomEvent.Kind(rawValue: kind) else { continue }
+                events.append(
+                    RoomEvent(
+                        room: room, event: event, connectionID: ConnectionID(id), userID: user,
+                        state: (try? JSONParser.parse(state)) ?? .object([:]), version: at, at: time,
+                        reason: reason.flatMap(RoomLeaveReason.init(rawValue:))))
+            }
+            return events
+        }
+    }
+
     /// Rooms with members now whose names begin with `prefix`, by name, after `cursor`.
     public func rooms(prefix: String, after cursor: String?, limit: Int) async throws -> [RoomSummary] {
         try await read { connection, logger in

@@ -145,4 +145,55 @@ struct RoomHubTests {
             }
         }
     }
+
+    @Test(
+        "rapid joins, state changes and leaves from ten sockets on two hubs: a member on each hub hears every version once, in order, and ends where the database is"
+    )
+    func churnAcrossHubs() async throws {
+        try await withTestDatabase { database in
+            try await TestHub.run(TestHub.configuration(serverID: "hub-a"), database: database) { a in
+                try await TestHub.run(TestHub.configuration(serverID: "hub-b"), database: database) { b in
+                    let watchers = [try await a.connect("watch-a"), try await b.connect("watch-b")]
+                    var snapshots: [RoomSnapshot] = []
+                    for watcher in watchers { snapshots.append(try await Self.join(watcher, "doc-1")) }
+                    let churners = try await withThrowingTaskGroup(of: TestSocket.self) { group in
+                        for index in 0..<10 { group.addTask { try await (index % 2 == 0 ? a : b).connect("churn-\(index)") } }
+                        return try await group.reduce(into: []) { $0.append($1) }
+                    }
+                    try await withThrowingTaskGroup(of: Void.self) { group in
+                        for socket in churners {
+                            group.addTask {
+                                for round in 0..<4 {
+                                    _ = try await Self.join(socket, "doc-1", state: Self.state("r\(round)"), id: "j\(round)")
+                                    for step in 0..<3 {
+                                        try await socket.send(
+                                            .roomState(id: .string("s\(round).\(step)"), room: "doc-1", state: Self.state("\(round).\(step)")))
+                                        _ = try await socket.frames(until: { $0.requestID == .string("s\(round).\(step)") })
+                                    }
+                                    try await socket.send(.leave(id: .string("l\(round)"), room: "doc-1"))
+                                    _ = try await socket.frames(until: { $0.requestID == .string("l\(round)") })
+                                }
+                            }
+                        }
+                        try await group.waitForAll()
+                    }
+                    // 10 sockets × 4 rounds × (join, 3 states, leave), after the two watchers' joins.
+                    let last = Int64(2 + 10 * 4 * 5)
+                    let final = try await a.get("/v1/rooms/doc-1", token: try await a.token("reader"))
+                    for (watcher, snapshot) in zip(watchers, snapshots) {
+                        let frames = try await watcher.frames(until: { $0.roomEvent?.version == last }, timeout: .seconds(60))
+                        let events = frames.compactMap(\.roomEvent)
+                        #expect(events.map(\.version) == Array((snapshot.version + 1)...last), "every version once, in order")
+                        var members = Dictionary(uniqueKeysWithValues: snapshot.members.map { ($0.connectionID, $0.userID) })
+                        for event in events {
+                            if event.event == .left { members[event.connectionID] = nil } else { members[event.connectionID] = event.userID }
+                        }
+                        #expect(Set(members.values) == ["watch-a", "watch-b"])
+                    }
+                    #expect(final.body.contains(#""version":\#(last)"#), "\(final.body)")
+                    for socket in churners + watchers { try await socket.close() }
+                }
+            }
+        }
+    }
 }

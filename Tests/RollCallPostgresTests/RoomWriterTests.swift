@@ -93,6 +93,20 @@ struct RoomWriterTests {
             let stretches = try await sql(
                 database, "SELECT count(*)::int FROM rollcall.room_members WHERE room = 'doc-1'", as: Int.self)
             #expect(stretches == [12 * 20], "one row per state: each join and each update began one")
+            // What a hub whose LISTEN was down reads again: the same events, from the rows.
+            let reread = try await withTestClient(database) { client in
+                try await RegistryReader(client: client, logger: testLogger).roomEvents("doc-1", after: 100)
+            }
+            func text(_ event: RoomEvent) -> String {
+                "\(event.version) \(event.event) \(event.connectionID) \(event.userID) \(event.state.json) \(event.reason?.rawValue ?? "-")"
+            }
+            let expected = Array(events.drop(while: { $0.version <= 100 }))
+            let differing = zip(reread.map(text), expected.map(text)).first { $0 != $1 }
+            #expect(
+                reread.count == expected.count && differing == nil,
+                "\(reread.count) of \(expected.count); first difference: \(String(describing: differing))")
+            // Times as the wire carries them, to the millisecond.
+            #expect(zip(reread, expected).allSatisfy { abs($0.at.timeIntervalSince($1.at)) < 0.002 })
         }
     }
 

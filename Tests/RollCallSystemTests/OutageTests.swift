@@ -21,6 +21,12 @@ struct OutageTests {
             let lee = try await b.connect("lee", authority: authority)
             let max = try await a.connect("max", authority: authority)
             _ = try await watcher.frames(until: { $0.isPresence(of: "max") })
+            // lee (hub B) and max (hub A) share a room.
+            try await lee.send(#"{"type":"join","id":"j","room":"doc-1"}"#)
+            #expect(try await lee.next().roomSnapshot?.version == 1)
+            try await max.send(#"{"type":"join","id":"j","room":"doc-1","state":{"status":"typing"}}"#)
+            #expect(try await max.next().roomSnapshot?.version == 2)
+            #expect(try await lee.next().roomEvent.map { "\($0.event) \($0.userID) \($0.version)" } == "joined max 2")
 
             cluster.stop()
             let newcomer = try await authority.mint(Identity(userID: "newcomer"), lifetime: .seconds(600))
@@ -54,6 +60,9 @@ struct OutageTests {
                     "client_closed"
                 ]
             }
+            // max's close, kept through the outage, took max out of doc-1: lee hears it once.
+            let left = try await lee.frames(until: { $0.roomEvent != nil }, timeout: .seconds(30)).compactMap(\.roomEvent)
+            #expect(left.map { "\($0.event) \($0.userID) \($0.version) \($0.reason?.rawValue ?? "-")" } == ["left max 3 closed"])
             // Give both hubs a full window and a few purge passes of contact; nobody may be purged.
             try await Task.sleep(for: .seconds(3))
             let open = try await sql(database, "SELECT user_id FROM rollcall.connections WHERE connected ORDER BY 1", as: String.self)
@@ -66,6 +75,9 @@ struct OutageTests {
             while state["max"] != false {
                 for event in [try await watcher.next(timeout: .seconds(30))].presenceEvents { state[event.user] = event.online }
             }
+            try await lee.send(#"{"type":"ping","id":"after"}"#)
+            let after = try await lee.frames(until: { $0.requestID == .string("after") })
+            #expect(after.compactMap(\.roomEvent).isEmpty, "max left doc-1 once: \(after)")
             let fresh = try await a.connect("new", authority: authority)
             for socket in [kim, lee, fresh, watcher] { try await socket.close() }
             for hub in [a, b] {

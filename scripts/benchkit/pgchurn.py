@@ -14,6 +14,8 @@ from .processes import ROOT, Binaries, log
 from .procfs import postgres_cpu
 
 SCRIPT = os.path.join(ROOT, "Benchmarks", "churn.pgbench")
+ROOMS = os.path.join(ROOT, "Benchmarks", "rooms.pgbench")
+ROOM_STATES = os.path.join(ROOT, "Benchmarks", "room-states.pgbench")
 
 # The counters as the writer kept them until migration 005: an upsert to create and lock the
 # users, then an update applying the batch's deltas (two new row versions per user per batch).
@@ -124,9 +126,26 @@ VARIANTS = [
 ]
 
 
+# --rooms: what rooms cost beside presence. (label, setup, script); each transaction is 20 of the thing.
+ROOM_WORKLOADS = [
+    ("as migrated", [], SCRIPT),
+    ("join+leave (Benchmarks/rooms.pgbench)", [
+        "INSERT INTO rollcall.rooms (room) SELECT 'room-' || i FROM generate_series(0, 99) AS i",
+    ], ROOMS),
+    ("state change (Benchmarks/room-states.pgbench)", [
+        "INSERT INTO rollcall.rooms (room, version, members) SELECT 'room-' || i, 1, 1 FROM generate_series(1, 20) AS i",
+        "INSERT INTO rollcall.room_members (room, connection_id, user_id, server_id, state, joined_at, since, present, began_at_version) "
+        "SELECT 'room-' || i, format('00000000-0000-7000-8000-%s', lpad(i::text, 12, '0'))::uuid, 'member-' || i, 'hub-a', '{}', now(), now(), true, 1 "
+        "FROM generate_series(1, 20) AS i",
+    ], ROOM_STATES),
+]
+
+
 def script_for(replacement, directory):
     if replacement is None:
         return SCRIPT
+    if isinstance(replacement, str):
+        return replacement
     text = open(SCRIPT).read()
     for old, new in replacement if isinstance(replacement, list) else [replacement]:
         if old not in text:
@@ -143,9 +162,12 @@ def main():
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--transactions", type=int, default=1000, help="pgbench transactions per run (20 connects+closes each)")
     parser.add_argument("--only", action="append", metavar="TEXT", help="only the variants whose label holds TEXT (and the baseline)")
+    parser.add_argument("--rooms", action="store_true",
+                        help="instead of schema variants: PostgreSQL's CPU per join+leave and per state change, beside connect+close")
     options = parser.parse_args()
     Binaries.find()
-    variants = [v for v in VARIANTS if v[0] == "as migrated" or not options.only or any(t in v[0] for t in options.only)]
+    variants = ROOM_WORKLOADS if options.rooms else [
+        v for v in VARIANTS if v[0] == "as migrated" or not options.only or any(t in v[0] for t in options.only)]
     cluster = Cluster()
     directory = tempfile.mkdtemp(prefix="rollcall-pgchurn-")
     try:
@@ -160,6 +182,11 @@ def main():
             # it is off, so each figure is the churn's own statements (what vacuuming costs is apart).
             quiet = [_on_history("ALTER TABLE %s SET (autovacuum_enabled = false)"),
                      "ALTER TABLE rollcall.users SET (autovacuum_enabled = false)"]
+            # Rooms are few rows changed again and again: without vacuum, the partial index of
+            # present members fills with entries of members long gone and every join reads more.
+            # With --rooms autovacuum runs for every workload, and its CPU is in every figure.
+            if options.rooms:
+                quiet = []
             for statement in setup + quiet + ["INSERT INTO rollcall.servers (server_id, version, host) VALUES ('hub-a', 'bench', 'here')"]:
                 cluster.psql(statement, database)
         for round in range(options.rounds + 1):
@@ -177,9 +204,10 @@ def main():
                 if round == 0:
                     continue  # a warm-up: the first writes of each database (its files, its caches) are not the churn's
                 results[label].append(per)
-                log(f"round {round}  {label:58}  {per:.4f} ms per connect+close")
+                log(f"round {round}  {label:58}  {per:.4f} ms per one of 20 in a transaction")
         base = sum(results["as migrated"]) / len(results["as migrated"])
-        print(f"| PostgreSQL CPU per connect+close, {options.rounds} rounds of {options.transactions * 20:,} | each round (ms) | mean | against as migrated |")
+        unit = "operation (connect+close, join+leave, state change)" if options.rooms else "connect+close"
+        print(f"| PostgreSQL CPU per {unit}, {options.rounds} rounds of {options.transactions * 20:,} | each round (ms) | mean | against as migrated |")
         print("|---|---|---|---|")
         for label, values in results.items():
             mean = sum(values) / len(values)

@@ -24,10 +24,30 @@ struct PresenceFanout: Sendable {
                 await deliverStored(reference)
             }
         case .listening(let outageStart):
-            if let outageStart { await resync(since: outageStart) }
+            if let outageStart {
+                await resync(since: outageStart)
+                await resyncRooms()
+            }
         case .lost:
             logger.warning("presence updates paused until LISTEN is back")
         }
+    }
+
+    /// Room changes notified while LISTEN was down are gone too: each room with local members
+    /// reads its changes since the newest version this hub heard, from the rows; each socket keeps
+    /// those newer than it knows. Run before any later notification is handled, so none overtakes them.
+    private func resyncRooms() async {
+        var count = 0
+        for (room, heard) in rooms.heardVersions {
+            do {
+                let events = try await reader.roomEvents(room, after: heard)
+                rooms.deliver(events)
+                count += events.count
+            } catch {
+                logger.warning("room resync failed", metadata: ["room": "\(room)", "error": "\(error)"])
+            }
+        }
+        if count > 0 { logger.info("room changes resynced after LISTEN outage", metadata: ["events": "\(count)"]) }
     }
 
     private func deliverStored(_ reference: MessageNotification.Reference) async {

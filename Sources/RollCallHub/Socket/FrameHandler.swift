@@ -214,6 +214,7 @@ struct FrameHandler {
                 socket.joinFailed(room)
                 return
             }
+            services.rooms.joined(room, at: snapshot.version)
             mailbox.yield(.room(.joined(id: id, snapshot)))
         case .roomState(_, let room, let given):
             let state: JSONValue

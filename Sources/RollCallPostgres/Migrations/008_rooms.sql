@@ -44,6 +44,10 @@ CREATE INDEX room_members_by_connection ON rollcall.room_members (connection_id)
 -- A room's history by time; retention.
 CREATE INDEX room_members_by_room ON rollcall.room_members (room, since);
 CREATE INDEX room_members_ended ON rollcall.room_members (until) WHERE NOT present;
+-- A room's changes after a version, read again from these rows by a hub whose LISTEN was down
+-- (`RegistryReader.roomEvents`): what began after it, and what ended after it.
+CREATE INDEX room_members_began ON rollcall.room_members (room, began_at_version);
+CREATE INDEX room_members_ended_version ON rollcall.room_members (room, ended_at_version) WHERE NOT present;
 
 -- Each membership (join to leave) with its length and how many states it went through.
 CREATE VIEW rollcall.room_sessions AS
