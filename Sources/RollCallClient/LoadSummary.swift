@@ -60,6 +60,21 @@ public struct LoadSummary: Codable, Sendable, Equatable {
         enum CodingKeys: String, CodingKey { case sent, delivered, acked, deliveredPerSecond = "delivered_per_second" }
     }
 
+    /// The rooms phase: every socket's joins, state changes and leaves, each answered.
+    public struct Rooms: Codable, Sendable, Equatable {
+        public var changes: Int
+        public var seconds: Double
+        public var changesPerSecond: Double
+
+        public init(changes: Int, seconds: Double, changesPerSecond: Double) {
+            self.changes = changes
+            self.seconds = seconds
+            self.changesPerSecond = changesPerSecond
+        }
+
+        enum CodingKeys: String, CodingKey { case changes, seconds, changesPerSecond = "changes_per_second" }
+    }
+
     public var connections: Connections
     public var connectsPerSecond: Double
     public var closeSeconds: Double
@@ -73,6 +88,7 @@ public struct LoadSummary: Codable, Sendable, Equatable {
     public var presenceEvents: PresenceEvents?
     public var messages: Messages?
     public var messageLatency: Latency?
+    public var rooms: Rooms?
     /// The whole run, in seconds.
     public var seconds: Double
     /// Why the run ended early, when it did.
@@ -92,6 +108,6 @@ public struct LoadSummary: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey {
         case connections, connectsPerSecond = "connects_per_second", closeSeconds = "close_seconds"
         case timeToWelcome = "time_to_welcome_ms", errors, propagation = "propagation_ms", propagationFromOpen = "propagation_from_open_ms"
-        case presenceEvents = "presence_events", messages, messageLatency = "message_latency_ms", seconds, stopped
+        case presenceEvents = "presence_events", messages, messageLatency = "message_latency_ms", rooms, seconds, stopped
     }
 }

@@ -194,12 +194,7 @@ public final class RollCallClient: Sendable {
     }
 
     private func dispatch(_ frame: ServerFrame) {
-        let id: RequestID?
-        switch frame {
-        case .pong(let answered), .error(let answered, _, _), .ack(let answered, _), .snapshot(let answered, _), .room(let answered, _):
-            id = answered
-        case .welcome, .presence, .connection, .message, .roomEvent: id = nil
-        }
+        let id = frame.answering
         let waiting = id.flatMap { id in state.withLock { $0.pending.removeValue(forKey: id) } }
         guard let waiting else {
             output.yield(.frame(frame))

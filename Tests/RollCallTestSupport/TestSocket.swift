@@ -109,12 +109,7 @@ extension ServerFrame {
     public var type: String { kind.rawValue }
 
     /// The `id` this frame answers, if any.
-    public var requestID: RequestID? {
-        switch self {
-        case .pong(let id), .error(let id, _, _), .ack(let id, _), .snapshot(let id, _), .room(let id, _): id
-        default: nil
-        }
-    }
+    public var requestID: RequestID? { answering }
 
     /// Whether this is a presence event about `user`.
     public func isPresence(of user: String) -> Bool {

@@ -28,6 +28,9 @@ def main(description=__doc__):
     parser.add_argument("--messages", action="store_true",
                         help="only the cross-hub messages past capacity (50,000/s offered), the bare relay's and the hubs', "
                              "with the highest backlog hub A's writer reached")
+    parser.add_argument("--rooms-pairs", type=int, metavar="N",
+                        help="only rooms: N rounds of a churn, then the same churn with each socket joining, changing its state "
+                             "and leaving a room; what the room changes added, per socket, beside the connect+close")
     parser.add_argument("--redis-pairs", type=int, metavar="N",
                         help="only the churn, N times, each beside the bare server and the advice's recipe in Redis")
     options = parser.parse_args()
@@ -47,6 +50,8 @@ def main(description=__doc__):
         return messages_only(2 if options.quick else 5)
     if options.redis_pairs:
         return churn_pairs(options.redis_pairs, [("this build", ROLLCALL, [])])
+    if options.rooms_pairs:
+        return rooms_pairs(options.rooms_pairs, 600 if options.quick else 3000)
     if options.against:
         rounds = options.pairs or 3
         return churn_pairs(rounds, [("this build", ROLLCALL, []), (os.path.basename(options.against), options.against, [])])
@@ -179,3 +184,44 @@ def messages_pairs(rounds, variants, seconds=5):
     finally:
         stop_all()
         cluster.stop()
+
+
+def rooms_pairs(rounds, connections):
+    """Two hubs on a fresh database per round: `connections` connects+closes alone, then as many
+    again with a join, a state change and a leave per socket (10 rooms shared by all). The second
+    run's CPU less the first's is what the room changes cost; the load's rooms phase gives their rate."""
+    cluster = Cluster()
+    rows = []
+    try:
+        for round in range(1, rounds + 1):
+            database = f"bench_rooms_{round}"
+            cluster.create(database)
+            a = start_hub(cluster, database, 18081, "bench-a", [])
+            b = start_hub(cluster, database, 18082, "bench-b", [])
+            urls = ["ws://127.0.0.1:18081", "ws://127.0.0.1:18082"]
+            cluster.settle(database)
+            alone = churn([a, b], urls, connections, cluster.postmaster, prefix=f"plain{round}")
+            cluster.settle(database)
+            rooms = churn([a, b], urls, connections, cluster.postmaster, prefix=f"rooms{round}", extra=["--room-rounds", "1"])
+            a.stop()
+            b.stop()
+            phase = rooms["rooms"] or {}
+            rows.append({
+                "round": round,
+                "connect_close_pg_ms": alone["pg_cpu_ms"],
+                "connect_close_hub_ms": alone["hub_cpu_ms"],
+                "rooms_pg_ms": rooms["pg_cpu_ms"] - alone["pg_cpu_ms"],
+                "rooms_hub_ms": rooms["hub_cpu_ms"] - alone["hub_cpu_ms"],
+                "changes": phase.get("changes"),
+                "changes_per_second": phase.get("changes_per_second"),
+                "errors": {**alone["errors"], **rooms["errors"]},
+            })
+            log(f"round {round}: {json.dumps(rows[-1], sort_keys=True)}")
+    finally:
+        stop_all()
+        cluster.stop()
+    print(f"| round | PostgreSQL CPU per connect+close | per join+state change+leave | hub CPU per connect+close | per join+state change+leave | room changes per second (join, state, leave) | errors |")
+    print("|---|---|---|---|---|---|---|")
+    for row in rows:
+        print(f"| {row['round']} | {row['connect_close_pg_ms']:.3f} ms | {row['rooms_pg_ms']:.3f} ms | {row['connect_close_hub_ms']:.3f} ms "
+              f"| {row['rooms_hub_ms']:.3f} ms | {row['changes_per_second']} ({row['changes']} in all) | {row['errors'] or 0} |")

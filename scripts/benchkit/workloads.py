@@ -11,12 +11,14 @@ from .procfs import children_cpu, cpu_seconds, postgres_cpu, rss_bytes, socket_c
 from .processes import Binaries, load, open_on_hub, start_bare, start_hub, start_load, stop_all, transactions
 
 
-def churn(servers, urls, connections, postmaster=None, prefix="churn"):
-    """Opens `connections` sockets over `urls` (then closes them); CPU of servers and PostgreSQL over the run."""
+def churn(servers, urls, connections, postmaster=None, prefix="churn", extra=()):
+    """Opens `connections` sockets over `urls` (then closes them); CPU of servers and PostgreSQL over the run.
+    `extra`: more `rollcall load` options (--room-rounds: each socket also joins, changes state and leaves)."""
     before = [cpu_seconds(s.pid) for s in servers]
     pg_before = postgres_cpu(postmaster) if postmaster else 0
     load_before = children_cpu()
-    summary = load(["--hubs", ",".join(urls), "--connections", str(connections), "--concurrency", "64", "--user-prefix", prefix])
+    summary = load(["--hubs", ",".join(urls), "--connections", str(connections), "--concurrency", "64", "--user-prefix", prefix,
+                    *extra])
     load_cpu = children_cpu() - load_before
     hub_cpu = sum(cpu_seconds(s.pid) - b for s, b in zip(servers, before))
     pg_cpu = postgres_cpu(postmaster) - pg_before if postmaster else None
@@ -28,6 +30,7 @@ def churn(servers, urls, connections, postmaster=None, prefix="churn"):
         "load_cpu_ms": load_cpu * 1000 / max(welcomed, 1),
         "errors": summary["errors"],
         "welcomed": welcomed,
+        "rooms": summary.get("rooms"),
     }
 
 

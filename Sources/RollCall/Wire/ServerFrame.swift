@@ -53,6 +53,15 @@ public enum ServerFrame: Sendable, Equatable {
         }
     }
 
+    /// The `id` of the client frame this one answers (pong, error, ack, snapshot, room); nil for
+    /// frames that answer nothing.
+    public var answering: RequestID? {
+        switch self {
+        case .pong(let id), .error(let id, _, _), .ack(let id, _), .snapshot(let id, _), .room(let id, _): id
+        case .welcome, .presence, .connection, .message, .roomEvent: nil
+        }
+    }
+
     /// The frame as one line of JSON text, keys sorted.
     public func json() -> String {
         var writer = JSONWriter()

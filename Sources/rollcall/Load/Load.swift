@@ -49,6 +49,12 @@ struct Load: AsyncParsableCommand {
     @Option(help: "How long the messages go on (default 5s).", transform: DurationText.parseArgument)
     var messageDuration: Duration = .seconds(5)
 
+    @Option(help: "Rounds of join, state change and leave each socket makes once all are open (0: none).")
+    var roomRounds: Int = 0
+
+    @Option(help: "Rooms the sockets share in the room rounds (socket i joins <prefix>-room-<i mod rooms>).")
+    var rooms: Int = 10
+
     @Option(help: "The whole run stops after this, whatever it is doing (default 120s).", transform: DurationText.parseArgument)
     var limit: Duration = .seconds(120)
 
@@ -61,6 +67,7 @@ struct Load: AsyncParsableCommand {
             throw ValidationError("--users, --rate and --message-rate must not be negative; --watchers is 0 to 100")
         }
         guard concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1") }
+        guard roomRounds >= 0, rooms >= 1 else { throw ValidationError("--room-rounds must not be negative, --rooms at least 1") }
         _ = try Self.loopbackURLs(hubs)
         if let watchHubs { _ = try Self.loopbackURLs(watchHubs) }
     }
@@ -73,7 +80,8 @@ struct Load: AsyncParsableCommand {
             hubs: hubURLs,
             watchHubs: try watchHubs.map(Self.loopbackURLs) ?? [hubURLs[hubURLs.count - 1]],
             connections: connections, users: users, rate: rate, concurrency: concurrency,
-            hold: hold, watchers: watchers, messageRate: messageRate, messageDuration: messageDuration, limit: limit, prefix: userPrefix,
+            hold: hold, watchers: watchers, messageRate: messageRate, messageDuration: messageDuration, limit: limit,
+            roomRounds: roomRounds, rooms: rooms, prefix: userPrefix,
             tokens: { user in try await authority.mint(Identity(userID: user), lifetime: .seconds(3_600)) })
         let progress: (@Sendable (String) -> Void)? = quiet ? nil : Self.showProgress
         let summary = try await LoadRun(plan: plan).run(progress: progress)

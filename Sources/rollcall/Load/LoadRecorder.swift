@@ -10,6 +10,9 @@ final class LoadRecorder: Sendable {
     private struct State {
         var phase = "starting"
         var held: [HubSocket] = []
+        /// The rooms phase: how long it took, and the joins, state changes and leaves answered.
+        var roomSpan: Duration = .zero
+        var roomChanges = 0
         var welcomeMilliseconds: [Double] = []
         var openedAt: [String: ContinuousClock.Instant] = [:]
         var welcomedAt: [String: ContinuousClock.Instant] = [:]
@@ -55,6 +58,16 @@ final class LoadRecorder: Sendable {
     }
 
     /// The held sockets, given up for closing.
+    /// The sockets held open, leaving them held.
+    var held: [HubSocket] { state.withLock { $0.held } }
+
+    func roomsTook(_ span: Duration, changes: Int) {
+        state.withLock { state in
+            state.roomSpan = span
+            state.roomChanges = changes
+        }
+    }
+
     func takeHeld() -> [HubSocket] {
         state.withLock { state in
             defer { state.held = [] }
@@ -148,6 +161,12 @@ final class LoadRecorder: Sendable {
                 sent: state.messagesSent, delivered: state.messagesDelivered, acked: state.messagesAcked,
                 deliveredPerSecond: span > 0 ? (Double(state.messagesDelivered) / span).rounded() : 0)
             summary.messageLatency = .init(milliseconds: state.messageMilliseconds)
+        }
+        if plan.roomRounds > 0 {
+            let span = state.roomSpan.seconds
+            summary.rooms = .init(
+                changes: state.roomChanges, seconds: (span * 1000).rounded() / 1000,
+                changesPerSecond: span > 0 ? (Double(state.roomChanges) / span).rounded() : 0)
         }
         summary.stopped = stopped
         return summary

@@ -19,6 +19,9 @@ struct LoadPlan: Sendable {
     var messageRate: Double
     var messageDuration: Duration
     var limit: Duration
+    /// Rounds of join, state change and leave every held socket makes, in `rooms` rooms.
+    var roomRounds: Int = 0
+    var rooms: Int = 10
     /// Users are `<prefix>-0`, `<prefix>-1`, ...; watchers, senders and receivers add their role.
     var prefix: String = "load"
     var tokens: @Sendable (String) async throws -> String
@@ -101,6 +104,7 @@ final class LoadRun: Sendable {
                 try await Task.sleep(for: plan.hold)
             }
             if plan.messageRate > 0 { try await messages() }
+            if plan.roomRounds > 0 { try await roomChanges() }
             try await closeAll()
             if plan.watchers > 0 {
                 // Give the last offline transitions a moment to arrive, then stop watching.
@@ -256,6 +260,63 @@ final class LoadRun: Sendable {
     }
 
     // MARK: - Closes
+
+    // MARK: - Rooms
+
+    /// Every held socket, `concurrency` at a time: per round a join, a state change and a leave,
+    /// each awaited (its answer is the writer's commit).
+    private func roomChanges() async throws {
+        recorder.phase("rooms")
+        let sockets = recorder.held
+        let begun = ContinuousClock.now
+        let changes = try await withThrowingTaskGroup(of: Int.self) { group in
+            var inFlight = 0
+            var answered = 0
+            for (index, socket) in sockets.enumerated() {
+                if inFlight >= plan.concurrency {
+                    answered += try await group.next() ?? 0
+                    inFlight -= 1
+                }
+                let room = "\(plan.prefix)-room-\(index % max(plan.rooms, 1))"
+                group.addTask { await self.roomRounds(on: socket, in: room) }
+                inFlight += 1
+            }
+            for try await count in group { answered += count }
+            return answered
+        }
+        recorder.roomsTook(ContinuousClock.now - begun, changes: changes)
+    }
+
+    /// One socket's rounds; returns the changes answered with success.
+    private func roomRounds(on socket: HubSocket, in room: String) async -> Int {
+        var answered = 0
+        for round in 0..<plan.roomRounds {
+            let frames: [ClientFrame] = [
+                .join(id: .string("j\(round)"), room: room, state: .object(["round": .number(JSONNumber(Int64(round)))])),
+                .roomState(id: .string("s\(round)"), room: room, state: .object(["status": .string("typing")])),
+                .leave(id: .string("l\(round)"), room: room),
+            ]
+            for frame in frames {
+                do {
+                    try await socket.send(frame)
+                    // Other members' room events come in between: skip to this frame's answer.
+                    while let answer = try await socket.receive() {
+                        guard answer.answering == frame.id else { continue }
+                        if case .error(_, let code, _) = answer {
+                            recorder.failed("room_\(code.rawValue)")
+                        } else {
+                            answered += 1
+                        }
+                        break
+                    }
+                } catch {
+                    recorder.failed("room_\(Self.kind(of: error))")
+                    return answered
+                }
+            }
+        }
+        return answered
+    }
 
     private func closeAll() async throws {
         recorder.phase("closing")
