@@ -15,9 +15,12 @@ public struct EmbeddedPostgres: Sendable {
 
     /// `max_connections` the cluster starts with: a hub takes a pool of up to 8 plus one LISTEN connection.
     let maxConnections: Int
+    /// More `-c name=value` settings the server starts with.
+    let settings: [String]
 
-    public init(dataDirectory: URL, maxConnections: Int = 200, logger: Logger) throws(EmbeddedPostgresError) {
+    public init(dataDirectory: URL, maxConnections: Int = 200, settings: [String] = [], logger: Logger) throws(EmbeddedPostgresError) {
         self.maxConnections = maxConnections
+        self.settings = settings
         self.clusterDirectory = dataDirectory.appendingPathComponent("postgres", isDirectory: true).standardizedFileURL
         self.logFile = dataDirectory.appendingPathComponent("postgres.log").standardizedFileURL
         self.binaries = try Self.findBinaries()
@@ -40,7 +43,8 @@ public struct EmbeddedPostgres: Sendable {
         if isRunning() { return false }
         logger.info("starting embedded PostgreSQL", metadata: ["directory": "\(clusterDirectory.path)"])
         let arguments = [
-            "start", "-w", "-t", "60", "-D", clusterDirectory.path, "-l", logFile.path, "-o", "-c max_connections=\(maxConnections)",
+            "start", "-w", "-t", "60", "-D", clusterDirectory.path, "-l", logFile.path, "-o",
+            (["max_connections=\(maxConnections)"] + settings).map { "-c \($0)" }.joined(separator: " "),
         ]
         var status = try run("pg_ctl", arguments)
         if status != 0, !isRunning() {

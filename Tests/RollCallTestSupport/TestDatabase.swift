@@ -22,8 +22,13 @@ public actor TestCluster {
     public func cluster() throws -> EmbeddedPostgres {
         if let started { return started }
         try FileManager.default.createDirectory(at: Self.dataDirectory, withIntermediateDirectories: true)
-        // Many hubs run at once in a test run, each with a pool and a LISTEN connection.
-        let cluster = try EmbeddedPostgres(dataDirectory: Self.dataDirectory, maxConnections: 1000, logger: testLogger)
+        // Many hubs run at once in a test run, each with a pool and a LISTEN connection. Every
+        // test makes and drops a database of its own, each drop a checkpoint of the whole cluster:
+        // with fsync on, one of them took 45 s to sync 45,000 files under a full run, and every
+        // commit (and so every hub's NOTIFY, which commits one at a time cluster-wide) waited on
+        // the disk meanwhile. The tests check what PostgreSQL answers, not that its files survive
+        // a power cut: this cluster does not fsync. (Private clusters, and every hub's, do.)
+        let cluster = try EmbeddedPostgres(dataDirectory: Self.dataDirectory, maxConnections: 1000, settings: ["fsync=off"], logger: testLogger)
         // A cluster still running belongs to an earlier run (its watchdog may be stopping it right
         // now): stop it, so that this run owns the one it starts.
         if cluster.isRunning() { cluster.stop() }
