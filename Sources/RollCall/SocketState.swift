@@ -79,22 +79,17 @@ public struct SocketState: Sendable {
 
     // MARK: Rooms
 
-    /// Whether this socket may join `room`: the token's `rooms` claim, not twice, and at most
-    /// `Room.maxRoomsPerConnection` at once. Counted from now on; `joinFailed` undoes it.
+    /// Whether this socket may join `room`: the token's `rooms` claim, and at most
+    /// `Room.maxRoomsPerConnection` at once. Counted from now on; `left` undoes it. A room
+    /// the socket is in already is the writer's to refuse: the database knows whether the
+    /// membership still stands (a purge may have ended it while the hub was cut off).
     public mutating func join(_ room: String) -> Refusal? {
         guard identity.mayEnter(room) else { return Refusal(code: .forbidden, message: "this token may not join room \(room)") }
-        guard !rooms.contains(room) else {
-            return Refusal(code: .badRequest, message: "already in room \(room): leave it first, or set its state with room_state")
-        }
-        guard rooms.count < Room.maxRoomsPerConnection else {
+        guard rooms.contains(room) || rooms.count < Room.maxRoomsPerConnection else {
             return Refusal(code: .rateLimited, message: "a connection may be in \(Room.maxRoomsPerConnection) rooms at most")
         }
         rooms.insert(room)
         return nil
-    }
-
-    public mutating func joinFailed(_ room: String) {
-        rooms.remove(room)
     }
 
     /// Whether this socket is in `room`, for a state change or a leave.

@@ -196,4 +196,33 @@ struct RoomHubTests {
             }
         }
     }
+
+    @Test(
+        "a membership the database ended under a live socket (a purge while its hub was cut off): its next change is refused, and joining again works"
+    )
+    func membershipEndedUnderTheSocket() async throws {
+        try await withTestDatabase { database in
+            try await TestHub.run(database: database) { hub in
+                let ann = try await hub.connect("ann")
+                _ = try await Self.join(ann, "doc-1", state: Self.state("idle"))
+                try await ann.send(.join(id: .string("twice"), room: "doc-1", state: nil))
+                let twice = try await ann.next()
+                #expect(twice.errorCode == .badRequest && twice.requestID == .string("twice"), "\(twice)")
+                // What the orphan purge writes for a hub it judged dead.
+                try await execute(
+                    database,
+                    """
+                    UPDATE rollcall.room_members SET present = false, until = now(), ended_by = 'orphaned', ended_at_version = 2
+                    WHERE room = 'doc-1' AND present
+                    """)
+                try await execute(database, "UPDATE rollcall.rooms SET version = 2, members = 0 WHERE room = 'doc-1'")
+                try await ann.send(.roomState(id: .string("s"), room: "doc-1", state: Self.state("typing")))
+                let refused = try await ann.next()
+                #expect(refused.errorCode == .badRequest && refused.requestID == .string("s"), "\(refused)")
+                let again = try await Self.join(ann, "doc-1", state: Self.state("typing"), id: "again")
+                #expect(again.version == 3 && again.members.map(\.userID) == ["ann"])
+                try await ann.close()
+            }
+        }
+    }
 }

@@ -204,14 +204,16 @@ struct FrameHandler {
             case .success(let value): state = value
             case .failure(let problem): return refuse(id, problem.code, problem.description)
             }
+            let wasIn = socket.rooms.contains(room)
             if let refusal = socket.join(room) { return refuse(id, refusal.code, refusal.message) }
-            mailbox.yield(.room(.joining(room)))
-            services.rooms.add(room, for: connectionID, mailbox: mailbox)
+            if !wasIn {
+                mailbox.yield(.room(.joining(room)))
+                services.rooms.add(room, for: connectionID, mailbox: mailbox)
+            }
             let outcome = await change(.join(room: room, connectionID: connectionID, userID: identity.userID, state: state), id: id)
             guard case .joined(let snapshot) = outcome else {
-                services.rooms.remove(room, for: connectionID)
-                mailbox.yield(.room(.joinFailed(room)))
-                socket.joinFailed(room)
+                // A membership that still stands is not undone by a refused second join.
+                if !wasIn { forget(room, socket: &socket, joining: true) }
                 return
             }
             services.rooms.joined(room, at: snapshot.version)
@@ -223,32 +225,40 @@ struct FrameHandler {
             case .failure(let problem): return refuse(id, problem.code, problem.description)
             }
             if let refusal = socket.mayChange(room) { return refuse(id, refusal.code, refusal.message) }
-            if case .done = await change(.setState(room: room, connectionID: connectionID, state: state), id: id) {
-                mailbox.yield(.frame(.ack(id: id, accepted: true)))
+            switch await change(.setState(room: room, connectionID: connectionID, state: state), id: id) {
+            case .done?: mailbox.yield(.frame(.ack(id: id, accepted: true)))
+            case .refused?: forget(room, socket: &socket, joining: false)
+            case .joined?, nil: break
             }
         case .leave(_, let room):
             if let refusal = socket.mayChange(room) { return refuse(id, refusal.code, refusal.message) }
             mailbox.yield(.room(.leaving(room)))
-            guard case .done = await change(.leave(room: room, connectionID: connectionID), id: id) else {
-                return mailbox.yield(.room(.leaveFailed(room)))
+            switch await change(.leave(room: room, connectionID: connectionID), id: id) {
+            case .done?:
+                forget(room, socket: &socket, joining: false)
+                mailbox.yield(.frame(.ack(id: id, accepted: true)))
+            case .refused?: forget(room, socket: &socket, joining: false)
+            case .joined?, nil: mailbox.yield(.room(.leaveFailed(room)))
             }
-            services.rooms.remove(room, for: connectionID)
-            mailbox.yield(.room(.left(room)))
-            socket.left(room)
-            mailbox.yield(.frame(.ack(id: id, accepted: true)))
         default:
             return
         }
     }
 
-    /// Writes a room change; a refusal or failure is answered here, and comes back as nil.
+    /// The socket is not in `room` (any more): a refused join, a leave, or a membership the
+    /// database no longer has (a purge ended it while this hub was cut off; the writer refused
+    /// the socket's change, and a new join is what it takes).
+    private func forget(_ room: String, socket: inout SocketState, joining: Bool) {
+        services.rooms.remove(room, for: connectionID)
+        mailbox.yield(.room(joining ? .joinFailed(room) : .left(room)))
+        socket.left(room)
+    }
+
+    /// Writes a room change; a refusal is answered here and returned, a failure answered here and nil.
     private func change(_ change: RoomChange, id: RequestID?) async -> RoomOutcome? {
         do {
             let outcome = try await services.writer.change(change)
-            if case .refused(let why) = outcome {
-                refuse(id, .badRequest, why)
-                return nil
-            }
+            if case .refused(let why) = outcome { refuse(id, .badRequest, why) }
             return outcome
         } catch {
             refuse(id, .unavailable, "the registry could not write the room change; try again")
