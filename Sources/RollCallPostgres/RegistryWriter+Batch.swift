@@ -41,6 +41,9 @@ extension RegistryWriter {
             outcome.purge?.usersOffline = outcome.transitions.filter { !$0.online && offlineAtOnce.contains($0.userID) }.count
 
             try await applyRooms(plan.roomChanges, on: connection, into: &outcome)
+            if webhooks {
+                try await writeOutbox(outcome, on: connection)
+            }
 
             let presence = PresenceNotification.payloads(
                 server: serverID, events: outcome.transitions, connections: outcome.connectionEvents, rooms: outcome.roomEvents,
@@ -53,6 +56,19 @@ extension RegistryWriter {
             }
             return outcome
         }
+    }
+
+    /// The batch's webhooks, in the order its transitions and room events were decided (users by
+    /// id, each room's events by version), in the batch's own transaction.
+    private func writeOutbox(_ outcome: BatchOutcome, on connection: PostgresConnection) async throws {
+        let events = outcome.transitions.map { WebhookEvent(transition: $0) } + outcome.roomEvents.compactMap { WebhookEvent(roomEvent: $0) }
+        guard !events.isEmpty else { return }
+        try await connection.query(
+            """
+            INSERT INTO rollcall.webhook_outbox (id, type, user_id, body)
+            SELECT * FROM unnest(\(events.map(\.id))::uuid[], \(events.map(\.kind.rawValue))::text[],
+                                 \(events.map(\.userID))::text[], \(events.map(\.body))::text[])
+            """, logger: logger)
     }
 
     private func insertOpens(_ opens: [NewConnection], on connection: PostgresConnection, into outcome: inout BatchOutcome) async throws {

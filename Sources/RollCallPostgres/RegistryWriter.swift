@@ -38,14 +38,18 @@ public final class RegistryWriter: Service, Sendable {
     /// How long a user whose last connection closed stays online; zero publishes offline at once.
     let offlineGrace: Duration
 
+    /// Whether each batch also writes the webhooks of its transitions to the outbox (migration 009).
+    let webhooks: Bool
+
     /// Signs every NOTIFY so hubs can tell this writer's payloads from anyone else's.
     let seal: NotifySeal
 
     public init(
         serverID: String, client: PostgresClient, seal: NotifySeal, maxBatch: Int, linger: Duration = .zero,
-        offlineGrace: Duration = .zero, attemptLimit: Duration = .seconds(10), logger: Logger
+        offlineGrace: Duration = .zero, attemptLimit: Duration = .seconds(10), webhooks: Bool = false, logger: Logger
     ) {
         self.serverID = serverID
+        self.webhooks = webhooks
         self.seal = seal
         self.attemptLimit = attemptLimit
         self.client = client

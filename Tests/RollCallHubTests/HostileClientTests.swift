@@ -188,17 +188,7 @@ struct HostileClientTests {
     @Test("a row the database refuses fails alone: that client gets 1013 and no welcome, the others in its batch are welcomed")
     func refusedRowFailsAlone() async throws {
         try await withTestDatabase { database in
-            try await execute(
-                database,
-                """
-                CREATE FUNCTION public.refuse_poison() RETURNS trigger LANGUAGE plpgsql AS $$
-                BEGIN
-                    IF NEW.user_agent = 'poison' THEN RAISE EXCEPTION 'poisoned user agent'; END IF;
-                    RETURN NEW;
-                END $$
-                """)
-            try await execute(
-                database, "CREATE TRIGGER refuse_poison BEFORE INSERT ON rollcall.connections FOR EACH ROW EXECUTE FUNCTION public.refuse_poison()")
+            try await refusePoisonedRows(database)
             var configuration = TestHub.configuration()
             configuration.offlineGrace = .zero
             try await TestHub.run(configuration, database: database) { hub in

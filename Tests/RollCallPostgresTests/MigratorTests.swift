@@ -10,7 +10,7 @@ struct MigratorTests {
     static let shipped = [
         "001_registry.sql", "002_grace_and_messages.sql", "003_purge_and_analytics.sql", "004_analyst_role.sql",
         "005_counters_in_one_statement.sql", "006_history_rollups.sql", "007_history_by_month.sql",
-        "008_rooms.sql",
+        "008_rooms.sql", "009_webhook_outbox.sql",
     ]
 
     @Test("applied once, recorded with a checksum; a second run applies nothing")
@@ -30,7 +30,7 @@ struct MigratorTests {
             #expect(
                 tables == [
                     "connections", "day_totals", "message_payloads", "minute_totals", "rollup_progress", "room_members", "rooms",
-                    "schema_migrations", "servers", "user_days", "users",
+                    "schema_migrations", "servers", "user_days", "users", "webhook_outbox",
                 ])
         }
     }
@@ -89,6 +89,7 @@ struct MigratorTests {
             #expect(
                 try await RegistryDatabase.migrate(location, logger: testLogger) == [
                     "005_counters_in_one_statement.sql", "006_history_rollups.sql", "007_history_by_month.sql", "008_rooms.sql",
+                    "009_webhook_outbox.sql",
                 ])
 
             let annRows = try await sql(location, "SELECT connection_id FROM rollcall.connections ORDER BY 1", as: UUID.self)
@@ -143,6 +144,7 @@ struct MigratorTests {
             #expect(
                 try await RegistryDatabase.migrate(location, logger: testLogger) == [
                     "006_history_rollups.sql", "007_history_by_month.sql", "008_rooms.sql",
+                    "009_webhook_outbox.sql",
                 ])
             let rolled = try await sql(location, "SELECT sum(connections_opened)::int FROM rollcall.day_totals", as: Int.self)
             #expect(rolled == [2000], "every closed row rolled up by the migration")
@@ -181,7 +183,10 @@ struct MigratorTests {
             let everyRow = "SELECT connection_id::text, user_id, open, coalesce(close_reason, '') FROM rollcall.sessions ORDER BY 1"
             let rowsBefore = try await sql(location, PostgresQuery(unsafeSQL: everyRow), as: (String, String, Bool, String).self).map { "\($0)" }
 
-            #expect(try await RegistryDatabase.migrate(location, logger: testLogger) == ["007_history_by_month.sql", "008_rooms.sql"])
+            #expect(
+                try await RegistryDatabase.migrate(location, logger: testLogger) == [
+                    "007_history_by_month.sql", "008_rooms.sql", "009_webhook_outbox.sql",
+                ])
             #expect(
                 try await sql(location, PostgresQuery(unsafeSQL: everyRow), as: (String, String, Bool, String).self).map { "\($0)" } == rowsBefore)
             let months = try await sql(

@@ -173,3 +173,19 @@ public func withTestClient<Result: Sendable>(
         return try await body(client)
     }
 }
+
+/// Makes the database refuse any connection row with user agent `poison` (a trigger raising
+/// "poisoned user agent"): a request no retry can fix, for the writer to isolate.
+public func refusePoisonedRows(_ location: DatabaseLocation) async throws {
+    try await execute(
+        location,
+        """
+        CREATE FUNCTION public.refuse_poison() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF NEW.user_agent = 'poison' THEN RAISE EXCEPTION 'poisoned user agent'; END IF;
+            RETURN NEW;
+        END $$
+        """)
+    try await execute(
+        location, "CREATE TRIGGER refuse_poison BEFORE INSERT ON rollcall.connections FOR EACH ROW EXECUTE FUNCTION public.refuse_poison()")
+}
