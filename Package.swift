@@ -32,6 +32,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto.git", "4.1.0"..<"6.0.0"),
         // Base64url for tokens and NOTIFY seals (already there under jwt-kit).
         .package(url: "https://github.com/swift-extras/swift-extras-base64", from: "1.2.0"),
+        // Webhooks: the hubs POST to the receiver with it (no hand-written HTTP).
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         // Tests only: reads docker-compose.yml to check it against the command line.
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
     ],
@@ -78,6 +80,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

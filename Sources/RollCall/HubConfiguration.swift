@@ -8,6 +8,8 @@ public struct HubConfiguration: Sendable {
         public static let heartbeatInterval: Duration = .seconds(10)
         public static let offlineGrace: Duration = .seconds(3)
         public static let retention: Duration = .seconds(30 * 86_400)
+        public static let webhookTimeout: Duration = .seconds(5)
+        public static let webhookMaxAge: Duration = .seconds(86_400)
         public static let maxBatch = 500
         public static let batchLinger: Duration = .milliseconds(5)
         public static let maxMessageBytes = 64 * 1024
@@ -29,6 +31,8 @@ public struct HubConfiguration: Sendable {
     public var purgeInterval: Duration
     public var offlineGrace: Duration
     public var retention: Duration
+    /// Where webhooks go, if anywhere (`--webhook-url`).
+    public var webhooks: WebhookSettings?
     /// Most events one registry transaction takes; 1 turns grouping off.
     public var maxBatch: Int
     /// Longest a registry batch waits for more requests while the hub is busy; zero never waits.

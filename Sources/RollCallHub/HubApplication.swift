@@ -26,7 +26,8 @@ public enum HubApplication {
         let seal = NotifySeal(secret: configuration.jwtSecret)
         let writer = RegistryWriter(
             serverID: configuration.serverID, client: client, seal: seal, maxBatch: configuration.maxBatch,
-            linger: configuration.batchLinger, offlineGrace: configuration.offlineGrace, logger: logger)
+            linger: configuration.batchLinger, offlineGrace: configuration.offlineGrace, webhooks: configuration.webhooks != nil,
+            logger: logger)
         let metrics = HubMetrics()
         let contact = DatabaseContact()
         writer.onCommit { report in
@@ -98,6 +99,12 @@ public enum HubApplication {
             watched(client, "database-pool"), watched(readClient, "read-pool"), watched(writer, "registry-writer"),
             watched(listener, "notification-listener"), watched(lifecycle, "hub-lifecycle"), watched(heartbeat, "heartbeat"),
             watched(purge, "purge"))
+        if let webhooks = configuration.webhooks {
+            app.addServices(
+                watched(
+                    WebhookDelivery(settings: webhooks, outbox: WebhookOutbox(client: client, logger: logger), metrics: metrics, logger: logger),
+                    "webhooks"))
+        }
         app.beforeServerStarts {
             // A SIGTERM while the database keeps the start waiting (a lock, an unreachable server)
             // ends the start instead of waiting for it.

@@ -22,6 +22,10 @@ final class HubMetrics: Sendable {
     let historyDeleted: Counter
     let historyRolledUp: Counter
     let historyMonthsDropped: Counter
+    let webhooksDelivered: Counter
+    let webhooksFailedAttempts: Counter
+    let webhooksPending: Gauge
+    let webhookLatency: DurationHistogram
 
     init() {
         func name(_ subsystem: String, _ metric: String, _ unit: String, _ help: String) -> MetricNameDescriptor {
@@ -56,6 +60,14 @@ final class HubMetrics: Sendable {
             descriptor: name("purge", "history_deleted", "total", "Closed rows past the retention this hub deleted"))
         historyRolledUp = registry.makeCounter(
             descriptor: name("purge", "history_rolled_up", "total", "Closed rows this hub added to the history's rollups"))
+        webhooksDelivered = registry.makeCounter(descriptor: name("webhooks", "delivered", "total", "Webhooks this hub delivered (2xx)"))
+        webhooksFailedAttempts = registry.makeCounter(
+            descriptor: name("webhooks", "failed_attempts", "total", "Webhook POSTs that failed: an error status, no answer within the timeout"))
+        webhooksPending = registry.makeGauge(
+            descriptor: name("webhooks", "pending", "", "Webhooks in the outbox neither delivered nor failed, as this hub last counted"))
+        webhookLatency = registry.makeDurationHistogram(
+            descriptor: name("webhooks", "delivery", "seconds", "How long a delivered webhook's POST took"),
+            buckets: [.milliseconds(5), .milliseconds(25), .milliseconds(100), .milliseconds(500), .seconds(2), .seconds(5)])
         historyMonthsDropped = registry.makeCounter(
             descriptor: name("purge", "history_months_dropped", "total", "Monthly history partitions past the retention this hub dropped"))
     }

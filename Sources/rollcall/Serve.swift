@@ -88,6 +88,20 @@ struct Serve: AsyncParsableCommand {
             """)
     var executor: TaskPlacement = TaskPlacement(rawValue: ProcessInfo.processInfo.environment["ROLLCALL_EXECUTOR"] ?? "") ?? .pool
 
+    @Option(help: "POST every online, offline, room join and room leave to this http(s) URL (env: ROLLCALL_WEBHOOK_URL; default none).")
+    var webhookURL: String? = ProcessInfo.processInfo.environment["ROLLCALL_WEBHOOK_URL"]
+
+    @Option(help: "Signs the webhooks; at least 32 bytes, needed with --webhook-url (env: ROLLCALL_WEBHOOK_SECRET).")
+    var webhookSecret: String? = ProcessInfo.processInfo.environment["ROLLCALL_WEBHOOK_SECRET"]
+
+    @Option(help: "How long one webhook POST may take (env: ROLLCALL_WEBHOOK_TIMEOUT; default 5s).", transform: DurationText.parseArgument)
+    var webhookTimeout: Duration = environmentDuration("ROLLCALL_WEBHOOK_TIMEOUT", default: HubConfiguration.Defaults.webhookTimeout)
+
+    @Option(
+        help: "How long a webhook is retried before it is kept as failed (env: ROLLCALL_WEBHOOK_MAX_AGE; default 24h).",
+        transform: DurationText.parseArgument)
+    var webhookMaxAge: Duration = environmentDuration("ROLLCALL_WEBHOOK_MAX_AGE", default: HubConfiguration.Defaults.webhookMaxAge)
+
     /// Where the hub's Swift tasks run. On the event loops, a socket's task wakes on the thread
     /// that did its I/O instead of crossing to the concurrency pool and back.
     enum TaskPlacement: String, ExpressibleByArgument {
@@ -109,7 +123,14 @@ struct Serve: AsyncParsableCommand {
         } catch {
             throw CommandFailure(error.description)
         }
-        let configuration = HubConfiguration(
+        var webhooks: WebhookSettings?
+        if let webhookURL, !webhookURL.isEmpty {
+            switch WebhookSettings.validated(url: webhookURL, secret: webhookSecret, timeout: webhookTimeout, maxAge: webhookMaxAge) {
+            case .success(let settings): webhooks = settings
+            case .failure(let problem): throw CommandFailure(problem.description)
+            }
+        }
+        var settings = HubConfiguration(
             host: host, port: port,
             serverID: serverID ?? Self.defaultServerID(port: port),
             jwtSecret: secret,
@@ -120,6 +141,8 @@ struct Serve: AsyncParsableCommand {
             openLimits: .init(
                 maxSocketsPerUser: maxSocketsPerUser,
                 userOpens: .sustained(Double(userOpenRate)), addressOpens: .sustained(Double(addressOpenRate))))
+        settings.webhooks = webhooks
+        let configuration = settings
         do {
             try configuration.validate()
         } catch {

@@ -102,6 +102,22 @@ struct CommandLineTests {
         #expect(result.output.contains("--orphan-window"))
     }
 
+    @Test(
+        "bad webhook settings stop the hub at start with what is wrong",
+        arguments: [
+            (
+                ["--webhook-url", "ftp://example.test/hook", "--webhook-secret", String(repeating: "s", count: 32)],
+                "must be an http:// or https:// URL"
+            ),
+            (["--webhook-url", "http://127.0.0.1:9/hook"], "needs --webhook-secret"),
+            (["--webhook-url", "http://127.0.0.1:9/hook", "--webhook-secret", "short"], "at least 32 bytes, not 5"),
+        ])
+    func badWebhookSettings(arguments: [String], message: String) async throws {
+        let result = try await HubProcess.run(["serve", "--jwt-secret", TestHub.secret] + arguments)
+        #expect(result.status != 0)
+        #expect(result.output.contains(message), "output: \(result.output)")
+    }
+
     @Test("rollcall psql --analyst reads the history and its views, and can change nothing")
     func analystSession() async throws {
         try await withTestDatabase { database in

@@ -1,0 +1,99 @@
+import Crypto
+import Foundation
+import Logging
+import PostgresNIO
+import RollCall
+
+/// The header a receiver checks: `RollCall-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of
+/// "<t>.<body>" with the secret>`. A receiver refuses a `t` older than 5 minutes.
+public enum WebhookSignature {
+    public static let header = "RollCall-Signature"
+
+    public static func value(body: String, secret: String, at time: Date = Date()) -> String {
+        let seconds = Int64(time.timeIntervalSince1970)
+        let mac = HMAC<SHA256>.authenticationCode(for: Data("\(seconds).\(body)".utf8), using: SymmetricKey(data: Data(secret.utf8)))
+        return "t=\(seconds),v1=" + mac.map { String(format: "%02x", $0) }.joined()
+    }
+}
+
+/// The outbox's side of delivery: which webhooks are due, and what came of each attempt. Any hub
+/// delivers; a due event is leased (its next attempt moved past the POST's timeout) in a short
+/// transaction with `FOR UPDATE SKIP LOCKED`, so two hubs never send it at once, and one that dies
+/// mid-delivery leaves it to be sent again when the lease runs out: at least once.
+public struct WebhookOutbox: Sendable {
+    let client: PostgresClient
+    let logger: Logger
+
+    public init(client: PostgresClient, logger: Logger) {
+        self.client = client
+        self.logger = logger
+    }
+
+    public struct Due: Sendable, Equatable {
+        public let eventID: Int64
+        public let userID: String
+        public let body: String
+        public let attempts: Int
+        public let createdAt: Date
+    }
+
+    /// Leases up to `most` due events for `lease`: the oldest undelivered one of each user (a
+    /// user's events go in order; across users in parallel).
+    public func lease(most: Int, for lease: Duration) async throws -> [Due] {
+        let logger = logger
+        return try await client.withConnection(within: .seconds(10)) { connection in
+            let rows = try await connection.query(
+                """
+                UPDATE rollcall.webhook_outbox AS o SET attempts = o.attempts + 1,
+                    next_attempt_at = now() + \(lease.milliseconds) * interval '1 millisecond'
+                WHERE o.event_id IN (
+                    SELECT d.event_id FROM rollcall.webhook_outbox d
+                    WHERE d.delivered_at IS NULL AND d.failed_at IS NULL AND d.next_attempt_at <= now()
+                      AND NOT EXISTS (
+                          SELECT FROM rollcall.webhook_outbox e
+                          WHERE e.user_id = d.user_id AND e.event_id < d.event_id AND e.delivered_at IS NULL AND e.failed_at IS NULL)
+                    ORDER BY d.event_id LIMIT \(most)
+                    FOR UPDATE SKIP LOCKED)
+                RETURNING o.event_id, o.user_id, o.body, o.attempts, o.created_at
+                """, logger: logger)
+            var due: [Due] = []
+            for try await (id, user, body, attempts, created) in rows.decode((Int64, String, String, Int, Date).self) {
+                due.append(Due(eventID: id, userID: user, body: body, attempts: attempts, createdAt: created))
+            }
+            return due.sorted { $0.eventID < $1.eventID }
+        }
+    }
+
+    /// Delivered: the receiver answered 2xx.
+    public func delivered(_ eventID: Int64) async throws {
+        let logger = logger
+        _ = try await client.withConnection(within: .seconds(10)) { connection in
+            try await connection.query(
+                "UPDATE rollcall.webhook_outbox SET delivered_at = now(), last_error = NULL WHERE event_id = \(eventID)", logger: logger)
+        }
+    }
+
+    /// Not delivered: tried again after `pause`, or kept as failed once older than `maxAge`.
+    public func failed(_ eventID: Int64, error: String, retryAfter pause: Duration, maxAge: Duration) async throws {
+        let logger = logger
+        _ = try await client.withConnection(within: .seconds(10)) { connection in
+            try await connection.query(
+                """
+                UPDATE rollcall.webhook_outbox SET last_error = \(String(error.prefix(500))),
+                    failed_at = CASE WHEN created_at < now() - \(maxAge.milliseconds) * interval '1 millisecond' THEN now() END,
+                    next_attempt_at = now() + \(pause.milliseconds) * interval '1 millisecond'
+                WHERE event_id = \(eventID)
+                """, logger: logger)
+        }
+    }
+
+    /// Events not yet delivered nor failed.
+    public func pendingCount() async throws -> Int {
+        let logger = logger
+        return try await client.withConnection(within: .seconds(10)) { connection in
+            let rows = try await connection.query(
+                "SELECT count(*)::int FROM rollcall.webhook_outbox WHERE delivered_at IS NULL AND failed_at IS NULL", logger: logger)
+            return try await rows.collect().first?.decode(Int.self) ?? 0
+        }
+    }
+}

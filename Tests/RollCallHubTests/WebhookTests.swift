@@ -1,0 +1,102 @@
+import Crypto
+import Foundation
+import RollCall
+import RollCallPostgres
+import RollCallTestSupport
+import Testing
+
+/// Webhooks from the outbox to a real receiver on loopback (shared/DESIGN.md §11).
+@Suite("Webhooks", .timeLimit(.minutes(2)))
+struct WebhookTests {
+    static let secret = "a-webhook-secret-of-at-least-32-bytes!"
+
+    static func hub(_ url: String, serverID: String = "hub-w") -> HubConfiguration {
+        var configuration = TestHub.configuration(serverID: serverID)
+        configuration.webhooks = try! WebhookSettings.validated(url: url, secret: secret, timeout: .seconds(5), maxAge: .seconds(3600)).get()
+        return configuration
+    }
+
+    /// What a receiver checks: the HMAC of "<t>.<body>" with the secret, and a `t` at most 5 minutes old.
+    static func verified(_ received: WebhookReceiver.Received, secret: String = secret, now: Date = Date()) -> Bool {
+        guard let header = received.signature else { return false }
+        let parts = Dictionary(
+            header.split(separator: ",").compactMap { part -> (String, String)? in
+                let pair = part.split(separator: "=", maxSplits: 1)
+                return pair.count == 2 ? (String(pair[0]), String(pair[1])) : nil
+            }, uniquingKeysWith: { first, _ in first })
+        guard let t = parts["t"], let seconds = Double(t), let v1 = parts["v1"], abs(now.timeIntervalSince1970 - seconds) < 300 else { return false }
+        let mac = HMAC<SHA256>.authenticationCode(for: Data("\(t).\(received.body)".utf8), using: SymmetricKey(data: Data(secret.utf8)))
+        return mac.map { String(format: "%02x", $0) }.joined() == v1
+    }
+
+    /// Each received event as "type user", deduplicated by id, in arrival order.
+    static func events(_ received: [WebhookReceiver.Received]) throws -> [String] {
+        var seen: Set<String> = []
+        var events: [String] = []
+        for item in received {
+            let body = try JSONParser.parse(item.body)
+            guard case .string(let id)? = body["id"], seen.insert(id).inserted,
+                case .string(let type)? = body["type"], case .string(let user)? = body["user_id"]
+            else { continue }
+            events.append("\(type) \(user)")
+        }
+        return events
+    }
+
+    @Test("a receiver hears every online and offline once, signed, each user's in order")
+    func delivered() async throws {
+        let receiver = WebhookReceiver()
+        try await receiver.run { url in
+            try await withTestDatabase { database in
+                try await TestHub.run(Self.hub(url), database: database) { hub in
+                    let ann = try await hub.connect("ann")
+                    let bob = try await hub.connect("bob")
+                    try await ann.close()
+                    try await bob.close()
+                    try await eventually(timeout: .seconds(30), "four webhooks") { receiver.received.count >= 4 }
+                }
+                let received = receiver.received
+                #expect(received.count == 4, "each once: \(received.map(\.body))")
+                #expect(received.allSatisfy { Self.verified($0) })
+                #expect(!Self.verified(received[0], secret: Self.secret + "x"), "a forged signature is refused")
+                #expect(!Self.verified(received[0], now: Date().addingTimeInterval(600)), "a stale one too")
+                let events = try Self.events(received)
+                for user in ["ann", "bob"] {
+                    #expect(events.filter { $0.hasSuffix(" \(user)") } == ["user.online \(user)", "user.offline \(user)"])
+                }
+                #expect(
+                    try await sql(database, "SELECT status FROM rollcall.webhook_deliveries", as: String.self)
+                        == Array(repeating: "delivered", count: 4))
+            }
+        }
+    }
+
+    @Test("a receiver that answers 500 for a while still gets every event once (by id), each user's in order")
+    func retriedThroughFailures() async throws {
+        let receiver = WebhookReceiver()
+        receiver.fail(next: 3)
+        try await receiver.run { url in
+            try await withTestDatabase { database in
+                try await TestHub.run(Self.hub(url), database: database) { hub in
+                    for user in ["ann", "bob", "cat"] {
+                        let socket = try await hub.connect(user)
+                        try await socket.close()
+                    }
+                    try await eventually(timeout: .seconds(60), "every webhook delivered") {
+                        try await sql(database, "SELECT count(*)::int FROM rollcall.webhook_deliveries WHERE status = 'delivered'", as: Int.self) == [
+                            6
+                        ]
+                    }
+                }
+                let events = try Self.events(receiver.received)
+                #expect(events.count == 6, "\(events)")
+                for user in ["ann", "bob", "cat"] {
+                    #expect(events.filter { $0.hasSuffix(" \(user)") } == ["user.online \(user)", "user.offline \(user)"])
+                }
+                let errors = try await sql(
+                    database, "SELECT count(*)::int FROM rollcall.webhook_deliveries WHERE attempts > 1", as: Int.self)
+                #expect(errors.first ?? 0 >= 1, "some were retried")
+            }
+        }
+    }
+}

@@ -1,0 +1,55 @@
+import Foundation
+import Hummingbird
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// A webhook receiver on loopback for tests: records every POST to `/hook` (body and signature
+/// header, in arrival order) and answers as told: 200, or 500 while `failing` is above zero.
+public final class WebhookReceiver: Sendable {
+    public struct Received: Sendable {
+        public let body: String
+        public let signature: String?
+    }
+
+    private let state = Mutex<(received: [Received], failing: Int)>(([], 0))
+
+    public init() {}
+
+    public var received: [Received] { state.withLock { $0.received } }
+
+    /// The next `count` POSTs are answered 500 (and still recorded).
+    public func fail(next count: Int) { state.withLock { $0.failing = count } }
+
+    /// Runs the receiver while `body` runs; `body` gets its URL.
+    public func run<T: Sendable>(_ body: @Sendable (String) async throws -> T) async throws -> T {
+        let router = Router()
+        router.post("hook") { request, _ -> HTTPResponse.Status in
+            let text = String(buffer: try await request.body.collect(upTo: 1 << 20))
+            let signature = request.headers.first { $0.name.canonicalName == "rollcall-signature" }?.value
+            return self.state.withLock { state in
+                state.received.append(Received(body: text, signature: signature))
+                guard state.failing > 0 else { return .ok }
+                state.failing -= 1
+                return .internalServerError
+            }
+        }
+        let (ports, continuation) = AsyncStream<Int>.makeStream()
+        var quiet = testLogger
+        quiet.logLevel = .error
+        let app = Application(
+            router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+            onServerRunning: { channel in continuation.yield(channel.localAddress?.port ?? 0) }, logger: quiet)
+        let group = ServiceGroup(services: [app], gracefulShutdownSignals: [], logger: quiet)
+        return try await withThrowingTaskGroup(of: T?.self) { tasks in
+            tasks.addTask {
+                try await group.run()
+                return nil
+            }
+            var iterator = ports.makeAsyncIterator()
+            guard let port = await iterator.next() else { throw TimedOut(what: "the webhook receiver to listen") }
+            defer { Task { await group.triggerGracefulShutdown() } }
+            return try await body("http://127.0.0.1:\(port)/hook")
+        }
+    }
+}
