@@ -23,7 +23,7 @@ struct CommonOptions: ParsableArguments {
     /// Environment variables read as durations and as whole numbers by some command.
     static let durationVariables = [
         "ROLLCALL_ORPHAN_WINDOW", "ROLLCALL_HEARTBEAT_INTERVAL", "ROLLCALL_PURGE_INTERVAL", "ROLLCALL_OFFLINE_GRACE",
-        "ROLLCALL_RETENTION", "ROLLCALL_PING_INTERVAL", "ROLLCALL_BATCH_LINGER",
+        "ROLLCALL_RETENTION", "ROLLCALL_PING_INTERVAL", "ROLLCALL_BATCH_LINGER", "ROLLCALL_WEBHOOK_TIMEOUT", "ROLLCALL_WEBHOOK_MAX_AGE",
     ]
     static let integerVariables = [
         "ROLLCALL_PORT", "ROLLCALL_MAX_BATCH", "ROLLCALL_MAX_MESSAGE_BYTES", "ROLLCALL_MAX_OUTBOUND_BYTES",
