@@ -85,6 +85,17 @@ def _on_history(statement):
             f"LOOP EXECUTE format('{statement}', part); END LOOP; END $$")
 
 
+def _with_outbox():
+    """Each batch also writes its 20 transitions' webhooks, as a writer with --webhook-url does."""
+    online, offline = _counter_statements()
+    def outbox(kind):
+        # A body the size of a real one; a colon is never followed by a letter or digit, which pgbench would read as a variable.
+        return ("INSERT INTO rollcall.webhook_outbox (id, type, user_id, body) SELECT gen_random_uuid(), '" + kind + "', 'u' || :n || '-' || i, "
+                "'{\"at\": \"2026-12-02T19.00.00.000Z\", \"connections\": 1, \"id\": \"0190a3c4-5d2e-7f00-8a00-000000000000\", \"type\": \"" + kind
+                + "\", \"user_id\": \"u-' || i || '\", \"version\": 1}' FROM generate_series(1, 20) AS i;")
+    return [(online, online + "\n" + outbox("user.online")), (offline, offline + "\n" + outbox("user.offline"))]
+
+
 def _counter_statements():
     return [line for line in open(SCRIPT).read().splitlines() if line.startswith("INSERT INTO rollcall.users")]
 
@@ -115,6 +126,7 @@ VARIANTS = [
         "DROP INDEX rollcall.connections_closed_by_time", "DROP INDEX rollcall.connections_closed_in",
         _on_history("ALTER TABLE %s SET (fillfactor = 70)"),
     ], None),
+    ("with the webhook outbox (--webhook-url: a row per transition)", [], _with_outbox()),
     ("random version 4 ids (into the default partition)", [], [_RANDOM_IDS]),
     ("one table, time-ordered ids (no partitions)", _ONE_TABLE, None),
     ("one table, random ids (as before migration 007)", _ONE_TABLE, [_RANDOM_IDS]),
@@ -181,7 +193,8 @@ def main():
             # Autovacuum runs when it will, and its CPU would land on whichever variant runs then:
             # it is off, so each figure is the churn's own statements (what vacuuming costs is apart).
             quiet = [_on_history("ALTER TABLE %s SET (autovacuum_enabled = false)"),
-                     "ALTER TABLE rollcall.users SET (autovacuum_enabled = false)"]
+                     "ALTER TABLE rollcall.users SET (autovacuum_enabled = false)",
+                     "ALTER TABLE rollcall.webhook_outbox SET (autovacuum_enabled = false)"]
             # Rooms are few rows changed again and again: without vacuum, the partial index of
             # present members fills with entries of members long gone and every join reads more.
             # With --rooms autovacuum runs for every workload, and its CPU is in every figure.

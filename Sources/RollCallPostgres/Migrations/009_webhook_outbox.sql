@@ -3,8 +3,9 @@
 -- without its transition, no transition without its event), when the hubs deliver webhooks.
 CREATE TABLE rollcall.webhook_outbox (
     event_id        bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    -- The body's "id": what a receiver dedupes by.
-    id              uuid NOT NULL UNIQUE,
+    -- The body's "id": what a receiver dedupes by (made by the hub; unique by construction, and
+    -- not indexed: an index of random values would be most of what a row costs to write).
+    id              uuid NOT NULL,
     type            text NOT NULL,
     user_id         text NOT NULL,
     -- The JSON POSTed, as written.
