@@ -10,9 +10,9 @@ import Testing
 struct WebhookTests {
     static let secret = "a-webhook-secret-of-at-least-32-bytes!"
 
-    static func hub(_ url: String, serverID: String = "hub-w") -> HubConfiguration {
+    static func hub(_ url: String, serverID: String = "hub-w", timeout: Duration = .seconds(5)) -> HubConfiguration {
         var configuration = TestHub.configuration(serverID: serverID)
-        configuration.webhooks = try! WebhookSettings.validated(url: url, secret: secret, timeout: .seconds(5), maxAge: .seconds(3600)).get()
+        configuration.webhooks = try! WebhookSettings.validated(url: url, secret: secret, timeout: timeout, maxAge: .seconds(3600)).get()
         return configuration
     }
 
@@ -96,6 +96,38 @@ struct WebhookTests {
                 let errors = try await sql(
                     database, "SELECT count(*)::int FROM rollcall.webhook_deliveries WHERE attempts > 1", as: Int.self)
                 #expect(errors.first ?? 0 >= 1, "some were retried")
+            }
+        }
+    }
+
+    @Test("a receiver that hangs costs the hub only pending rows: sockets and presence go on, and every event arrives once it answers")
+    func hungReceiver() async throws {
+        let receiver = WebhookReceiver()
+        receiver.hang(next: 2)
+        try await receiver.run { url in
+            try await withTestDatabase { database in
+                try await TestHub.run(Self.hub(url, timeout: .seconds(1)), database: database) { hub in
+                    let (watcher, _) = try await hub.watch((0..<10).map { "user-\($0)" })
+                    // While the first POSTs hang, ten users come and go; the watcher hears each.
+                    for index in 0..<10 {
+                        let socket = try await hub.connect("user-\(index)")
+                        try await socket.close()
+                    }
+                    let heard = try await watcher.frames(until: { $0.transition.map { $0.userID == "user-9" && !$0.online } ?? false })
+                    #expect(heard.compactMap(\.transition).count == 20)
+                    try await watcher.close()
+                    try await eventually(timeout: .seconds(60), "every webhook delivered") {
+                        try await sql(database, "SELECT count(*)::int FROM rollcall.webhook_deliveries WHERE status = 'delivered'", as: Int.self) == [
+                            22
+                        ]
+                    }
+                }
+                // watcher's own online and offline are events too: 11 users, 22 events, each once by id.
+                let events = try Self.events(receiver.received)
+                #expect(events.count == 22, "\(events)")
+                for index in 0..<10 {
+                    #expect(events.filter { $0.hasSuffix(" user-\(index)") } == ["user.online user-\(index)", "user.offline user-\(index)"])
+                }
             }
         }
     }

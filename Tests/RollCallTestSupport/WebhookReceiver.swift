@@ -5,14 +5,17 @@ import ServiceLifecycle
 import Synchronization
 
 /// A webhook receiver on loopback for tests: records every POST to `/hook` (body and signature
-/// header, in arrival order) and answers as told: 200, or 500 while `failing` is above zero.
+/// header, in arrival order) and answers as told: 200, 500 while `failing` is above zero, or only
+/// after `hang` (past any sender's timeout) while `hanging` is.
 public final class WebhookReceiver: Sendable {
     public struct Received: Sendable {
         public let body: String
         public let signature: String?
     }
 
-    private let state = Mutex<(received: [Received], failing: Int)>(([], 0))
+    private let state = Mutex<(received: [Received], failing: Int, hanging: Int)>(([], 0, 0))
+    /// How long a hung answer takes.
+    public static let hang: Duration = .seconds(4)
 
     public init() {}
 
@@ -21,18 +24,27 @@ public final class WebhookReceiver: Sendable {
     /// The next `count` POSTs are answered 500 (and still recorded).
     public func fail(next count: Int) { state.withLock { $0.failing = count } }
 
+    /// The next `count` POSTs are answered (200) only after `hang`.
+    public func hang(next count: Int) { state.withLock { $0.hanging = count } }
+
     /// Runs the receiver while `body` runs; `body` gets its URL.
     public func run<T: Sendable>(_ body: @Sendable (String) async throws -> T) async throws -> T {
         let router = Router()
         router.post("hook") { request, _ -> HTTPResponse.Status in
             let text = String(buffer: try await request.body.collect(upTo: 1 << 20))
             let signature = request.headers.first { $0.name.canonicalName == "rollcall-signature" }?.value
-            return self.state.withLock { state in
+            let (status, hangs) = self.state.withLock { state -> (HTTPResponse.Status, Bool) in
                 state.received.append(Received(body: text, signature: signature))
-                guard state.failing > 0 else { return .ok }
+                if state.hanging > 0 {
+                    state.hanging -= 1
+                    return (.ok, true)
+                }
+                guard state.failing > 0 else { return (.ok, false) }
                 state.failing -= 1
-                return .internalServerError
+                return (.internalServerError, false)
             }
+            if hangs { try? await Task.sleep(for: Self.hang) }
+            return status
         }
         let (ports, continuation) = AsyncStream<Int>.makeStream()
         var quiet = testLogger
