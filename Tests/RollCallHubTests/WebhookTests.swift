@@ -53,7 +53,12 @@ struct WebhookTests {
                     let bob = try await hub.connect("bob")
                     try await ann.close()
                     try await bob.close()
-                    try await eventually(timeout: .seconds(30), "four webhooks") { receiver.received.count >= 4 }
+                    // Delivered is recorded after the receiver's answer: wait for the rows, not the requests.
+                    try await eventually(timeout: .seconds(30), "four webhooks recorded as delivered") {
+                        try await sql(database, "SELECT count(*)::int FROM rollcall.webhook_deliveries WHERE status = 'delivered'", as: Int.self) == [
+                            4
+                        ]
+                    }
                 }
                 let received = receiver.received
                 #expect(received.count == 4, "each once: \(received.map(\.body))")
