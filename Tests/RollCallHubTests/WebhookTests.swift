@@ -29,20 +29,6 @@ struct WebhookTests {
         return mac.map { String(format: "%02x", $0) }.joined() == v1
     }
 
-    /// Each received event as "type user", deduplicated by id, in arrival order.
-    static func events(_ received: [WebhookReceiver.Received]) throws -> [String] {
-        var seen: Set<String> = []
-        var events: [String] = []
-        for item in received {
-            let body = try JSONParser.parse(item.body)
-            guard case .string(let id)? = body["id"], seen.insert(id).inserted,
-                case .string(let type)? = body["type"], case .string(let user)? = body["user_id"]
-            else { continue }
-            events.append("\(type) \(user)")
-        }
-        return events
-    }
-
     @Test("a receiver hears every online and offline once, signed, each user's in order")
     func delivered() async throws {
         let receiver = WebhookReceiver()
@@ -65,7 +51,7 @@ struct WebhookTests {
                 #expect(received.allSatisfy { Self.verified($0) })
                 #expect(!Self.verified(received[0], secret: Self.secret + "x"), "a forged signature is refused")
                 #expect(!Self.verified(received[0], now: Date().addingTimeInterval(600)), "a stale one too")
-                let events = try Self.events(received)
+                let events = try receiver.events().map(\.description)
                 for user in ["ann", "bob"] {
                     #expect(events.filter { $0.hasSuffix(" \(user)") } == ["user.online \(user)", "user.offline \(user)"])
                 }
@@ -93,7 +79,7 @@ struct WebhookTests {
                         ]
                     }
                 }
-                let events = try Self.events(receiver.received)
+                let events = try receiver.events().map(\.description)
                 #expect(events.count == 6, "\(events)")
                 for user in ["ann", "bob", "cat"] {
                     #expect(events.filter { $0.hasSuffix(" \(user)") } == ["user.online \(user)", "user.offline \(user)"])
@@ -128,7 +114,7 @@ struct WebhookTests {
                     }
                 }
                 // watcher's own online and offline are events too: 11 users, 22 events, each once by id.
-                let events = try Self.events(receiver.received)
+                let events = try receiver.events().map(\.description)
                 #expect(events.count == 22, "\(events)")
                 for index in 0..<10 {
                     #expect(events.filter { $0.hasSuffix(" user-\(index)") } == ["user.online user-\(index)", "user.offline user-\(index)"])

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import Logging
+import RollCall
 import ServiceLifecycle
 import Synchronization
 
@@ -20,6 +21,28 @@ public final class WebhookReceiver: Sendable {
     public init() {}
 
     public var received: [Received] { state.withLock { $0.received } }
+
+    /// One event as a receiver dedupes it: by `id`.
+    public struct Event: Sendable, Equatable, CustomStringConvertible {
+        public let id: String
+        public let type: String
+        public let userID: String
+        public let version: Int64
+        /// "type user", what most tests compare.
+        public var description: String { "\(type) \(userID)" }
+    }
+
+    /// Each event received, once by `id`, in the order of its first arrival.
+    public func events() throws -> [Event] {
+        var seen: Set<String> = []
+        return try received.compactMap { item in
+            let body = try JSONParser.parse(item.body)
+            guard case .string(let id)? = body["id"], seen.insert(id).inserted, case .string(let type)? = body["type"],
+                case .string(let user)? = body["user_id"], case .number(let version)? = body["version"], let number = version.integer
+            else { return nil }
+            return Event(id: id, type: type, userID: user, version: number)
+        }
+    }
 
     /// The next `count` POSTs are answered 500 (and still recorded).
     public func fail(next count: Int) { state.withLock { $0.failing = count } }

@@ -41,7 +41,8 @@ struct WebhookDelivery: Service {
             // The lease outlasts the POST's timeout, so a slow answer is not sent twice meanwhile.
             due = try await outbox.lease(most: Self.batch, for: settings.timeout + .seconds(5))
         } catch {
-            logger.warning("webhook outbox unreadable", metadata: ["error": "\(error)"])
+            // A hub shutting down cancels the read; that is no news.
+            if !Task.isCancelled { logger.warning("webhook outbox unreadable", metadata: ["error": "\(error)"]) }
             return 0
         }
         await withTaskGroup(of: Void.self) { group in
