@@ -71,7 +71,8 @@ public enum HubApplication {
         router.middlewares.add(JSONErrorMiddleware())
         HubRoutes(
             services: services, authority: authority, admission: admission, trustedProxies: configuration.trustedProxies,
-            listening: { listener.isListening }
+            listening: { listener.isListening },
+            webhooks: WebhookRoutes(outbox: WebhookOutbox(client: readClient, logger: logger), delivering: configuration.webhooks != nil)
         ).add(to: router)
 
         var app = Application(

@@ -68,48 +68,40 @@ public struct HistoryMaintenance: Sendable {
 
     /// Deletes closed rows past the retention that a pass has rolled up (so the views' totals keep
     /// them) and no dropped month took: rows written before migration 007, and those of a month a
-    /// connection still open keeps; and room history past the retention. A thousand rows at a time,
+    /// connection still open keeps; room history and finished webhooks past the retention. A thousand rows at a time,
     /// each chunk its own transaction, so writers never wait behind one big delete. Returns the
     /// connection rows deleted, or nil when another hub was sweeping.
     public func sweep(retention: Duration) async throws -> Int? {
-        var deleted = 0
-        while true {
-            let count = try await locked { connection, logger in
-                let rows = try await connection.query(
-                    """
-                    DELETE FROM rollcall.connections WHERE connection_id IN (
-                        SELECT connection_id FROM rollcall.connections
-                        WHERE NOT connected AND disconnected_at < now() - \(retention.milliseconds) * interval '1 millisecond'
-                          AND (closed_in IS NULL OR closed_in < (SELECT rolled_before FROM rollcall.rollup_progress))
-                        LIMIT \(Self.chunk))
-                    RETURNING 1
-                    """, logger: logger)
-                return try await rows.collect().count
-            }
-            // Another hub took the lock between two chunks: it carries on from here.
-            guard let count else { return deleted == 0 ? nil : deleted }
-            deleted += count
-            if count < Self.chunk { break }
-        }
-        // Room history: stretches that ended before the retention, a thousand at a time; then the
-        // rooms left with no member and no history (a room joined again starts at version 1).
-        while true {
-            let count = try await locked { connection, logger in
-                let rows = try await connection.query(
-                    """
-                    DELETE FROM rollcall.room_members WHERE ctid IN (
-                        SELECT ctid FROM rollcall.room_members
-                        WHERE NOT present AND until < now() - \(retention.milliseconds) * interval '1 millisecond' LIMIT \(Self.chunk))
-                    RETURNING 1
-                    """, logger: logger)
-                return try await rows.collect().count
-            }
-            guard let count, count == Self.chunk else { break }
-        }
+        let cutoff = "now() - \(retention.milliseconds) * interval '1 millisecond'"
+        let deleted = try await inChunks(
+            """
+            DELETE FROM rollcall.connections WHERE connection_id IN (
+                SELECT connection_id FROM rollcall.connections
+                WHERE NOT connected AND disconnected_at < \(unescaped: cutoff)
+                  AND (closed_in IS NULL OR closed_in < (SELECT rolled_before FROM rollcall.rollup_progress))
+                LIMIT \(Self.chunk))
+            RETURNING 1
+            """)
+        // Room history: stretches that ended before the retention; then the rooms left with no
+        // member and no history (a room joined again starts at version 1).
+        _ = try await inChunks(
+            """
+            DELETE FROM rollcall.room_members WHERE ctid IN (
+                SELECT ctid FROM rollcall.room_members WHERE NOT present AND until < \(unescaped: cutoff) LIMIT \(Self.chunk))
+            RETURNING 1
+            """)
+        // Webhooks delivered or failed before the retention; pending ones wait for a hub to send them.
+        _ = try await inChunks(
+            """
+            DELETE FROM rollcall.webhook_outbox WHERE event_id IN (
+                SELECT event_id FROM rollcall.webhook_outbox
+                WHERE created_at < \(unescaped: cutoff) AND (delivered_at IS NOT NULL OR failed_at IS NOT NULL) LIMIT \(Self.chunk))
+            RETURNING 1
+            """)
         _ = try await locked { connection, logger in
             _ = try await connection.query(
                 """
-                DELETE FROM rollcall.rooms r WHERE members = 0 AND changed_at < now() - \(retention.milliseconds) * interval '1 millisecond'
+                DELETE FROM rollcall.rooms r WHERE members = 0 AND changed_at < \(unescaped: cutoff)
                   AND NOT EXISTS (SELECT FROM rollcall.room_members m WHERE m.room = r.room)
                 """, logger: logger)
             // Large messages wait in message_payloads only until every hub has read them.
@@ -118,6 +110,19 @@ public struct HistoryMaintenance: Sendable {
                 logger: logger)
         }
         return deleted
+    }
+
+    /// Runs `delete` (at most `chunk` rows, `RETURNING 1`), each time its own transaction, until it
+    /// deletes fewer; returns the rows deleted, or nil when another hub held the lock from the start
+    /// (if it takes the lock between two chunks, it carries on from there).
+    private func inChunks(_ delete: PostgresQuery) async throws -> Int? {
+        var deleted = 0
+        while true {
+            let count = try await locked { connection, logger in try await connection.query(delete, logger: logger).collect().count }
+            guard let count else { return deleted == 0 ? nil : deleted }
+            deleted += count
+            if count < Self.chunk { return deleted }
+        }
     }
 
     /// Runs `body` in a transaction that holds the sweep's lock; nil when another hub holds it.

@@ -87,6 +87,62 @@ public struct WebhookOutbox: Sendable {
         }
     }
 
+    /// One event and how its delivery went, as `rollcall.webhook_deliveries` has it.
+    public struct Delivery: Sendable, Equatable {
+        public let id: UUID
+        public let type: String
+        public let userID: String
+        public let status: String
+        public let attempts: Int
+        public let createdAt: Date
+        public let deliveredAt: Date?
+        public let lastError: String?
+    }
+
+    /// What the dashboard shows: the backlog, the last hour's and day's outcomes (across hubs),
+    /// and the newest events.
+    public struct Summary: Sendable, Equatable {
+        public let pending: Int
+        public let oldestPendingAt: Date?
+        public let writtenLastHour: Int
+        public let deliveredLastHour: Int
+        public let failedLastDay: Int
+        public let recent: [Delivery]
+    }
+
+    public func summary(recent limit: Int) async throws -> Summary {
+        let logger = logger
+        return try await client.withConnection(within: .seconds(10)) { connection in
+            // Each count reads an index: the pending ones the partial index, the last hour the
+            // BRIN on created_at, the failures theirs (migration 010).
+            let counts = try await connection.query(
+                """
+                SELECT (SELECT count(*) FROM rollcall.webhook_outbox WHERE delivered_at IS NULL AND failed_at IS NULL)::int,
+                       (SELECT min(created_at) FROM rollcall.webhook_outbox WHERE delivered_at IS NULL AND failed_at IS NULL),
+                       count(*)::int, (count(*) FILTER (WHERE delivered_at IS NOT NULL))::int,
+                       (SELECT count(*) FROM rollcall.webhook_outbox WHERE failed_at > now() - interval '1 day')::int
+                FROM rollcall.webhook_outbox WHERE created_at > now() - interval '1 hour'
+                """, logger: logger
+            ).collect().first?.decode((Int, Date?, Int, Int, Int).self)
+            let rows = try await connection.query(
+                """
+                SELECT id, type, user_id, status, attempts, created_at, delivered_at, last_error
+                FROM rollcall.webhook_deliveries ORDER BY event_id DESC LIMIT \(limit)
+                """, logger: logger)
+            var recent: [Delivery] = []
+            for try await row in rows.decode((UUID, String, String, String, Int, Date, Date?, String?).self) {
+                recent.append(
+                    Delivery(
+                        id: row.0, type: row.1, userID: row.2, status: row.3, attempts: row.4, createdAt: row.5, deliveredAt: row.6, lastError: row.7)
+                )
+            }
+            let (pending, oldest, written, delivered, failed) = counts ?? (0, nil, 0, 0, 0)
+            return Summary(
+                pending: pending, oldestPendingAt: oldest, writtenLastHour: written, deliveredLastHour: delivered, failedLastDay: failed,
+                recent: recent)
+        }
+    }
+
     /// Events not yet delivered nor failed.
     public func pendingCount() async throws -> Int {
         let logger = logger

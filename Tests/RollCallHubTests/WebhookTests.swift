@@ -45,6 +45,22 @@ struct WebhookTests {
                             4
                         ]
                     }
+                    // The dashboard's view of it: nothing pending, the hour's four delivered, newest first.
+                    #expect(try await hub.get("/v1/webhooks", token: try await hub.token("bob")).status == 403)
+                    #expect(try await hub.get("/v1/webhooks?limit=0", token: try await hub.token("root", admin: true)).status == 400)
+                    let answer = try await hub.get("/v1/webhooks?limit=3", token: try await hub.token("root", admin: true))
+                    let body = try JSONParser.parse(answer.body)
+                    #expect(answer.status == 200, "\(answer.body)")
+                    #expect(body["delivering"] == .bool(true) && body["pending"] == .number(0))
+                    #expect(answer.body.contains(#""oldest_pending_at":null"#))
+                    #expect(
+                        body["written_last_hour"] == .number(4) && body["delivered_last_hour"] == .number(4) && body["failed_last_day"] == .number(0))
+                    guard case .array(let recent)? = body["recent"] else { throw ExplainedFailure(description: answer.body) }
+                    let text = { (value: JSONValue?) -> String in if case .string(let text)? = value { text } else { "-" } }
+                    #expect(
+                        recent.map { "\(text($0["type"])) \(text($0["user_id"])) \(text($0["status"]))" } == [
+                            "user.offline bob delivered", "user.offline ann delivered", "user.online bob delivered",
+                        ])
                 }
                 let received = receiver.received
                 #expect(received.count == 4, "each once: \(received.map(\.body))")

@@ -10,7 +10,7 @@ struct MigratorTests {
     static let shipped = [
         "001_registry.sql", "002_grace_and_messages.sql", "003_purge_and_analytics.sql", "004_analyst_role.sql",
         "005_counters_in_one_statement.sql", "006_history_rollups.sql", "007_history_by_month.sql",
-        "008_rooms.sql", "009_webhook_outbox.sql",
+        "008_rooms.sql", "009_webhook_outbox.sql", "010_webhook_retention.sql",
     ]
 
     @Test("applied once, recorded with a checksum; a second run applies nothing")
@@ -87,10 +87,7 @@ struct MigratorTests {
                     ('cat', false, 0, NULL, NULL, 8)
                 """)
             #expect(
-                try await RegistryDatabase.migrate(location, logger: testLogger) == [
-                    "005_counters_in_one_statement.sql", "006_history_rollups.sql", "007_history_by_month.sql", "008_rooms.sql",
-                    "009_webhook_outbox.sql",
-                ])
+                try await RegistryDatabase.migrate(location, logger: testLogger) == Array(Self.shipped.dropFirst(4)))
 
             let annRows = try await sql(location, "SELECT connection_id FROM rollcall.connections ORDER BY 1", as: UUID.self)
             let tap = PresenceTap()
@@ -142,10 +139,7 @@ struct MigratorTests {
             let minutesBefore = try await sql(location, PostgresQuery(unsafeSQL: minutes), as: (String, Int).self).map { "\($0) \($1)" }
 
             #expect(
-                try await RegistryDatabase.migrate(location, logger: testLogger) == [
-                    "006_history_rollups.sql", "007_history_by_month.sql", "008_rooms.sql",
-                    "009_webhook_outbox.sql",
-                ])
+                try await RegistryDatabase.migrate(location, logger: testLogger) == Array(Self.shipped.dropFirst(5)))
             let rolled = try await sql(location, "SELECT sum(connections_opened)::int FROM rollcall.day_totals", as: Int.self)
             #expect(rolled == [2000], "every closed row rolled up by the migration")
             #expect(try await sql(location, PostgresQuery(unsafeSQL: days), as: (String, Int, Int).self).map { "\($0) \($1) \($2)" } == daysBefore)
@@ -184,9 +178,7 @@ struct MigratorTests {
             let rowsBefore = try await sql(location, PostgresQuery(unsafeSQL: everyRow), as: (String, String, Bool, String).self).map { "\($0)" }
 
             #expect(
-                try await RegistryDatabase.migrate(location, logger: testLogger) == [
-                    "007_history_by_month.sql", "008_rooms.sql", "009_webhook_outbox.sql",
-                ])
+                try await RegistryDatabase.migrate(location, logger: testLogger) == Array(Self.shipped.dropFirst(6)))
             #expect(
                 try await sql(location, PostgresQuery(unsafeSQL: everyRow), as: (String, String, Bool, String).self).map { "\($0)" } == rowsBefore)
             let months = try await sql(

@@ -65,3 +65,51 @@ struct WebhookOutboxTests {
         }
     }
 }
+
+extension WebhookOutboxTests {
+    @Test("the sweep deletes webhooks delivered or failed before the retention, in chunks; pending ones and newer ones stay")
+    func retention() async throws {
+        try await withTestDatabase { database in
+            // 2,500 old delivered (more than one chunk), one old failed, one old pending, one new delivered.
+            try await execute(
+                database,
+                """
+                INSERT INTO rollcall.webhook_outbox (id, type, user_id, body, created_at, delivered_at, failed_at)
+                SELECT gen_random_uuid(), 'user.online', 'u' || n, '{}', now() - interval '40 days', now() - interval '40 days', NULL
+                FROM generate_series(1, 2500) n
+                UNION ALL SELECT gen_random_uuid(), 'user.offline', 'failed', '{}', now() - interval '40 days', NULL, now() - interval '39 days'
+                UNION ALL SELECT gen_random_uuid(), 'user.online', 'pending', '{}', now() - interval '40 days', NULL, NULL
+                UNION ALL SELECT gen_random_uuid(), 'user.online', 'recent', '{}', now() - interval '1 day', now() - interval '1 day', NULL
+                """)
+            try await withTestClient(database) { client in
+                _ = try await HistoryMaintenance(client: client, logger: testLogger).sweep(retention: .seconds(30 * 86_400))
+            }
+            #expect(
+                try await sql(database, "SELECT user_id || ' ' || status FROM rollcall.webhook_deliveries ORDER BY event_id", as: String.self) == [
+                    "pending pending", "recent delivered",
+                ])
+        }
+    }
+
+    @Test("the dashboard's summary counts the backlog, the last hour and the day's failures across hubs")
+    func summary() async throws {
+        try await withTestDatabase { database in
+            try await execute(
+                database,
+                """
+                INSERT INTO rollcall.webhook_outbox (id, type, user_id, body, created_at, delivered_at, failed_at, last_error)
+                VALUES (gen_random_uuid(), 'user.online', 'old', '{}', now() - interval '2 days', NULL, now() - interval '2 hours', 'HTTP 500'),
+                       (gen_random_uuid(), 'user.online', 'ann', '{}', now() - interval '2 hours', now() - interval '2 hours', NULL, NULL),
+                       (gen_random_uuid(), 'user.online', 'bob', '{}', now() - interval '10 minutes', now(), NULL, NULL),
+                       (gen_random_uuid(), 'user.online', 'cat', '{}', now() - interval '5 minutes', NULL, NULL, 'HTTP 503')
+                """)
+            let summary = try await withTestClient(database) { client in
+                try await WebhookOutbox(client: client, logger: testLogger).summary(recent: 2)
+            }
+            #expect(summary.pending == 1 && summary.writtenLastHour == 2 && summary.deliveredLastHour == 1 && summary.failedLastDay == 1)
+            let oldest = try #require(summary.oldestPendingAt)
+            #expect(abs(oldest.timeIntervalSinceNow + 300) < 60)
+            #expect(summary.recent.map { "\($0.userID) \($0.status) \($0.lastError ?? "-")" } == ["cat pending HTTP 503", "bob delivered -"])
+        }
+    }
+}

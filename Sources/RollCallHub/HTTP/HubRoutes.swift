@@ -14,6 +14,7 @@ struct HubRoutes {
     let trustedProxies: TrustedProxies
     /// Whether the LISTEN connection is up.
     let listening: @Sendable () -> Bool
+    let webhooks: WebhookRoutes
 
     func add(to router: Router<HubRequestContext>) {
         let services = services
@@ -46,6 +47,7 @@ struct HubRoutes {
             ).routes)
         api.addRoutes(ServerRoutes(reader: services.reader).routes)
         api.addRoutes(RoomRoutes(reader: services.reader).routes)
+        api.addRoutes(webhooks.routes)
     }
 }
 
