@@ -63,5 +63,16 @@ with sync_playwright() as playwright:
     except Exception:
         fail("the room is still listed after its member left")
     say("step removed")
+
+    # The hubs send webhooks: USER's offline appears in the webhooks panel, delivered.
+    try:
+        page.wait_for_selector(f'#webhooks tr[data-webhook="user.offline {USER}"][data-status="delivered"]', timeout=30_000)
+    except Exception:
+        fail(f"{USER}'s offline webhook never showed as delivered: " + page.inner_text("#webhooks")[:500])
+    try:
+        page.wait_for_function("() => document.getElementById('webhook-summary').textContent.startsWith('0 pending')", timeout=30_000)
+    except Exception:
+        fail("webhooks are still pending: " + page.inner_text("#webhook-summary"))
+    say("step webhooks " + " ".join(page.inner_text("#webhook-summary").split()))
     browser.close()
 os._exit(0)

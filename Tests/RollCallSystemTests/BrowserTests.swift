@@ -89,41 +89,53 @@ extension InteropTests {
     @Test("the dashboard at / in headless Chromium lists a user who connects on another hub, with the live feed, and drops them when they leave")
     func dashboard() async throws {
         let python = try await Interop.python()
-        try await withTestDatabase { database in
-            let a = try await HubProcess.serve(database: database, serverID: "dash-a", extra: ["--offline-grace", "0s"])
-            let b = try await HubProcess.serve(database: database, serverID: "dash-b", extra: ["--offline-grace", "0s"])
-            defer { a.signal(SIGKILL); b.signal(SIGKILL) }
-            let authority = try await TestTokens.authority()
-            let admin = try await authority.mint(Identity(userID: "ops", isAdmin: true), lifetime: .seconds(600))
-            let go = FileManager.default.temporaryDirectory.appendingPathComponent("dashboard-\(UUID().uuidString)")
-            let screenshot = HubProcess.packageRoot.appendingPathComponent(".build/dashboard.png")
-            let page = try HubProcess.program(
-                python,
-                [Interop.scripts.appendingPathComponent("dashboard.py").path, "http://127.0.0.1:\(a.port)", admin, "dana", screenshot.path, go.path],
-                name: "dashboard")
-            defer { page.signal(SIGKILL) }
-            _ = try await page.step("live")
-            let tabs = [
-                try await TestSocket.open(
-                    url: b.webSocketURL, token: try await authority.mint(Identity(userID: "dana"), lifetime: .seconds(600)), userAgent: "Firefox/140"),
-                try await TestSocket.open(
-                    url: b.webSocketURL, token: try await authority.mint(Identity(userID: "dana"), lifetime: .seconds(600)), userAgent: "Chrome/150"),
-            ]
-            _ = FileManager.default.createFile(atPath: go.path + ".open", contents: nil)
-            let shown = try await page.step("shown")
-            print("dashboard: \(shown)")
-            _ = try await page.step("feed")
-            try await tabs[0].send(.join(id: .string("j"), room: "doc-7", state: .object(["status": .string("editing")])))
-            let joined = try await tabs[0].frames(until: { $0.roomSnapshot != nil })
-            #expect(joined.last?.roomSnapshot?.version == 1)
-            _ = FileManager.default.createFile(atPath: go.path + ".room", contents: nil)
-            let room = try await page.step("room")
-            #expect(room.hasPrefix("step room doc-7 1 1 dana"), "\(room)")
-            #expect(room.contains("editing"), "\(room)")
-            for tab in tabs { try await tab.close() }
-            _ = FileManager.default.createFile(atPath: go.path + ".close", contents: nil)
-            _ = try await page.step("removed")
-            #expect(try await page.waitForExit(timeout: .seconds(30)) == 0, "\(page.log)")
+        let receiver = WebhookReceiver()
+        try await receiver.run { url in
+            try await withTestDatabase { database in
+                let options = ["--offline-grace", "0s", "--webhook-url", url, "--webhook-secret", WebhookCrashTests.secret]
+                let a = try await HubProcess.serve(database: database, serverID: "dash-a", extra: options)
+                let b = try await HubProcess.serve(database: database, serverID: "dash-b", extra: options)
+                defer { a.signal(SIGKILL); b.signal(SIGKILL) }
+                let authority = try await TestTokens.authority()
+                let admin = try await authority.mint(Identity(userID: "ops", isAdmin: true), lifetime: .seconds(600))
+                let go = FileManager.default.temporaryDirectory.appendingPathComponent("dashboard-\(UUID().uuidString)")
+                let screenshot = HubProcess.packageRoot.appendingPathComponent(".build/dashboard.png")
+                let page = try HubProcess.program(
+                    python,
+                    [
+                        Interop.scripts.appendingPathComponent("dashboard.py").path, "http://127.0.0.1:\(a.port)", admin, "dana", screenshot.path,
+                        go.path,
+                    ],
+                    name: "dashboard")
+                defer { page.signal(SIGKILL) }
+                _ = try await page.step("live")
+                let tabs = [
+                    try await TestSocket.open(
+                        url: b.webSocketURL, token: try await authority.mint(Identity(userID: "dana"), lifetime: .seconds(600)),
+                        userAgent: "Firefox/140"),
+                    try await TestSocket.open(
+                        url: b.webSocketURL, token: try await authority.mint(Identity(userID: "dana"), lifetime: .seconds(600)),
+                        userAgent: "Chrome/150"),
+                ]
+                _ = FileManager.default.createFile(atPath: go.path + ".open", contents: nil)
+                let shown = try await page.step("shown")
+                print("dashboard: \(shown)")
+                _ = try await page.step("feed")
+                try await tabs[0].send(.join(id: .string("j"), room: "doc-7", state: .object(["status": .string("editing")])))
+                let joined = try await tabs[0].frames(until: { $0.roomSnapshot != nil })
+                #expect(joined.last?.roomSnapshot?.version == 1)
+                _ = FileManager.default.createFile(atPath: go.path + ".room", contents: nil)
+                let room = try await page.step("room")
+                #expect(room.hasPrefix("step room doc-7 1 1 dana"), "\(room)")
+                #expect(room.contains("editing"), "\(room)")
+                for tab in tabs { try await tab.close() }
+                _ = FileManager.default.createFile(atPath: go.path + ".close", contents: nil)
+                _ = try await page.step("removed")
+                let webhooks = try await page.step("webhooks")
+                // dana and the admin's dashboard socket: two onlines, a join, a leave, dana's offline.
+                #expect(webhooks == "step webhooks 0 pending · 5 of 5 delivered in the last hour · 0 failed in the last day", "\(webhooks)")
+                #expect(try await page.waitForExit(timeout: .seconds(30)) == 0, "\(page.log)")
+            }
         }
     }
 }
