@@ -64,12 +64,13 @@ public struct WebhookOutbox: Sendable {
         }
     }
 
-    /// Delivered: the receiver answered 2xx.
-    public func delivered(_ eventID: Int64) async throws {
+    /// Delivered: the receiver answered 2xx to each. One statement for a lease's worth.
+    public func delivered(_ eventIDs: [Int64]) async throws {
+        guard !eventIDs.isEmpty else { return }
         let logger = logger
         _ = try await client.withConnection(within: .seconds(10)) { connection in
             try await connection.query(
-                "UPDATE rollcall.webhook_outbox SET delivered_at = now(), last_error = NULL WHERE event_id = \(eventID)", logger: logger)
+                "UPDATE rollcall.webhook_outbox SET delivered_at = now(), last_error = NULL WHERE event_id = ANY(\(eventIDs))", logger: logger)
         }
     }
 

@@ -9,6 +9,7 @@ from . import redis_recipe
 from .cluster import Cluster
 from .processes import SECRET, Binaries, load, log, open_on_hub, start_bare, start_hub, stop_all
 from .report import print_table
+from .webhooks import webhook_pairs
 from .workloads import churn, churn_pairs, idle, reconnect_storm, relay_messages, writer_backlog_peak
 
 
@@ -33,6 +34,9 @@ def main(description=__doc__):
                              "and leaving a room; what the room changes added, per socket, beside the connect+close")
     parser.add_argument("--redis-pairs", type=int, metavar="N",
                         help="only the churn, N times, each beside the bare server and the advice's recipe in Redis")
+    parser.add_argument("--webhook-pairs", type=int, metavar="N",
+                        help="only webhooks: N rounds of the churn without and with webhooks to a receiver on loopback "
+                             "(PostgreSQL's CPU per connect+close, delivery included), then a backlog drained by two hubs")
     options = parser.parse_args()
     Binaries.find()
     ROLLCALL = Binaries.rollcall
@@ -52,6 +56,8 @@ def main(description=__doc__):
         return churn_pairs(options.redis_pairs, [("this build", ROLLCALL, [])])
     if options.rooms_pairs:
         return rooms_pairs(options.rooms_pairs, 600 if options.quick else 3000)
+    if options.webhook_pairs:
+        return webhook_pairs(options.webhook_pairs, 600 if options.quick else 3000, 2000 if options.quick else 20_000)
     if options.against:
         rounds = options.pairs or 3
         return churn_pairs(rounds, [("this build", ROLLCALL, []), (os.path.basename(options.against), options.against, [])])

@@ -67,7 +67,7 @@ def transactions(port):
 def release_binary(name):
     path = os.path.join(ROOT, ".build", "release", name)
     if not os.path.exists(path):
-        raise SystemExit(f"{path} is missing: swift build -c release --product rollcall --product rollcall-bare")
+        raise SystemExit(f"{path} is missing: swift build -c release --product rollcall && swift build -c release --product rollcall-bare")
     return path
 
 
