@@ -38,7 +38,9 @@ public struct WebhookOutbox: Sendable {
     }
 
     /// Leases up to `most` due events for `lease`: the oldest undelivered one of each user (a
-    /// user's events go in order; across users in parallel).
+    /// user's events go in order; across users in parallel). Written so that its cost follows the
+    /// lease, not the backlog: pending events are walked in order (`webhook_outbox_due`) until the
+    /// lease is full, each checked with one probe for an older one of its user (migration 010).
     public func lease(most: Int, for lease: Duration) async throws -> [Due] {
         let logger = logger
         return try await client.withConnection(within: .seconds(10)) { connection in
@@ -49,9 +51,9 @@ public struct WebhookOutbox: Sendable {
                 WHERE o.event_id IN (
                     SELECT d.event_id FROM rollcall.webhook_outbox d
                     WHERE d.delivered_at IS NULL AND d.failed_at IS NULL AND d.next_attempt_at <= now()
-                      AND NOT EXISTS (
-                          SELECT FROM rollcall.webhook_outbox e
-                          WHERE e.user_id = d.user_id AND e.event_id < d.event_id AND e.delivered_at IS NULL AND e.failed_at IS NULL)
+                      AND d.event_id = (
+                          SELECT e.event_id FROM rollcall.webhook_outbox e
+                          WHERE e.user_id = d.user_id AND e.delivered_at IS NULL AND e.failed_at IS NULL ORDER BY e.event_id LIMIT 1)
                     ORDER BY d.event_id LIMIT \(most)
                     FOR UPDATE SKIP LOCKED)
                 RETURNING o.event_id, o.user_id, o.body, o.attempts, o.created_at

@@ -10,7 +10,7 @@ struct MigratorTests {
     static let shipped = [
         "001_registry.sql", "002_grace_and_messages.sql", "003_purge_and_analytics.sql", "004_analyst_role.sql",
         "005_counters_in_one_statement.sql", "006_history_rollups.sql", "007_history_by_month.sql",
-        "008_rooms.sql", "009_webhook_outbox.sql", "010_webhook_retention.sql",
+        "008_rooms.sql", "009_webhook_outbox.sql", "010_webhook_outbox_indexes.sql",
     ]
 
     @Test("applied once, recorded with a checksum; a second run applies nothing")

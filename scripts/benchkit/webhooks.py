@@ -75,9 +75,12 @@ def churn_with_and_without(cluster, receiver, round, connections):
         received = receiver.count
         pg_before, hubs_before = postgres_cpu(cluster.postmaster), cpu_seconds(a.pid) + cpu_seconds(b.pid)
         run = churn([a, b], ["ws://127.0.0.1:18081", "ws://127.0.0.1:18082"], connections, prefix=f"hooks{round}{label}")
+        pg_churned, churned = postgres_cpu(cluster.postmaster), time.time()
         cluster.settle(database)
         drain(cluster, database)
         pg, hubs = postgres_cpu(cluster.postmaster) - pg_before, cpu_seconds(a.pid) + cpu_seconds(b.pid) - hubs_before
+        log(f"{label}: PostgreSQL {pg_churned - pg_before:.2f} s during the churn, {pg - (pg_churned - pg_before):.2f} s in the "
+            f"{time.time() - churned:.1f} s until settled and delivered")
         a.stop()
         b.stop()
         events = int(cluster.psql("SELECT count(*) FROM rollcall.webhook_outbox", database))
