@@ -19,6 +19,13 @@ enum ChildProcess {
         return environment.filter { kept.contains($0.key) || $0.key.hasPrefix("LC_") }.map { "\($0.key)=\($0.value)" }.sorted()
     }
 
+    /// glibc's `posix_spawn_file_actions_addclosefrom_np` (2.34 and later), which Swift's Glibc
+    /// module does not declare; nil where the C library has none.
+    private static let closeFrom: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>?, CInt) -> CInt)? = {
+        guard let symbol = dlsym(dlopen(nil, RTLD_NOW), "posix_spawn_file_actions_addclosefrom_np") else { return nil }
+        return unsafeBitCast(symbol, to: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>?, CInt) -> CInt).self)
+    }()
+
     /// Blocks the calling thread; only for short administrative commands.
     static func run(_ executable: String, _ arguments: [String], silenceOutput: Bool, silenceErrors: Bool) throws(LaunchFailed) -> Int32 {
         try run(executable, arguments, output: silenceOutput ? "/dev/null" : nil, silenceErrors: silenceErrors)
@@ -40,6 +47,11 @@ enum ChildProcess {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         if let output { posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_TRUNC, 0o600) }
         if silenceErrors { posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0) }
+        // Nothing else of this process's: a descriptor opened without close-on-exec (a socket of
+        // a library's, say) would otherwise live on in the child and in a server it leaves running.
+        // A test process holding thousands of sockets once left a PostgreSQL started this way too
+        // few descriptors of its own to start ("insufficient file descriptors").
+        _ = closeFrom?(&actions, 3)
 
         let argv = ([executable] + arguments).map { strdup($0) } + [nil]
         defer { for pointer in argv { free(pointer) } }
