@@ -49,6 +49,16 @@ SELECT count(*), sum(duration) FROM rollcall.sessions WHERE user_id = 'user-4242
 SELECT user_agent, percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM duration))
 FROM rollcall.sessions WHERE NOT open AND started_at >= now() - interval '30 days' GROUP BY user_agent;
 
+\echo 'sessions per user, last UTC week, from the rollups: rollcall.weekly_sessions'
+SELECT count(*), sum(sessions) FROM rollcall.weekly_sessions WHERE week = date_trunc('week', now() AT TIME ZONE 'UTC')::date - 7;
+\echo 'median session length by user agent, 30 UTC days, from the rollups: rollcall.session_length_quantile'
+SELECT * FROM rollcall.session_length_quantile(0.5, (now() AT TIME ZONE 'UTC')::date - 30);
+\echo 'why connections end, yesterday and today, from the rollups: rollcall.session_lengths'
+SELECT close_reason, sum(sessions), sum(time_connected) / sum(sessions) FROM rollcall.session_lengths
+WHERE day >= (now() AT TIME ZONE 'UTC')::date - 1 GROUP BY close_reason;
+\echo 'why connections end, last day, from every row'
+SELECT close_reason, count(*), avg(duration) FROM rollcall.sessions
+WHERE NOT open AND started_at >= now() - interval '1 day' GROUP BY close_reason;
 \echo 'who was online at a given time, exact: rollcall.online_at'
 SELECT count(*) FROM rollcall.online_at(now() - interval '3 days');
 

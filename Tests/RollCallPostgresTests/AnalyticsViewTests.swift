@@ -96,6 +96,22 @@ struct AnalyticsViewTests {
         ) AS per_minute
         WINDOW running AS (ORDER BY minute)
         """,
+        "weekly_sessions": """
+        SELECT date_trunc('week', created_at AT TIME ZONE 'UTC')::date AS week, user_id, count(*) AS sessions,
+               sum(coalesce(disconnected_at, now()) - created_at) AS time_connected
+        FROM rollcall.connections
+        GROUP BY 1, 2
+        """,
+        "session_lengths": """
+        SELECT day, user_agent, close_reason, bucket, rollcall.bucket_length(bucket, 0), rollcall.bucket_length(bucket, 1),
+               count(*), sum(length)
+        FROM (
+            SELECT (created_at AT TIME ZONE 'UTC')::date AS day, user_agent, close_reason, disconnected_at - created_at AS length,
+                   rollcall.length_bucket(disconnected_at - created_at) AS bucket
+            FROM rollcall.connections WHERE NOT connected
+        ) AS closed
+        GROUP BY 1, 2, 3, 4
+        """,
     ]
 
     /// Rows in which the view and the same question asked of every row differ (either way), per view.
@@ -129,20 +145,46 @@ struct AnalyticsViewTests {
             ) AS different
             """, as: Int.self
         ).first
+        // The median and the 90th percentile of the closed sessions' lengths per user agent: the
+        // bucket that holds what percentile_disc answers from every row.
+        let fromRows = """
+            SELECT user_agent, count(*), rollcall.length_bucket(percentile_disc(q.q) WITHIN GROUP (ORDER BY disconnected_at - created_at))
+            FROM rollcall.connections WHERE NOT connected GROUP BY user_agent
+            """
+        let fromRollups = "SELECT user_agent, sessions, bucket FROM rollcall.session_length_quantile(q.q, '-infinity', 'infinity')"
+        differences["session_length_quantile"] = try await sql(
+            database,
+            PostgresQuery(
+                unsafeSQL: """
+                    SELECT count(*)::int FROM unnest(ARRAY[0.5, 0.9]::float8[]) AS q(q),
+                    LATERAL (
+                        (\(fromRollups) EXCEPT ALL \(fromRows))
+                        UNION ALL
+                        (\(fromRows) EXCEPT ALL \(fromRollups))
+                    ) AS different
+                    """), as: Int.self
+        ).first
         return differences
     }
 
-    @Test("the views and online_at answer from rollups exactly what every row answers: passes in chunks, a close committed late, reopens")
+    /// What `differences` answers when every view and function answers what every row answers.
+    static let exact = Dictionary(uniqueKeysWithValues: (Array(fromEveryRow.keys) + ["online_at", "session_length_quantile"]).map { ($0, 0) })
+
+    @Test(
+        "the views, online_at and the length quantiles answer from rollups exactly what every row answers: passes in chunks, a close committed late, reopens"
+    )
     func rollupsExact() async throws {
         try await withTestDatabase { database in
-            // 3,000 connections of 40 users over four days, up to 30 hours long, a tenth still open;
+            // 3,000 connections of 40 users (two user agents and none) over four days, up to 30 hours
+            // long, a tenth still open;
             // some closed as orphans of a hub that may come back. Written by six transactions.
             for part in 0..<6 {
                 try await execute(
                     database,
                     """
-                    INSERT INTO rollcall.connections (connection_id, user_id, server_id, created_at, connected, disconnected_at, close_reason)
-                    SELECT gen_random_uuid(), 'user-' || (i % 40), CASE WHEN i % 5 = 0 THEN 'hub-b' ELSE 'hub-a' END, start, i % 10 = 0,
+                    INSERT INTO rollcall.connections (connection_id, user_id, server_id, user_agent, created_at, connected, disconnected_at, close_reason)
+                    SELECT gen_random_uuid(), 'user-' || (i % 40), CASE WHEN i % 5 = 0 THEN 'hub-b' ELSE 'hub-a' END,
+                           (ARRAY['Firefox', 'Chrome', NULL])[1 + i % 3], start, i % 10 = 0,
                            CASE WHEN i % 10 <> 0 THEN least(start + ((i * 7919) % 108000) * interval '1 second', now()) END,
                            CASE WHEN i % 10 <> 0 THEN CASE WHEN i % 5 = 0 THEN 'orphaned' ELSE 'client_closed' END END
                     FROM (SELECT i, now() - interval '4 days' + (i * 113 % 345600) * interval '1 second' AS start
@@ -152,7 +194,7 @@ struct AnalyticsViewTests {
             func expectExact(_ comment: Comment? = nil, sourceLocation: SourceLocation = #_sourceLocation) async throws {
                 let differences = try await Self.differences(database)
                 #expect(
-                    differences == ["daily_active_users": 0, "concurrency_by_minute": 0, "online_at": 0], "\(comment ?? "") \(differences)",
+                    differences == Self.exact, "\(comment ?? "") \(differences)",
                     sourceLocation: sourceLocation)
             }
             try await expectExact("nothing rolled up yet: all from rows")

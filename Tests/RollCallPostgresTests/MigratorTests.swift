@@ -10,7 +10,7 @@ struct MigratorTests {
     static let shipped = [
         "001_registry.sql", "002_grace_and_messages.sql", "003_purge_and_analytics.sql", "004_analyst_role.sql",
         "005_counters_in_one_statement.sql", "006_history_rollups.sql", "007_history_by_month.sql",
-        "008_rooms.sql", "009_webhook_outbox.sql", "010_webhook_outbox_indexes.sql",
+        "008_rooms.sql", "009_webhook_outbox.sql", "010_webhook_outbox_indexes.sql", "011_session_rollups.sql",
     ]
 
     @Test("applied once, recorded with a checksum; a second run applies nothing")
@@ -30,7 +30,7 @@ struct MigratorTests {
             #expect(
                 tables == [
                     "connections", "day_totals", "message_payloads", "minute_totals", "rollup_progress", "room_members", "rooms",
-                    "schema_migrations", "servers", "user_days", "users", "webhook_outbox",
+                    "schema_migrations", "servers", "session_length_days", "user_days", "user_session_weeks", "users", "webhook_outbox",
                 ])
         }
     }
@@ -145,6 +145,49 @@ struct MigratorTests {
             #expect(try await sql(location, PostgresQuery(unsafeSQL: days), as: (String, Int, Int).self).map { "\($0) \($1) \($2)" } == daysBefore)
             #expect(try await sql(location, PostgresQuery(unsafeSQL: minutes), as: (String, Int).self).map { "\($0) \($1)" } == minutesBefore)
             #expect(daysBefore.count >= 3 && minutesBefore.count > 1000)
+        }
+    }
+
+    @Test("a history rolled up before migration 011 is added to the session rollups by it: every view answers what every row answers")
+    func sessionsRolledUpInPlace() async throws {
+        try await withTestDatabase { location in
+            try await execute(location, "DROP SCHEMA rollcall CASCADE")
+            let before = try Migration.bundled().filter { $0.name < "011" }
+            try await DatabaseAdmin.withConnection(to: location, logger: testLogger) { connection in
+                try await Migrator(logger: testLogger).migrate(before, on: connection)
+            }
+            // 2,000 sessions of 30 users over three weeks, rolled up by the passes before 011; then
+            // 100 more closed and 50 open that no pass has taken.
+            try await execute(
+                location,
+                """
+                INSERT INTO rollcall.connections (connection_id, user_id, server_id, user_agent, created_at, connected, disconnected_at, close_reason)
+                SELECT gen_random_uuid(), 'user-' || (i % 30), 'hub-old', (ARRAY['Firefox', 'Safari'])[1 + i % 2], start, false,
+                       start + ((i * 7919) % 20000) * interval '1 second', 'client_closed'
+                FROM (SELECT i, now() - interval '21 days' + (i * 86413 % 1728000) * interval '1 second' AS start
+                      FROM generate_series(1, 2000) AS i) AS s
+                """)
+            try await eventually(timeout: .seconds(60), "the 2,000 rows rolled up") {
+                _ = try await sql(location, "SELECT rollcall.roll_up_history()::int", as: Int.self)
+                return try await sql(location, "SELECT sum(connections_opened)::int FROM rollcall.day_totals", as: Int.self) == [2000]
+            }
+            try await execute(
+                location,
+                """
+                INSERT INTO rollcall.connections (connection_id, user_id, server_id, user_agent, created_at, connected, disconnected_at, close_reason)
+                SELECT gen_random_uuid(), 'user-' || (i % 30), 'hub-old', NULL, now() - interval '1 hour', i > 2100,
+                       CASE WHEN i <= 2100 THEN now() END, CASE WHEN i <= 2100 THEN 'timeout' END
+                FROM generate_series(2001, 2150) AS i
+                """)
+
+            #expect(try await RegistryDatabase.migrate(location, logger: testLogger) == ["011_session_rollups.sql"])
+            let rolledWeeks = try await sql(location, "SELECT sum(sessions)::int FROM rollcall.user_session_weeks", as: Int.self)
+            let rolledLengths = try await sql(location, "SELECT sum(sessions)::int FROM rollcall.session_length_days", as: Int.self)
+            #expect(rolledWeeks == [2000] && rolledLengths == [2000], "what the passes took, and nothing else")
+            #expect(try await AnalyticsViewTests.differences(location) == AnalyticsViewTests.exact)
+            let weeks = try await sql(
+                location, "SELECT count(DISTINCT week)::int, sum(sessions)::int FROM rollcall.weekly_sessions", as: (Int, Int).self)
+            #expect(weeks.count == 1 && weeks[0].0 >= 3 && weeks[0].1 == 2150, "every session, over three weeks or more: \(weeks)")
         }
     }
 
