@@ -133,8 +133,16 @@ struct CommandLineTests {
             #expect(read.output.contains("rollcall_analyst|1"), "\(read.output)")
             let rooms = try await psql("SELECT count(*) FROM rollcall.room_sessions, rollcall.rooms, rollcall.room_members")
             #expect(rooms.status == 0, "\(rooms.output)")
+            let sessions = try await psql(
+                """
+                SELECT (SELECT count(*) FROM rollcall.weekly_sessions) + (SELECT count(*) FROM rollcall.session_lengths)
+                     + (SELECT count(*) FROM rollcall.session_length_quantile(0.5, '-infinity'))
+                """)
+            let counted = sessions.output.trimmingCharacters(in: .whitespacesAndNewlines)
+            #expect(sessions.status == 0 && counted == "1", "ivy's open session in its week: \(sessions.output)")
             for write in [
                 "DELETE FROM rollcall.room_members",
+                "DELETE FROM rollcall.user_session_weeks",
                 "UPDATE rollcall.users SET online = true",
                 "DELETE FROM rollcall.connections",
                 "SELECT body FROM rollcall.message_payloads",
