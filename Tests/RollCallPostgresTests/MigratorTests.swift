@@ -169,7 +169,7 @@ struct MigratorTests {
                 """)
             try await eventually(timeout: .seconds(60), "the 2,000 rows rolled up") {
                 _ = try await sql(location, "SELECT rollcall.roll_up_history()::int", as: Int.self)
-                return try await sql(location, "SELECT sum(connections_opened)::int FROM rollcall.day_totals", as: Int.self) == [2000]
+                return try await sql(location, "SELECT coalesce(sum(connections_opened), 0)::int FROM rollcall.day_totals", as: Int.self) == [2000]
             }
             try await execute(
                 location,
