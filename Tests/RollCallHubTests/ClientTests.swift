@@ -121,7 +121,7 @@ struct ClientTests {
                     hub,
                     token: {
                         minted.add(1, ordering: .relaxed)
-                        return try await hub.token("elm", lifetime: .seconds(2))
+                        return try await hub.token("elm", lifetime: .seconds(5))
                     }
                 ) { _, log in
                     try await log.wait(for: "a close with 4001") { $0 == .disconnected(closeCode: 4001, retryIn: Self.retry(of: $0)) }

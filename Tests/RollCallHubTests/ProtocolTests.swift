@@ -100,7 +100,7 @@ struct ProtocolTests {
     func tokenExpiry() async throws {
         try await withTestDatabase { database in
             try await TestHub.run(database: database) { hub in
-                let socket = try await TestSocket.open(url: hub.webSocketURL, token: try await hub.token("ursula", lifetime: .seconds(2)))
+                let socket = try await TestSocket.open(url: hub.webSocketURL, token: try await hub.token("ursula", lifetime: .seconds(5)))
                 #expect(try await socket.next().type == "welcome")
                 #expect(try await socket.waitUntilClosed() == 4001)
                 try await eventually("the row closed") {
