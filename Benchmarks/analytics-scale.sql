@@ -2,43 +2,15 @@
 -- minute- and week-level views and the length quantiles beyond ten million rows. Analytics.sql
 -- has every question at ten million; this one loads more and asks only what reads the rollups.
 -- Run: rollcall psql --data-dir DIR --log-level warning -f Benchmarks/analytics-scale.sql [-v rows=N]
--- (a throwaway data dir: it fills rollcall.connections with synthetic history; 100 M rows take
--- about 30 GB of disk).
+-- (a throwaway data dir: it fills rollcall.connections with synthetic history; 30 M rows took
+-- 7.9 GB of disk, so 100 M take about 26 GB).
 \set ON_ERROR_STOP on
 \if :{?rows}
 \else
 \set rows 100000000
 \endif
 \timing on
-\echo 'loading' :rows 'closed sessions of 100 000 users over 30 days, plus 5 000 open ones'
-TRUNCATE rollcall.connections;
-SELECT rollcall.add_month_partitions(3, now() - interval '62 days');
-INSERT INTO rollcall.connections (connection_id, user_id, server_id, user_agent, created_at, connected, disconnected_at, close_reason)
-SELECT rollcall.new_connection_id(start), 'user-' || (i % 100000), 'hub-' || (i % 4),
-       (ARRAY['Firefox', 'Chrome', 'Safari', 'Edge'])[1 + i % 4], start, false,
-       start + (random() * 7200) * interval '1 second',
-       (ARRAY['client_closed', 'timeout', 'client_closed', 'server_shutdown'])[1 + i % 4]
-FROM (SELECT i, now() - interval '30 days' + (i::float8 / :rows) * interval '30 days' AS start
-      FROM generate_series(1, :rows) AS i) AS s;
-INSERT INTO rollcall.connections (connection_id, user_id, server_id, created_at)
-SELECT rollcall.new_connection_id(t), 'user-' || i, 'hub-0', t
-FROM (SELECT i, now() - (random() * 3600) * interval '1 second' AS t FROM generate_series(1, 5000) AS i) AS s;
-ANALYZE rollcall.connections;
-SELECT pg_size_pretty(pg_database_size(current_database())) AS database_size;
-
-\echo 'first rollup pass: every closed row'
-SELECT rollcall.roll_up_history();
-ANALYZE rollcall.minute_totals;
-ANALYZE rollcall.user_days;
-ANALYZE rollcall.day_totals;
-
-\echo 'rollup upkeep: 10 000 connections opened, then closed by one transaction, then one pass'
-INSERT INTO rollcall.connections (connection_id, user_id, server_id, created_at)
-SELECT rollcall.new_connection_id(t), 'user-' || (i * 7), 'hub-1', t
-FROM (SELECT i, now() - (random() * 7200) * interval '1 second' AS t FROM generate_series(1, 10000) AS i) AS s;
-UPDATE rollcall.connections SET connected = false, disconnected_at = now(), close_reason = 'client_closed'
-WHERE connected AND server_id = 'hub-1';
-SELECT rollcall.roll_up_history();
+\ir analytics-load.sql
 
 \echo 'each question twice: first as it comes, then again'
 \echo 'daily active users, whole table'
