@@ -13,6 +13,16 @@ struct MigratorTests {
         "008_rooms.sql", "009_webhook_outbox.sql", "010_webhook_outbox_indexes.sql", "011_session_rollups.sql",
     ]
 
+    /// The database as a hub of an earlier version left it: the schema made again by the
+    /// migrations before `name` only.
+    static func migrate(_ location: DatabaseLocation, before name: String) async throws {
+        try await execute(location, "DROP SCHEMA rollcall CASCADE")
+        let before = try Migration.bundled().filter { $0.name < name }
+        try await DatabaseAdmin.withConnection(to: location, logger: testLogger) { connection in
+            try await Migrator(logger: testLogger).migrate(before, on: connection)
+        }
+    }
+
     @Test("applied once, recorded with a checksum; a second run applies nothing")
     func once() async throws {
         try await withTestDatabase { location in
@@ -64,11 +74,7 @@ struct MigratorTests {
     @Test("a database in use before migration 005 is converted in place: counters go on exactly, one event per transition")
     func countersConvertedInPlace() async throws {
         try await withTestDatabase { location in
-            try await execute(location, "DROP SCHEMA rollcall CASCADE")
-            let before = try Migration.bundled().filter { $0.name < "005" }
-            try await DatabaseAdmin.withConnection(to: location, logger: testLogger) { connection in
-                try await Migrator(logger: testLogger).migrate(before, on: connection)
-            }
+            try await Self.migrate(location, before: "005")
             // Written as the writer of migration 004 left them: ann online with two tabs, bob's last
             // tab closed within his grace, cat offline.
             try await execute(location, "INSERT INTO rollcall.servers (server_id, version, host) VALUES ('hub-old', 'old', 'here')")
@@ -119,11 +125,7 @@ struct MigratorTests {
     @Test("a history written before migration 006 is rolled up by it: the aggregate views answer what they answered before")
     func historyRolledUpInPlace() async throws {
         try await withTestDatabase { location in
-            try await execute(location, "DROP SCHEMA rollcall CASCADE")
-            let before = try Migration.bundled().filter { $0.name < "006" }
-            try await DatabaseAdmin.withConnection(to: location, logger: testLogger) { connection in
-                try await Migrator(logger: testLogger).migrate(before, on: connection)
-            }
+            try await Self.migrate(location, before: "006")
             // 2,000 closed sessions of 30 users over three days, some across midnight.
             try await execute(
                 location,
@@ -151,11 +153,7 @@ struct MigratorTests {
     @Test("a history rolled up before migration 011 is added to the session rollups by it: every view answers what every row answers")
     func sessionsRolledUpInPlace() async throws {
         try await withTestDatabase { location in
-            try await execute(location, "DROP SCHEMA rollcall CASCADE")
-            let before = try Migration.bundled().filter { $0.name < "011" }
-            try await DatabaseAdmin.withConnection(to: location, logger: testLogger) { connection in
-                try await Migrator(logger: testLogger).migrate(before, on: connection)
-            }
+            try await Self.migrate(location, before: "011")
             // 2,000 sessions of 30 users over three weeks, rolled up by the passes before 011; then
             // 100 more closed and 50 open that no pass has taken.
             try await execute(
@@ -195,11 +193,7 @@ struct MigratorTests {
         "a history written before migration 007 is partitioned by it in place: every row kept and still closed by the hubs, new rows in their month")
     func historyPartitionedInPlace() async throws {
         try await withTestDatabase { location in
-            try await execute(location, "DROP SCHEMA rollcall CASCADE")
-            let before = try Migration.bundled().filter { $0.name < "007" }
-            try await DatabaseAdmin.withConnection(to: location, logger: testLogger) { connection in
-                try await Migrator(logger: testLogger).migrate(before, on: connection)
-            }
+            try await Self.migrate(location, before: "007")
             // A hub of the earlier version left 3,000 closed sessions and 20 open ones (version 4 ids).
             try await execute(
                 location,
