@@ -13,14 +13,17 @@ struct LoadToolTests {
         return try JSONDecoder().decode(LoadSummary.self, from: Data(output[start...end].utf8))
     }
 
-    @Test("opens, watches from another hub, sends across hubs and closes: the summary's counts match the database")
-    func counts() async throws {
+    @Test(
+        "opens, watches from another hub, sends across hubs and closes: the summary's counts match the database",
+        arguments: [0, 1])
+    func counts(messageWindow: Int) async throws {
         try await withTestDatabase { database in
             try await TestHub.three(database, grace: .zero) { a, b, c in
                 let run = try await HubProcess.run([
                     "load", "--jwt-secret", TestHub.secret, "--quiet", "--limit", "60s",
                     "--hubs", "ws://127.0.0.1:\(a.port),ws://127.0.0.1:\(b.port)", "--watch-hubs", "ws://127.0.0.1:\(c.port)",
                     "--connections", "40", "--rate", "200", "--watchers", "2", "--message-rate", "30", "--message-duration", "1s",
+                    "--message-window", "\(messageWindow)",
                 ])
                 #expect(run.status == 0, "\(run.output)")
                 let summary = try Self.summary(run.output)
@@ -29,6 +32,7 @@ struct LoadToolTests {
                 #expect(summary.presenceEvents?.online == 80, "each watcher sees each of the 40 users come online once")
                 #expect(summary.propagation?.count == 40)
                 let messages = try #require(summary.messages)
+                // A sender with a window of one waits for each ack before its next send, and still sends them all.
                 #expect(messages.sent == 30 && messages.delivered == 30 && messages.acked == 30)
                 #expect(summary.timeToWelcome.count == 40)
                 try await eventually("every row the run opened closed") {

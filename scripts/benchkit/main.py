@@ -10,7 +10,7 @@ from .cluster import Cluster
 from .processes import SECRET, Binaries, load, log, open_on_hub, start_bare, start_hub, stop_all
 from .report import print_table
 from .webhooks import webhook_pairs
-from .workloads import churn, churn_pairs, idle, reconnect_storm, relay_messages, writer_backlog_peak
+from .workloads import MESSAGE_WINDOW, churn, churn_pairs, idle, reconnect_storm, relay_messages, writer_backlog_peak
 
 
 def main(description=__doc__):
@@ -28,7 +28,7 @@ def main(description=__doc__):
                         help="only the reconnect storm: 10,000 sockets on hub A, A stopped, all of them to hub B at once")
     parser.add_argument("--messages", action="store_true",
                         help="only the cross-hub messages past capacity (50,000/s offered), the bare relay's and the hubs', "
-                             "with the highest backlog hub A's writer reached")
+                             "with the highest backlog hub A's writer reached: senders that wait for acks, then senders that do not")
     parser.add_argument("--rooms-pairs", type=int, metavar="N",
                         help="only rooms: N rounds of a churn, then the same churn with each socket joining, changing its state "
                              "and leaving a room; what the room changes added, per socket, beside the connect+close")
@@ -51,7 +51,7 @@ def main(description=__doc__):
     if options.messages and options.against:
         return messages_pairs(options.pairs or 3, [("this build", ROLLCALL), (os.path.basename(options.against), options.against)])
     if options.messages:
-        return messages_only(2 if options.quick else 5)
+        return messages_only(2 if options.quick else 5, [MESSAGE_WINDOW, 0])
     if options.redis_pairs:
         return churn_pairs(options.redis_pairs, [("this build", ROLLCALL, [])])
     if options.rooms_pairs:
@@ -137,35 +137,37 @@ def main(description=__doc__):
             json.dump(figures, f, indent=2, sort_keys=True)
 
 
-def messages_only(seconds):
-    """The messages phase alone: the bare relay, then two hubs, each at 50,000/s offered."""
+def messages_only(seconds, windows):
+    """The messages phase alone, once per sender window (see MESSAGE_WINDOW): the bare relay, then
+    two hubs on a fresh database, each at 50,000/s offered."""
     cluster = Cluster()
+    figures = {}
     try:
-        log("bare server relaying messages")
-        bare = start_bare("--relay")
-        figures = {"bare": relay_messages("ws://127.0.0.1:18090", "ws://127.0.0.1:18090", seconds, {"bare": bare})}
-        bare.stop()
-        cluster.create("bench_messages")
-        log("RollCall: two hubs, messages from A to B")
-        a = start_hub(cluster, "bench_messages", 18081, "bench-a", [])
-        b = start_hub(cluster, "bench_messages", 18082, "bench-b", [])
-        figures["rollcall"], backlog = writer_backlog_peak(18081, lambda: relay_messages(
-            "ws://127.0.0.1:18081", "ws://127.0.0.1:18082", seconds, {"hub_a": a, "hub_b": b}, cluster.postmaster))
-        figures["rollcall"]["writer_backlog_peak"] = backlog
+        for window in windows:
+            senders = f"window {window}" if window else "no window"
+            log(f"bare server relaying messages, senders with {senders}")
+            bare = start_bare("--relay")
+            figures[f"bare, {senders}"] = relay_messages("ws://127.0.0.1:18090", "ws://127.0.0.1:18090", seconds, {"bare": bare},
+                                                         window=window)
+            bare.stop()
+            log(f"RollCall: two hubs, messages from A to B, senders with {senders}")
+            figures[f"rollcall, {senders}"] = hub_messages(cluster, f"bench_messages_{window}", Binaries.rollcall, seconds, window)
         print(json.dumps(figures, indent=2, sort_keys=True))
+        for label, each in figures.items():
+            log(message_line(label, each))
     finally:
         stop_all()
         cluster.stop()
 
 
-def hub_messages(cluster, database, binary, seconds):
+def hub_messages(cluster, database, binary, seconds, window=MESSAGE_WINDOW):
     """Two hubs of `binary` on a fresh database, messages from A to B past capacity."""
     cluster.create(database)
     a = start_hub(cluster, database, 18081, "bench-a", [], binary)
     b = start_hub(cluster, database, 18082, "bench-b", [], binary)
     try:
         figures, backlog = writer_backlog_peak(18081, lambda: relay_messages(
-            "ws://127.0.0.1:18081", "ws://127.0.0.1:18082", seconds, {"hub_a": a, "hub_b": b}, cluster.postmaster))
+            "ws://127.0.0.1:18081", "ws://127.0.0.1:18082", seconds, {"hub_a": a, "hub_b": b}, cluster.postmaster, window))
     finally:
         a.stop()
         b.stop()
@@ -182,14 +184,21 @@ def messages_pairs(rounds, variants, seconds=5):
         for round in range(1, rounds + 1):
             for label, binary in (variants if round % 2 else variants[::-1]):
                 figures = hub_messages(cluster, f"bench_messages_{round}_{abs(hash(label)) % 1000}", binary, seconds)
-                messages, latency, cpu = figures["messages"] or {}, figures["message_latency_ms"] or {}, figures["message_cpu_us"]
-                log(f"round {round} {label:24} delivered/s {messages.get('delivered_per_second')}  of {messages.get('sent')} sent, "
-                    f"{messages.get('delivered')} delivered  p50 {latency.get('p50', 0):.0f} ms  p99 {latency.get('p99', 0):.0f} ms  "
-                    f"writer backlog peak {figures['writer_backlog_peak']}  hub A {cpu.get('hub_a', 0):.0f} µs  hub B {cpu.get('hub_b', 0):.0f} µs  "
-                    f"PostgreSQL {cpu.get('postgres', 0):.0f} µs per message  errors {figures['message_errors'] or 'none'}")
+                log(message_line(f"round {round} {label}", figures))
     finally:
         stop_all()
         cluster.stop()
+
+
+def message_line(label, figures):
+    """One messages run on a line: rate, latency, the writer's highest backlog (hubs of a build
+    without rollcall_registry_pending: 0), CPU per message delivered."""
+    messages, latency, cpu = figures["messages"] or {}, figures["message_latency_ms"] or {}, figures["message_cpu_us"]
+    backlog = f"writer backlog peak {figures['writer_backlog_peak']}  " if "writer_backlog_peak" in figures else ""
+    per_message = "  ".join(f"{name} {us:.0f} µs" for name, us in cpu.items() if name != "load")
+    return (f"{label:28} delivered/s {messages.get('delivered_per_second')}  of {messages.get('sent')} sent, "
+            f"{messages.get('delivered')} delivered  p50 {latency.get('p50', 0):.0f} ms  p99 {latency.get('p99', 0):.0f} ms  "
+            f"{backlog}{per_message} per message (load {cpu.get('load', 0):.0f} µs)  errors {figures['message_errors'] or 'none'}")
 
 
 def rooms_pairs(rounds, connections):

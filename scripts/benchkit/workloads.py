@@ -68,15 +68,23 @@ def idle(server, url, connections, window, cluster=None, database=None, prefix="
     }
 
 
-def relay_messages(senders, receivers, seconds, processes, postmaster=None):
-    """Senders on `senders` send to receivers on `receivers`, 50,000 messages/s offered. Also the
-    CPU each process spent per message delivered: `processes` (name → Server), PostgreSQL's and
-    the load generator's (the only child reaped while it runs)."""
+# Sends a sender of the messages phase keeps unanswered (the load's --message-window): past
+# capacity, acks come later and the senders slow down, as callers of the client library's send
+# (which returns at the ack) would. 0: every send on its schedule whatever the server answers.
+MESSAGE_WINDOW = 4
+
+
+def relay_messages(senders, receivers, seconds, processes, postmaster=None, window=MESSAGE_WINDOW):
+    """Senders on `senders` send to receivers on `receivers`, 50,000 messages/s offered, each
+    keeping at most `window` sends unanswered. Also the CPU each process spent per message
+    delivered: `processes` (name → Server), PostgreSQL's and the load generator's (the only child
+    reaped while it runs)."""
     before = {name: cpu_seconds(server.pid) for name, server in processes.items()}
     pg_before = postgres_cpu(postmaster) if postmaster else None
     load_before = children_cpu()
     messages = load(["--hubs", senders, "--watch-hubs", receivers, "--connections", "1",
-                     "--message-rate", "50000", "--message-duration", f"{seconds}s", "--concurrency", "256",
+                     "--message-rate", "50000", "--message-duration", f"{seconds}s", "--message-window", str(window),
+                     "--concurrency", "256",
                      "--user-prefix", "msg"])
     load_cpu = children_cpu() - load_before
     spent = {name: cpu_seconds(server.pid) - before[name] for name, server in processes.items()}
@@ -85,7 +93,7 @@ def relay_messages(senders, receivers, seconds, processes, postmaster=None):
     spent["load"] = load_cpu
     delivered = max((messages.get("messages") or {}).get("delivered") or 0, 1)
     return {"messages": messages.get("messages"), "message_latency_ms": messages.get("message_latency_ms"),
-            "message_errors": messages["errors"],
+            "message_errors": messages["errors"], "message_window": window,
             "message_cpu_us": {name: seconds * 1e6 / delivered for name, seconds in spent.items()}}
 
 

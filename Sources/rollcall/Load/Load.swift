@@ -49,6 +49,9 @@ struct Load: AsyncParsableCommand {
     @Option(help: "How long the messages go on (default 5s).", transform: DurationText.parseArgument)
     var messageDuration: Duration = .seconds(5)
 
+    @Option(help: "Sends a sender may have unanswered at once; a sender with that many waits for an ack before it sends more, as the client library's send does (0: no limit, every send on its schedule).")
+    var messageWindow: Int = 0
+
     @Option(help: "Rounds of join, state change and leave each socket makes once all are open (0: none).")
     var roomRounds: Int = 0
 
@@ -63,8 +66,8 @@ struct Load: AsyncParsableCommand {
 
     func validate() throws {
         guard (1...100_000).contains(connections) else { throw ValidationError("--connections must be 1 to 100,000") }
-        guard users >= 0, rate >= 0, messageRate >= 0, watchers >= 0, watchers <= 100 else {
-            throw ValidationError("--users, --rate and --message-rate must not be negative; --watchers is 0 to 100")
+        guard users >= 0, rate >= 0, messageRate >= 0, messageWindow >= 0, watchers >= 0, watchers <= 100 else {
+            throw ValidationError("--users, --rate, --message-rate and --message-window must not be negative; --watchers is 0 to 100")
         }
         guard concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1") }
         guard roomRounds >= 0, rooms >= 1 else { throw ValidationError("--room-rounds must not be negative, --rooms at least 1") }
@@ -80,7 +83,8 @@ struct Load: AsyncParsableCommand {
             hubs: hubURLs,
             watchHubs: try watchHubs.map(Self.loopbackURLs) ?? [hubURLs[hubURLs.count - 1]],
             connections: connections, users: users, rate: rate, concurrency: concurrency,
-            hold: hold, watchers: watchers, messageRate: messageRate, messageDuration: messageDuration, limit: limit,
+            hold: hold, watchers: watchers, messageRate: messageRate, messageDuration: messageDuration, messageWindow: messageWindow,
+            limit: limit,
             roomRounds: roomRounds, rooms: rooms, prefix: userPrefix,
             tokens: { user in try await authority.mint(Identity(userID: user), lifetime: .seconds(3_600)) })
         let progress: (@Sendable (String) -> Void)? = quiet ? nil : Self.showProgress

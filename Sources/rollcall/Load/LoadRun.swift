@@ -18,6 +18,8 @@ struct LoadPlan: Sendable {
     var watchers: Int
     var messageRate: Double
     var messageDuration: Duration
+    /// Sends a sender may have unanswered; zero sends on the schedule whatever the hub answers.
+    var messageWindow: Int = 0
     var limit: Duration
     /// Rounds of join, state change and leave every held socket makes, in `rooms` rooms.
     var roomRounds: Int = 0
@@ -182,7 +184,9 @@ final class LoadRun: Sendable {
     // MARK: - Messages
 
     /// Senders on the first hub send to receivers on the watch hubs at `messageRate` in all; a
-    /// socket may send 50 frames a second, so there is one sender per 40 a second.
+    /// socket may send 50 frames a second, so there is one sender per 40 a second. With a
+    /// `messageWindow`, a sender keeps at most that many sends unanswered, so a hub that is past
+    /// its capacity slows its senders instead of the load queueing what it cannot take.
     private func messages() async throws {
         recorder.phase("messages")
         let senderCount = max(1, Int((plan.messageRate / 40).rounded(.up)))
@@ -213,7 +217,9 @@ final class LoadRun: Sendable {
                     sending.addTask {
                         try await withThrowingTaskGroup(of: Void.self) { answers in
                             let answered = Atomic<Int>(0)
+                            let (answerSeen, seeAnswer) = AsyncStream.makeStream(of: Void.self)
                             answers.addTask {
+                                defer { seeAnswer.finish() }
                                 while let frame = try await sender.receive() {
                                     switch frame {
                                     case .ack(_, true): self.recorder.acked()
@@ -222,13 +228,22 @@ final class LoadRun: Sendable {
                                     default: continue
                                     }
                                     answered.add(1, ordering: .relaxed)
+                                    seeAnswer.yield()
                                 }
                             }
+                            var answersSeen = answerSeen.makeAsyncIterator()
                             var sequence = index
                             var sentHere = 0
+                            var answeredHere = 0
                             while sequence < total {
                                 let due = begun + .seconds(Double(sentHere) / perSender)
                                 if due > .now { try await Task.sleep(until: due) }
+                                // A full window waits for an answer: a hub that acks later slows this sender down.
+                                while self.plan.messageWindow > 0, sentHere - answeredHere >= self.plan.messageWindow,
+                                    await answersSeen.next() != nil
+                                {
+                                    answeredHere += 1
+                                }
                                 let to = "\(self.plan.prefix)-receiver-\(sequence % receiverCount)"
                                 self.recorder.sending(Int64(sequence))
                                 try await sender.send(
