@@ -49,7 +49,11 @@ struct Load: AsyncParsableCommand {
     @Option(help: "How long the messages go on (default 5s).", transform: DurationText.parseArgument)
     var messageDuration: Duration = .seconds(5)
 
-    @Option(help: "Sends a sender may have unanswered at once; a sender with that many waits for an ack before it sends more, as the client library's send does (0: no limit, every send on its schedule).")
+    @Option(
+        help: """
+            Sends a sender may have unanswered at once; with that many it waits for an ack before it sends \
+            more, as callers of the client library's send do (0: no limit, every send on its schedule).
+            """)
     var messageWindow: Int = 0
 
     @Option(help: "Rounds of join, state change and leave each socket makes once all are open (0: none).")
