@@ -88,11 +88,15 @@ struct Serve: AsyncParsableCommand {
             """)
     var executor: TaskPlacement = TaskPlacement(rawValue: ProcessInfo.processInfo.environment["ROLLCALL_EXECUTOR"] ?? "") ?? .pool
 
-    @Option(help: "POST every online, offline, room join and room leave to this http(s) URL (env: ROLLCALL_WEBHOOK_URL; default none).")
-    var webhookURL: String? = ProcessInfo.processInfo.environment["ROLLCALL_WEBHOOK_URL"]
+    @Option(
+        name: .customLong("webhook-url"),
+        help: "POST every online, offline, room join and room leave to this http(s) URL (env: ROLLCALL_WEBHOOK_URL; default none).")
+    var webhookURLOption: String?
 
-    @Option(help: "Signs the webhooks; at least 32 bytes, needed with --webhook-url (env: ROLLCALL_WEBHOOK_SECRET).")
-    var webhookSecret: String? = ProcessInfo.processInfo.environment["ROLLCALL_WEBHOOK_SECRET"]
+    @Option(
+        name: .customLong("webhook-secret"),
+        help: "Signs the webhooks; at least 32 bytes, needed with --webhook-url (env: ROLLCALL_WEBHOOK_SECRET).")
+    var webhookSecretOption: String?
 
     @Option(help: "How long one webhook POST may take (env: ROLLCALL_WEBHOOK_TIMEOUT; default 5s).", transform: DurationText.parseArgument)
     var webhookTimeout: Duration = environmentDuration("ROLLCALL_WEBHOOK_TIMEOUT", default: HubConfiguration.Defaults.webhookTimeout)
@@ -124,6 +128,8 @@ struct Serve: AsyncParsableCommand {
             throw CommandFailure(error.description)
         }
         var webhooks: WebhookSettings?
+        let webhookURL = webhookURLOption ?? ProcessInfo.processInfo.environment["ROLLCALL_WEBHOOK_URL"]
+        let webhookSecret = webhookSecretOption ?? ProcessInfo.processInfo.environment["ROLLCALL_WEBHOOK_SECRET"]
         if let webhookURL, !webhookURL.isEmpty {
             switch WebhookSettings.validated(url: webhookURL, secret: webhookSecret, timeout: webhookTimeout, maxAge: webhookMaxAge) {
             case .success(let settings): webhooks = settings
