@@ -50,6 +50,18 @@ struct CommandLineTests {
         #expect(variable.log.contains("ROLLCALL_EXECUTOR: 'threads' is neither event-loops nor pool"), "output: \(variable.log)")
     }
 
+    @Test("webhooks are configured from the environment too: a URL without a secret stops the hub, a short secret names its length")
+    func webhookEnvironment() async throws {
+        let arguments = ["serve", "--database-url", "postgres://nobody@127.0.0.1:1/none", "--jwt-secret", TestHub.secret]
+        let unsigned = try HubProcess.start(arguments, environment: ["ROLLCALL_WEBHOOK_URL": "http://127.0.0.1:9/hook"])
+        #expect(try await unsigned.waitForExit(timeout: .seconds(30)) == 1)
+        #expect(unsigned.log.contains("--webhook-url needs --webhook-secret"), "\(unsigned.log)")
+        let short = try HubProcess.start(
+            arguments, environment: ["ROLLCALL_WEBHOOK_URL": "http://127.0.0.1:9/hook", "ROLLCALL_WEBHOOK_SECRET": "too short"])
+        #expect(try await short.waitForExit(timeout: .seconds(30)) == 1)
+        #expect(short.log.contains("at least 32 bytes, not 9"), "\(short.log)")
+    }
+
     @Test("every number and duration README documents for serve stops it, from the environment, when it cannot be read")
     func badEnvironmentValues() async throws {
         let readme = try String(contentsOf: HubProcess.packageRoot.appendingPathComponent("README.md"), encoding: .utf8)
