@@ -6,9 +6,11 @@ import Synchronization
 
 /// A socket's mailbox with a byte budget. Whoever yields, every input is turned into frames and
 /// written on the socket's event loop, in the order it was yielded: the socket needs no task of
-/// its own to write. What is queued for a socket and not yet handed to the kernel may not pass
-/// `budget`. A client that stops reading would otherwise grow the hub without bound; past the
-/// budget the mailbox takes nothing more and calls `overflow` once, which ends the socket.
+/// its own to write. Inputs that reach the loop together share one flush (one system call): a
+/// batch's acks to one sender, or a notification's messages to one recipient. What is queued for
+/// a socket and not yet handed to the kernel may not pass `budget`. A client that stops reading
+/// would otherwise grow the hub without bound; past the budget the mailbox takes nothing more
+/// and calls `overflow` once, which ends the socket.
 final class Mailbox: Sendable {
     private let channel: any Channel
     private let outbound: WebSocketOutboundWriter
@@ -29,6 +31,8 @@ final class Mailbox: Sendable {
         var rooms = RoomFeed()
         /// The close asked for: nothing may follow it.
         var close: (code: WebSocketErrorCode, reason: String)?
+        /// Frames are written and their flush is queued behind whatever the loop has queued already.
+        var flushQueued = false
     }
 
     init(channel: any Channel, outbound: WebSocketOutboundWriter, dialect: SocketDialect, budget: Int, overflow: @escaping @Sendable () -> Void) {
@@ -62,13 +66,19 @@ final class Mailbox: Sendable {
         channel.eventLoop.execute { self.write(input, cost: cost) }
     }
 
-    /// On the event loop: the frames `input` becomes, written in one flush. Its cost leaves the
-    /// budget when the last of them has reached the kernel (or the socket has gone).
+    /// On the event loop: the frames `input` becomes, written, and their flush queued unless one
+    /// is queued already. Its cost leaves the budget when the last of them has reached the kernel
+    /// (or the socket has gone).
     private func write(_ input: SessionInput, cost: Int) {
         var texts: [String] = []
         var close: (WebSocketErrorCode, String)?
+        var queueFlush = false
         writer.withLock { writer in
             guard writer.close == nil else { return }
+            defer {
+                queueFlush = !texts.isEmpty && !writer.flushQueued
+                if queueFlush { writer.flushQueued = true }
+            }
             switch input {
             case .frame(let frame): texts = dialect.text(for: frame).map { [$0] } ?? []
             case .subscriber(let input): texts = writer.subscriber.handle(input).compactMap(dialect.text(for:))
@@ -85,7 +95,13 @@ final class Mailbox: Sendable {
             let frame = WebSocketFrame(fin: true, opcode: .text, data: channel.allocator.buffer(string: text))
             last = channel.write(frame)
         }
-        if last != nil { channel.flush() }
+        if queueFlush {
+            // Runs after the inputs already queued on the loop, whose frames it flushes too.
+            channel.eventLoop.execute {
+                self.writer.withLock { $0.flushQueued = false }
+                self.channel.flush()
+            }
+        }
         if let last {
             last.whenComplete { _ in self.queuedBytes.subtract(cost, ordering: .relaxed) }
         } else {
