@@ -26,9 +26,10 @@ public final class RegistryWriter: Service, Sendable {
         var wakeUp: CheckedContinuation<Void, Never>?
         /// Callers of `drained()`.
         var idleWaiters: [CheckedContinuation<Void, Never>] = []
-        /// Callers of `roomForMessages(within:)`, while the queue is backlogged, by ticket.
-        var roomWaiters: [Int: CheckedContinuation<Void, Never>] = [:]
-        var nextRoomTicket = 0
+        /// Callers of `roomForMessages(within:)` while the queue is backlogged, oldest first.
+        var roomWaiters: [RoomWaiter] = []
+        /// Whether a task is releasing the room waiters whose limit has passed.
+        var roomWaitersWatched = false
         /// Names each room change's answer in its batch's outcome.
         var nextChangeTicket = 0
         var observers: [@Sendable (CommitReport) -> Void] = []
@@ -37,6 +38,12 @@ public final class RegistryWriter: Service, Sendable {
 
     /// How long a user whose last connection closed stays online; zero publishes offline at once.
     let offlineGrace: Duration
+
+    /// A sender held until the writer has room, or until `until`.
+    struct RoomWaiter {
+        let until: ContinuousClock.Instant
+        let continuation: CheckedContinuation<Void, Never>
+    }
 
     /// Whether each batch also writes the webhooks of its transitions to the outbox (migration 009).
     let webhooks: Bool
@@ -70,24 +77,44 @@ public final class RegistryWriter: Service, Sendable {
     public var isBacklogged: Bool { state.withLock { $0.queue.isBacklogged } }
 
     /// Returns once the queue is not backlogged (at once if it is not), the writer has stopped, or
-    /// `limit` has passed. A socket's frames are read one after the other: a sender that waits here
+    /// `limit` has passed (by up to `roomWaiterCheck`). A socket's frames are read one after the other: a sender that waits here
     /// is not read, so TCP slows it down, and the hub queues no more than it can write soon. The
     /// limit lets a held socket notice its own close, and a database outage, within that time.
     public func roomForMessages(within limit: Duration) async {
         await withCheckedContinuation { continuation in
-            let ticket: Int? = state.withLock { state in
-                guard state.queue.isBacklogged, !state.queue.finished else { return nil }
-                state.nextRoomTicket += 1
-                state.roomWaiters[state.nextRoomTicket] = continuation
-                return state.nextRoomTicket
+            let (held, watch) = state.withLock { state -> (Bool, Bool) in
+                guard state.queue.isBacklogged, !state.queue.finished else { return (false, false) }
+                state.roomWaiters.append(RoomWaiter(until: .now + limit, continuation: continuation))
+                defer { state.roomWaitersWatched = true }
+                return (true, !state.roomWaitersWatched)
             }
-            guard let ticket else { return continuation.resume() }
-            Task {
-                try? await Task.sleep(for: limit)
-                state.withLock { $0.roomWaiters.removeValue(forKey: ticket) }?.resume()
-            }
+            guard held else { return continuation.resume() }
+            if watch { Task { await self.releaseExpiredRoomWaiters() } }
         }
     }
+
+    /// Lets go of held senders whose limit has passed, a quarter of a second late at most, for as
+    /// long as any is held: one task for them all, where a timer of each held frame's own would
+    /// cost a hub past its capacity a timer per message.
+    private func releaseExpiredRoomWaiters() async {
+        while true {
+            try? await Task.sleep(for: Self.roomWaiterCheck)
+            let expired: [RoomWaiter]? = state.withLock { state in
+                guard !state.roomWaiters.isEmpty else {
+                    state.roomWaitersWatched = false
+                    return nil
+                }
+                let now = ContinuousClock.now
+                let expired = state.roomWaiters.filter { $0.until <= now }
+                if !expired.isEmpty { state.roomWaiters.removeAll { $0.until <= now } }
+                return expired
+            }
+            guard let expired else { return }
+            for waiter in expired { waiter.continuation.resume() }
+        }
+    }
+
+    static let roomWaiterCheck: Duration = .milliseconds(250)
 
     // MARK: Service
 
@@ -116,8 +143,8 @@ public final class RegistryWriter: Service, Sendable {
             self.stop()
         }
         let (waiters, leftover) = state.withLock { state in
-            defer { state.idleWaiters = []; state.roomWaiters = [:] }
-            return (state.idleWaiters + state.roomWaiters.values, state.queue.finish())
+            defer { state.idleWaiters = []; state.roomWaiters = [] }
+            return (state.idleWaiters + state.roomWaiters.map(\.continuation), state.queue.finish())
         }
         if Task.isCancelled, !leftover.isEmpty {
             abandon(leftover, graces: 0, error: CancellationError())
@@ -172,8 +199,8 @@ public final class RegistryWriter: Service, Sendable {
                 let step = state.queue.next(at: now)
                 var waiters: [CheckedContinuation<Void, Never>] = []
                 if !state.queue.isBacklogged {
-                    waiters = Array(state.roomWaiters.values)
-                    state.roomWaiters = [:]
+                    waiters = state.roomWaiters.map(\.continuation)
+                    state.roomWaiters = []
                 }
                 // Only an idle queue answers `drained()`: requests that linger are not written yet.
                 if state.queue.isIdle {

@@ -170,8 +170,8 @@ struct FrameHandler {
             // Without the database other hubs are out of reach; this hub's sockets are not. When the
             // outage is known, do not make the sender wait for the writer to find out again.
             guard services.databaseAvailable else { return deliverHereOnly(message, id: id, because: "database unavailable", log: log) }
-            // Behind a backlog, this socket is not read until the writer has room (5 s at most at a
-            // time): TCP slows its sender, and the hub holds no more messages than it can write soon.
+            // Behind a backlog, this socket is not read until the writer has room (about 5 s at most
+            // at a time): TCP slows its sender, and the hub holds no more messages than it can write soon.
             if services.writer.isBacklogged {
                 services.metrics.messagesHeld.increment()
                 let heldSince = ContinuousClock.now
