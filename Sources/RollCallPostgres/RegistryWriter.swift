@@ -77,9 +77,10 @@ public final class RegistryWriter: Service, Sendable {
     public var isBacklogged: Bool { state.withLock { $0.queue.isBacklogged } }
 
     /// Returns once the queue is not backlogged (at once if it is not), the writer has stopped, or
-    /// `limit` has passed (by up to `roomWaiterCheck`). A socket's frames are read one after the other: a sender that waits here
-    /// is not read, so TCP slows it down, and the hub queues no more than it can write soon. The
-    /// limit lets a held socket notice its own close, and a database outage, within that time.
+    /// `limit` has passed (by up to `roomWaiterCheck`). A socket's frames are read one after the
+    /// other: a sender that waits here is not read, so TCP slows it down, and the hub queues no
+    /// more than it can write soon. The limit lets a held socket notice its own close, and a
+    /// database outage, within that time.
     public func roomForMessages(within limit: Duration) async {
         await withCheckedContinuation { continuation in
             let (held, watch) = state.withLock { state -> (Bool, Bool) in
