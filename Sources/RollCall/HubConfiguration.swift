@@ -12,6 +12,7 @@ public struct HubConfiguration: Sendable {
         public static let webhookMaxAge: Duration = .seconds(86_400)
         public static let maxBatch = 500
         public static let batchLinger: Duration = .milliseconds(5)
+        public static let writeDeadline: Duration = .seconds(10)
         public static let maxMessageBytes = 64 * 1024
         public static let maxUserAgentBytes = 512
         public static let maxOutboundBytes = 4 * 1024 * 1024
@@ -37,6 +38,9 @@ public struct HubConfiguration: Sendable {
     public var maxBatch: Int
     /// Longest a registry batch waits for more requests while the hub is busy; zero never waits.
     public var batchLinger: Duration
+    /// Longest one registry transaction may take before the hub gives it up; its statements are
+    /// cut off sooner (`DatabaseLocation.SessionLimits`), so most failures are clean errors.
+    public var writeDeadline: Duration
     /// Largest `data` of a message; a frame may be larger by `frameOverhead` for its envelope.
     public var maxMessageBytes: Int
     /// Longest user agent kept in a connection row.
@@ -64,6 +68,7 @@ public struct HubConfiguration: Sendable {
         retention: Duration = Defaults.retention,
         maxBatch: Int = Defaults.maxBatch,
         batchLinger: Duration = Defaults.batchLinger,
+        writeDeadline: Duration = Defaults.writeDeadline,
         maxMessageBytes: Int = Defaults.maxMessageBytes,
         maxUserAgentBytes: Int = Defaults.maxUserAgentBytes,
         maxOutboundBytes: Int = Defaults.maxOutboundBytes,
@@ -83,6 +88,7 @@ public struct HubConfiguration: Sendable {
         self.retention = retention
         self.maxBatch = maxBatch
         self.batchLinger = batchLinger
+        self.writeDeadline = writeDeadline
         self.maxMessageBytes = maxMessageBytes
         self.maxUserAgentBytes = maxUserAgentBytes
         self.maxOutboundBytes = maxOutboundBytes
@@ -94,6 +100,10 @@ public struct HubConfiguration: Sendable {
 
     /// Longest `--batch-linger` accepted: a lingering writer notices a stop only when it is over.
     public static let maxBatchLinger: Duration = .seconds(1)
+
+    /// The bounds of `--write-deadline`: under 2 s a busy database fails writes that would have
+    /// gone through; over a minute, opens wait that long before they are refused.
+    public static let writeDeadlines: ClosedRange<Duration> = .seconds(2) ... .seconds(60)
 
     /// Room for a frame's envelope around its `data`.
     public static let frameOverhead = 4096
@@ -114,6 +124,10 @@ public struct HubConfiguration: Sendable {
         if maxBatch < 1 { throw Invalid(description: "--max-batch must be at least 1") }
         if batchLinger < .zero || batchLinger > Self.maxBatchLinger {
             throw Invalid(description: "--batch-linger must be between 0 and \(DurationText.format(Self.maxBatchLinger))")
+        }
+        if !Self.writeDeadlines.contains(writeDeadline) {
+            let (low, high) = (DurationText.format(Self.writeDeadlines.lowerBound), DurationText.format(Self.writeDeadlines.upperBound))
+            throw Invalid(description: "--write-deadline must be between \(low) and \(high)")
         }
         if maxMessageBytes < 1 { throw Invalid(description: "--max-message-bytes must be at least 1") }
         if maxOutboundBytes < 2 * maxFrameBytes {

@@ -21,13 +21,14 @@ public enum HubApplication {
 
         // Two pools: the writer, heartbeat and sweep on one, the reads that clients cause on the
         // other, so a flood of reads never makes an open, a close or a heartbeat wait.
-        let client = PostgresClient(configuration: database.clientConfiguration(connections: 3), backgroundLogger: logger)
+        let client = PostgresClient(
+            configuration: database.clientConfiguration(connections: 3, within: configuration.writeDeadline), backgroundLogger: logger)
         let readClient = PostgresClient(configuration: database.clientConfiguration(connections: 6), backgroundLogger: logger)
         let seal = NotifySeal(secret: configuration.jwtSecret)
         let writer = RegistryWriter(
             serverID: configuration.serverID, client: client, seal: seal, maxBatch: configuration.maxBatch,
-            linger: configuration.batchLinger, offlineGrace: configuration.offlineGrace, webhooks: configuration.webhooks != nil,
-            logger: logger)
+            linger: configuration.batchLinger, offlineGrace: configuration.offlineGrace, attemptLimit: configuration.writeDeadline,
+            webhooks: configuration.webhooks != nil, logger: logger)
         let metrics = HubMetrics()
         let contact = DatabaseContact()
         writer.onCommit { report in

@@ -1,5 +1,6 @@
 import Foundation
 import PostgresNIO
+import RollCall
 
 /// Where a PostgreSQL database is: parsed from `postgres://user:password@host:port/database`,
 /// or a unix socket directory (`?host=/path` or the embedded cluster).
@@ -60,8 +61,8 @@ public struct DatabaseLocation: Sendable, Equatable {
 
     public var clientConfiguration: PostgresClient.Configuration { clientConfiguration(connections: 8) }
 
-    /// A pool of at most `connections` sessions, each bounded by `sessionLimits`.
-    public func clientConfiguration(connections: Int) -> PostgresClient.Configuration {
+    /// A pool of at most `connections` sessions, each bounded by `sessionLimits(within:)`.
+    public func clientConfiguration(connections: Int, within deadline: Duration = .seconds(10)) -> PostgresClient.Configuration {
         var configuration: PostgresClient.Configuration
         switch endpoint {
         case .tcp(let host, let port):
@@ -72,21 +73,27 @@ public struct DatabaseLocation: Sendable, Equatable {
         }
         configuration.options.minimumConnections = 0
         configuration.options.maximumConnections = connections
-        configuration.options.additionalStartupParameters = [("application_name", Self.applicationName)] + Self.sessionLimits
+        configuration.options.additionalStartupParameters = [("application_name", Self.applicationName)] + Self.sessionLimits(within: deadline)
         return configuration
     }
 
-    /// Bounds on every statement of the hub's pool, so a stuck query or lock wait fails instead of
-    /// holding the writer (whose attempts are given up after 10 s); the server also probes idle
-    /// TCP peers, so it drops the sessions of a hub that vanished. Migrations lift the first two.
+    /// Bounds on every statement of a pool whose callers give up on a step after `deadline` (the
+    /// writer's attempts, `--write-deadline`): a lock wait fails at half of it and a statement at
+    /// four fifths, so a stuck query or lock wait ends as an error the caller can act on, before
+    /// the caller abandons the step and closes its connection. The server also probes idle TCP
+    /// peers, so it drops the sessions of a hub that vanished. Migrations lift the first two.
     /// A transaction that has waited 10 s for its hub's next statement belongs to an attempt the
     /// writer has given up on, or to a hub that is frozen (stopped, paused, swapped out): the
     /// server ends it, and with it the locks it holds, the purge's among them, which would
     /// otherwise keep every other hub from purging for as long as the frozen one stays frozen.
-    static let sessionLimits: [(String, String)] = [
-        ("statement_timeout", "8s"), ("lock_timeout", "5s"), ("idle_in_transaction_session_timeout", "10s"),
-        ("tcp_keepalives_idle", "10"), ("tcp_keepalives_interval", "5"), ("tcp_keepalives_count", "3"),
-    ]
+    static func sessionLimits(within deadline: Duration) -> [(String, String)] {
+        let milliseconds = deadline.milliseconds
+        return [
+            ("statement_timeout", "\(milliseconds * 4 / 5)ms"), ("lock_timeout", "\(milliseconds / 2)ms"),
+            ("idle_in_transaction_session_timeout", "10s"),
+            ("tcp_keepalives_idle", "10"), ("tcp_keepalives_interval", "5"), ("tcp_keepalives_count", "3"),
+        ]
+    }
 
     /// The `application_name` of every connection this process opens: it tells this process's
     /// own sessions apart from other clients of a cluster (see `DatabaseTarget.release`).

@@ -53,6 +53,14 @@ struct Serve: AsyncParsableCommand {
         transform: DurationText.parseArgument)
     var batchLinger: Duration = environmentDuration("ROLLCALL_BATCH_LINGER", default: HubConfiguration.Defaults.batchLinger)
 
+    @Option(
+        help: """
+            Longest one registry transaction may take before the hub gives it up; its lock waits end at half of it \
+            (env: ROLLCALL_WRITE_DEADLINE; default 10s, 2s to 60s).
+            """,
+        transform: DurationText.parseArgument)
+    var writeDeadline: Duration = environmentDuration("ROLLCALL_WRITE_DEADLINE", default: HubConfiguration.Defaults.writeDeadline)
+
     @Option(help: "Largest frame or message body in bytes (env: ROLLCALL_MAX_MESSAGE_BYTES).")
     var maxMessageBytes: Int = environmentInt("ROLLCALL_MAX_MESSAGE_BYTES", default: HubConfiguration.Defaults.maxMessageBytes)
 
@@ -141,7 +149,7 @@ struct Serve: AsyncParsableCommand {
             serverID: serverID ?? Self.defaultServerID(port: port),
             jwtSecret: secret,
             orphanWindow: orphanWindow, heartbeatInterval: heartbeatInterval, purgeInterval: purgeInterval,
-            offlineGrace: offlineGrace, retention: retention, maxBatch: maxBatch, batchLinger: batchLinger,
+            offlineGrace: offlineGrace, retention: retention, maxBatch: maxBatch, batchLinger: batchLinger, writeDeadline: writeDeadline,
             maxMessageBytes: maxMessageBytes, maxOutboundBytes: maxOutboundBytes,
             pingInterval: pingInterval, trustedProxies: proxies,
             openLimits: .init(
@@ -155,7 +163,7 @@ struct Serve: AsyncParsableCommand {
             throw CommandFailure(error.description)
         }
         // Past the writer's own patience with a dead database, the drain and any running offline graces.
-        let patience = Duration.seconds(45) + offlineGrace
+        let patience = Duration.seconds(35) + writeDeadline + offlineGrace
         let common = common, host = host, port = port
         try await BoundedShutdown.run(patience: patience, logger: logger) { stage in
             try await common.withDatabase(logger: logger) { target in

@@ -119,6 +119,33 @@ struct HostileClientTests {
         }
     }
 
+    @Test("the writer's sessions give up a lock wait at half of --write-deadline and a statement at four fifths")
+    func writeDeadlineBoundsSessions() async throws {
+        try await withTestDatabase { database in
+            // What the backend that wrote the row was bound by, read from the backend itself.
+            try await execute(database, "CREATE TABLE public.writer_limits (lock_timeout text, statement_timeout text)")
+            try await execute(
+                database,
+                """
+                CREATE FUNCTION public.note_writer_limits() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN
+                    INSERT INTO public.writer_limits VALUES (current_setting('lock_timeout'), current_setting('statement_timeout'));
+                    RETURN NULL;
+                END $$
+                """)
+            try await execute(
+                database,
+                "CREATE TRIGGER note_writer_limits AFTER INSERT ON rollcall.connections FOR EACH ROW EXECUTE FUNCTION public.note_writer_limits()")
+            var configuration = TestHub.configuration()
+            configuration.writeDeadline = .seconds(30)
+            try await TestHub.run(configuration, database: database) { hub in
+                try await hub.connect("ada").close()
+            }
+            let limits = try await sql(database, "SELECT lock_timeout || ' ' || statement_timeout FROM public.writer_limits", as: String.self)
+            #expect(limits == ["15s 24s"])
+        }
+    }
+
     @Test("reads the database holds up do not hold up opens: the writer has connections of its own")
     func readFloodSparesWriter() async throws {
         try await withTestDatabase { database in

@@ -19,6 +19,20 @@ struct HubConfigurationTests {
         }
     }
 
+    @Test("a write deadline outside 2 s to 60 s is refused, naming the option")
+    func writeDeadline() {
+        for deadline: Duration in [.milliseconds(1999), .seconds(61)] {
+            #expect {
+                try HubConfiguration(serverID: "a", jwtSecret: "", writeDeadline: deadline).validate()
+            } throws: { error in
+                "\(error)".contains("--write-deadline")
+            }
+        }
+        for deadline: Duration in [.seconds(2), .seconds(60)] {
+            #expect(throws: Never.self) { try HubConfiguration(serverID: "a", jwtSecret: "", writeDeadline: deadline).validate() }
+        }
+    }
+
     @Test("batch size, batch linger and server id are checked")
     func other() {
         #expect(throws: HubConfiguration.Invalid.self) { try HubConfiguration(serverID: "a", jwtSecret: "", maxBatch: 0).validate() }
