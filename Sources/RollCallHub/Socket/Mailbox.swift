@@ -6,15 +6,18 @@ import Synchronization
 
 /// A socket's mailbox with a byte budget. Whoever yields, every input is turned into frames and
 /// written on the socket's event loop, in the order it was yielded: the socket needs no task of
-/// its own to write. Inputs that reach the loop together share one flush (one system call): a
-/// batch's acks to one sender, or a notification's messages to one recipient. What is queued for
-/// a socket and not yet handed to the kernel may not pass `budget`. A client that stops reading
-/// would otherwise grow the hub without bound; past the budget the mailbox takes nothing more
-/// and calls `overflow` once, which ends the socket.
+/// its own to write. Inputs yielded before the loop gets to them are taken together, and their
+/// frames share one flush (one system call): a batch's acks to one sender, or a notification's
+/// messages to one recipient, cost the loop one wake-up and one write. What is queued for a socket
+/// and not yet handed to the kernel may not pass `budget`. A client that stops reading would
+/// otherwise grow the hub without bound; past the budget the mailbox takes nothing more and calls
+/// `overflow` once, which ends the socket.
 final class Mailbox: Sendable {
     private let channel: any Channel
     private let outbound: WebSocketOutboundWriter
     private let dialect: SocketDialect
+    /// Inputs yielded and not yet taken by the event loop.
+    private let inbox = Mutex(Inbox())
     /// Touched only on the socket's event loop; the lock is never contended.
     private let writer = Mutex(Writer())
     private let queuedBytes = Atomic<Int>(0)
@@ -25,14 +28,20 @@ final class Mailbox: Sendable {
     let budget: Int
     private let overflow: @Sendable () -> Void
 
+    private struct Inbox {
+        var inputs: [SessionInput] = []
+        /// Their estimated bytes, which leave the budget once their frames are written.
+        var cost = 0
+        /// A turn of the loop that takes them is queued already.
+        var takeQueued = false
+    }
+
     /// What the event loop keeps between inputs.
     private struct Writer {
         var subscriber = SubscriberState()
         var rooms = RoomFeed()
         /// The close asked for: nothing may follow it.
         var close: (code: WebSocketErrorCode, reason: String)?
-        /// Frames are written and their flush is queued behind whatever the loop has queued already.
-        var flushQueued = false
     }
 
     init(channel: any Channel, outbound: WebSocketOutboundWriter, dialect: SocketDialect, budget: Int, overflow: @escaping @Sendable () -> Void) {
@@ -61,33 +70,42 @@ final class Mailbox: Sendable {
         case .subscriber, .room, .close: needsFinish.store(true, ordering: .relaxed)
         case .frame, .text: break
         }
+        let queueTake = inbox.withLock { inbox in
+            inbox.inputs.append(input)
+            inbox.cost += cost
+            defer { inbox.takeQueued = true }
+            return !inbox.takeQueued
+        }
         // Always through the loop's queue, never inline: inputs from the loop itself and from
         // elsewhere keep one order.
-        channel.eventLoop.execute { self.write(input, cost: cost) }
+        if queueTake { channel.eventLoop.execute { self.writeQueued() } }
     }
 
-    /// On the event loop: the frames `input` becomes, written, and their flush queued unless one
-    /// is queued already. Its cost leaves the budget when the last of them has reached the kernel
-    /// (or the socket has gone).
-    private func write(_ input: SessionInput, cost: Int) {
+    /// On the event loop: the frames of every input queued so far, written and flushed together.
+    /// Their cost leaves the budget when the last frame has reached the kernel (or the socket has gone).
+    private func writeQueued() {
+        let (inputs, cost) = inbox.withLock { inbox in
+            defer {
+                inbox.inputs = []
+                inbox.cost = 0
+                inbox.takeQueued = false
+            }
+            return (inbox.inputs, inbox.cost)
+        }
         var texts: [String] = []
         var close: (WebSocketErrorCode, String)?
-        var queueFlush = false
         writer.withLock { writer in
-            guard writer.close == nil else { return }
-            defer {
-                queueFlush = !texts.isEmpty && !writer.flushQueued
-                if queueFlush { writer.flushQueued = true }
-            }
-            switch input {
-            case .frame(let frame): texts = dialect.text(for: frame).map { [$0] } ?? []
-            case .subscriber(let input): texts = writer.subscriber.handle(input).compactMap(dialect.text(for:))
-            case .room(let input): texts = writer.rooms.handle(input).compactMap(dialect.text(for:))
-            case .text(let text): texts = [text]
-            case .close(let code, let reason):
-                texts = dialect.closing(code: Int(UInt16(webSocketErrorCode: code)), reason: reason).map { [$0] } ?? []
-                close = (code, reason)
-                writer.close = (code, reason)
+            for input in inputs where writer.close == nil {
+                switch input {
+                case .frame(let frame): texts += dialect.text(for: frame).map { [$0] } ?? []
+                case .subscriber(let input): texts += writer.subscriber.handle(input).compactMap(dialect.text(for:))
+                case .room(let input): texts += writer.rooms.handle(input).compactMap(dialect.text(for:))
+                case .text(let text): texts.append(text)
+                case .close(let code, let reason):
+                    texts += dialect.closing(code: Int(UInt16(webSocketErrorCode: code)), reason: reason).map { [$0] } ?? []
+                    close = (code, reason)
+                    writer.close = (code, reason)
+                }
             }
         }
         var last: EventLoopFuture<Void>?
@@ -95,14 +113,8 @@ final class Mailbox: Sendable {
             let frame = WebSocketFrame(fin: true, opcode: .text, data: channel.allocator.buffer(string: text))
             last = channel.write(frame)
         }
-        if queueFlush {
-            // Runs after the inputs already queued on the loop, whose frames it flushes too.
-            channel.eventLoop.execute {
-                self.writer.withLock { $0.flushQueued = false }
-                self.channel.flush()
-            }
-        }
         if let last {
+            channel.flush()
             last.whenComplete { _ in self.queuedBytes.subtract(cost, ordering: .relaxed) }
         } else {
             queuedBytes.subtract(cost, ordering: .relaxed)
