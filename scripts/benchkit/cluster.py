@@ -62,13 +62,17 @@ class Cluster:
         return int(value or 0)
 
     def settle(self, database, limit=120):
-        """Waits until the last phase's sockets are closed and their users offline, graces run out:
-        a phase must not measure the tail of the one before (18,000 closes, then as many offline
-        transitions a grace later)."""
+        """Waits until the last phase's sockets are closed and their users offline, graces run out,
+        and its closed rows rolled up: a phase must not measure the tail of the one before (18,000
+        closes, then as many offline transitions a grace later, then a rollup pass that writes a
+        row per user and day and per user and week)."""
         deadline = time.time() + limit
         while time.time() < deadline:
             busy = self.psql("SELECT (SELECT count(*) FROM rollcall.connections WHERE connected)"
-                             " + (SELECT count(*) FROM rollcall.users WHERE online OR offline_pending_since IS NOT NULL)", database)
+                             " + (SELECT count(*) FROM rollcall.users WHERE online OR offline_pending_since IS NOT NULL)"
+                             " + (SELECT count(*) FROM rollcall.connections WHERE NOT connected"
+                             "    AND closed_in >= coalesce((SELECT rolled_before FROM rollcall.rollup_progress), '0'::xid8))",
+                             database)
             if busy == "0":
                 return
             time.sleep(0.5)

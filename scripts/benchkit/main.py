@@ -123,6 +123,10 @@ def main(description=__doc__):
                 figures[label]["notify_ms"] = json.loads(probe.stdout)["notify_listen_ms"]
                 log("RollCall: cross-hub messages")
                 cluster.settle(database)
+                # A fresh hub A, as the bare relay is a fresh process: a hub that has held 18,000
+                # sockets keeps a fragmented heap, and its allocations cost more (BENCHMARKS.md, run 20).
+                a.stop()
+                a = start_hub(cluster, database, 18081, "bench-a", extra)
                 figures[label].update(relay_messages("ws://127.0.0.1:18081", "ws://127.0.0.1:18082", message_seconds,
                                                      {"hub A": a, "hub B": b}, cluster.postmaster))
             a.stop()
