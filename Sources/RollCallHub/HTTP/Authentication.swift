@@ -62,7 +62,7 @@ struct AdmittedSocketMiddleware: RouterMiddleware {
     func handle(_ request: Request, context: HubRequestContext, next: (Request, HubRequestContext) async throws -> Response) async throws -> Response
     {
         var context = context
-        if let admitted = admission.take(context.channel) {
+        if let channel = context.channel, let admitted = admission.take(channel) {
             context.identity = admitted.identity
             context.clientAddress = admitted.address
         } else {

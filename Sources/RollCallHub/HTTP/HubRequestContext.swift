@@ -9,8 +9,12 @@ public struct HubRequestContext: RequestContext, WebSocketRequestContext, Remote
     public var coreContext: CoreRequestContextStorage
     public let webSocket: WebSocketHandlerReference<HubRequestContext>
     public let remoteAddress: SocketAddress?
-    /// The socket itself: a WebSocket session watches its close frames through it.
-    let channel: any Channel
+    /// The socket itself, while it is open: a WebSocket session writes to it and watches its close
+    /// frames. Held weakly because HummingbirdWebSocket (2.8) keeps an upgraded request's context
+    /// in a reference cycle with its handler that is never broken: held strongly, every socket's
+    /// channel, buffers and pipeline would outlive it for good (about 8 KB per socket ever opened).
+    var channel: (any Channel)? { socket.channel }
+    private let socket: ChannelReference
     /// Set by `AuthenticationMiddleware` (or, for a socket, taken from its admission).
     var identity: Identity?
     /// The client's address as `--trusted-proxies` resolves it; set for admitted sockets.
@@ -20,7 +24,7 @@ public struct HubRequestContext: RequestContext, WebSocketRequestContext, Remote
         coreContext = .init(source: source)
         webSocket = .init()
         remoteAddress = source.channel.remoteAddress
-        channel = source.channel
+        socket = ChannelReference(source.channel)
     }
 
     /// The bodies the API takes are small JSON documents; messages have their own limit.
@@ -28,4 +32,11 @@ public struct HubRequestContext: RequestContext, WebSocketRequestContext, Remote
 
     /// Typed bodies are written in RollCall's JSON conventions: sorted keys, ISO 8601 times.
     public var responseEncoder: JSONEncoder { RollCallJSON.encoder }
+}
+
+/// A channel that may have gone.
+final class ChannelReference: Sendable {
+    weak let channel: (any Channel)?
+
+    init(_ channel: any Channel) { self.channel = channel }
 }

@@ -55,7 +55,8 @@ extension HubRoutes {
     /// The session of an upgraded socket, with what its handshake established.
     func session(_ wsContext: WebSocketRouterContext<HubRequestContext>, dialect: SocketDialect) -> WebSocketSession? {
         let context = wsContext.requestContext
-        guard let identity = context.identity else { return nil }
+        // No channel: the socket closed before its session began.
+        guard let identity = context.identity, let channel = context.channel else { return nil }
         return WebSocketSession(
             services: services, identity: identity,
             userAgent: wsContext.request.headers[.userAgent],
@@ -63,7 +64,7 @@ extension HubRoutes {
                 ?? trustedProxies.clientAddress(
                     peer: context.remoteAddress?.ipAddress, forwardedFor: wsContext.request.headers[values: .xForwardedFor]),
             resuming: dialect == .rollcall ? wsContext.request.uri.queryParameters.get("resume").flatMap(ConnectionID.init) : nil,
-            channel: context.channel,
+            channel: channel,
             dialect: dialect,
             connectionID: dialect == .signalR ? SignalRRoutes.connectionID(wsContext.request) : nil)
     }
