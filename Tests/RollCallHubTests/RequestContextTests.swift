@@ -18,7 +18,10 @@ struct RequestContextTests {
             let channel = EmbeddedChannel()
             released = channel
             let router = Router(context: HubRequestContext.self)
-            router.ws("ws") { _, _ in .upgrade([:]) } onUpgrade: { _, _, _ in }
+            router.ws("ws") { _, _ in
+                .upgrade([:])
+            } onUpgrade: { _, _, _ in
+            }
             let context = HubRequestContext(source: .init(channel: channel, logger: testLogger))
             let request = Request(head: .init(method: .get, scheme: "http", authority: "hub", path: "/ws"), body: .init(buffer: .init()))
             let response = try await router.buildResponder().respond(to: request, context: context)
