@@ -85,6 +85,7 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOWebSocket", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
             ],
             // Served by the hub; compiled into the binary, so nothing ships beside it.
             resources: [.embedInCode("Resources/openapi.yaml"), .embedInCode("Resources/rollcall.js"), .embedInCode("Resources/dashboard.html")],

@@ -4,6 +4,7 @@ import HummingbirdCore
 import HummingbirdWebSocket
 import Logging
 import NIOCore
+import NIOEmbedded
 import NIOHTTP1
 import RollCall
 
@@ -110,6 +111,16 @@ struct GatedWebSocketChannel: ServerChildChannel {
         }
     }
 
+    /// Sets up one pipeline on an embedded channel before the server accepts anything. Otherwise
+    /// the first sockets, accepted on several event loops at once, are the first uses of the
+    /// pipeline's generic types on several threads at once, and a hub once crashed there, in the
+    /// Swift runtime (a null type metadata under `configureUpgradableHTTPServerPipeline`).
+    func warmUp() {
+        let channel = EmbeddedChannel()
+        _ = setup(channel: channel, logger: Logger(label: "rollcall-warm-up", factory: { _ in SwiftLogNoOpLogHandler() }))
+        _ = try? channel.finish()
+    }
+
     func handle(value: HTTP1WebSocketUpgradeChannel.Value, logger: Logger) async {
         census.connectionBegins()
         defer { census.connectionEnds() }
@@ -127,9 +138,11 @@ extension HTTPServerBuilder {
     ) -> HTTPServerBuilder {
         let webSocketResponder = router.buildResponder()
         return HTTPServerBuilder { responder in
-            GatedWebSocketChannel(
+            let channel = GatedWebSocketChannel(
                 base: HTTP1WebSocketUpgradeChannel(responder: responder, webSocketResponder: webSocketResponder, configuration: configuration),
                 admission: admission, census: census)
+            channel.warmUp()
+            return channel
         }
     }
 }
