@@ -5,7 +5,7 @@ import RollCallHub
 import RollCallTestSupport
 import Testing
 
-@Suite("Authentication", .timeLimit(.minutes(2)))
+@Suite("Authentication", .timeLimit(.minutes(5)))
 struct AuthenticationTests {
     enum BadToken: String, CaseIterable {
         case missing, malformed, expired, wrongSignature, emptySubject

@@ -6,7 +6,7 @@ import Synchronization
 import Testing
 
 /// `RollCallClient` against a real hub: what an app using the library sees.
-@Suite("The Swift client", .timeLimit(.minutes(2)))
+@Suite("The Swift client", .timeLimit(.minutes(5)))
 struct ClientTests {
     /// Every event a client produced, in order, for a test to wait on.
     final class EventLog: Sendable {

@@ -5,7 +5,7 @@ import RollCallPostgres
 import RollCallTestSupport
 import Testing
 
-@Suite("Every connection a row", .timeLimit(.minutes(2)))
+@Suite("Every connection a row", .timeLimit(.minutes(5)))
 struct ConnectionLifecycleTests {
     @Test("a user with three tabs is online once and goes offline once, when the last tab closes")
     func threeTabs() async throws {

@@ -3,7 +3,7 @@ import RollCall
 import RollCallTestSupport
 import Testing
 
-@Suite("HTTP API", .timeLimit(.minutes(2)))
+@Suite("HTTP API", .timeLimit(.minutes(5)))
 struct HTTPAPITests {
     func object(_ body: String) throws -> [String: Any] {
         try JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any] ?? [:]

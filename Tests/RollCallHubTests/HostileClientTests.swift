@@ -6,7 +6,7 @@ import Synchronization
 import Testing
 
 /// Clients that send what a careful client never would, and a database that refuses a write.
-@Suite("Hostile clients", .timeLimit(.minutes(2)))
+@Suite("Hostile clients", .timeLimit(.minutes(5)))
 struct HostileClientTests {
     @Test("a 8 KB user agent of one character and thousands of combining marks is cut in bytes and leaves no ghost")
     func combiningAgent() async throws {

@@ -4,7 +4,7 @@ import RollCallPostgres
 import RollCallTestSupport
 import Testing
 
-@Suite("Messages to every tab", .timeLimit(.minutes(2)))
+@Suite("Messages to every tab", .timeLimit(.minutes(5)))
 struct MessageTests {
     static let payloads: [(String, String)] = [
         ("unicode", #"{"text":"héllo 👋 漢字 \"quoted\""}"#),

@@ -4,7 +4,7 @@ import RollCallTestSupport
 import Testing
 import Yams
 
-@Suite("The OpenAPI description", .timeLimit(.minutes(2)))
+@Suite("The OpenAPI description", .timeLimit(.minutes(5)))
 struct OpenAPITests {
     static let methods: Set<String> = ["get", "post", "put", "delete", "patch"]
 

@@ -3,7 +3,7 @@ import RollCall
 import RollCallTestSupport
 import Testing
 
-@Suite("WebSocket protocol", .timeLimit(.minutes(2)))
+@Suite("WebSocket protocol", .timeLimit(.minutes(5)))
 struct ProtocolTests {
     @Test("the welcome comes after the row is committed and names the row")
     func welcome() async throws {

@@ -5,7 +5,7 @@ import RollCallHub
 import RollCallTestSupport
 import Testing
 
-@Suite("Request contexts", .timeLimit(.minutes(1)))
+@Suite("Request contexts", .timeLimit(.minutes(5)))
 struct RequestContextTests {
     /// HummingbirdWebSocket 2.8 keeps the context of every request its router upgrades in a
     /// reference cycle (the context's handler box holds the context and the handler). Whatever the

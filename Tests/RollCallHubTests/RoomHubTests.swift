@@ -5,7 +5,7 @@ import RollCallTestSupport
 import Testing
 
 /// Rooms over `/v1/ws`, members on two hubs of one database.
-@Suite("Rooms", .timeLimit(.minutes(2)))
+@Suite("Rooms", .timeLimit(.minutes(5)))
 struct RoomHubTests {
     static func state(_ status: String) -> JSONValue { .object(["status": .string(status)]) }
 

@@ -6,7 +6,7 @@ import RollCallTestSupport
 import Testing
 
 /// Webhooks from the outbox to a real receiver on loopback (shared/DESIGN.md §11).
-@Suite("Webhooks", .timeLimit(.minutes(2)))
+@Suite("Webhooks", .timeLimit(.minutes(5)))
 struct WebhookTests {
     static let secret = "a-webhook-secret-of-at-least-32-bytes!"
 

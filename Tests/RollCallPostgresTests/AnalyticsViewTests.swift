@@ -4,7 +4,7 @@ import RollCallPostgres
 import RollCallTestSupport
 import Testing
 
-@Suite("Analyst views", .timeLimit(.minutes(2)))
+@Suite("Analyst views", .timeLimit(.minutes(5)))
 struct AnalyticsViewTests {
     /// Four known sessions on 2026-03-01/02 (UTC):
     /// ann 10:00–10:30 and 10:10–10:20 (two tabs), bob 10:15–11:15, cid 23:50 on the 1st to 00:20 on the 2nd.

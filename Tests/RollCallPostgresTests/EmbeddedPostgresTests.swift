@@ -3,7 +3,7 @@ import RollCallPostgres
 import RollCallTestSupport
 import Testing
 
-@Suite("Embedded PostgreSQL", .timeLimit(.minutes(2)))
+@Suite("Embedded PostgreSQL", .timeLimit(.minutes(5)))
 struct EmbeddedPostgresTests {
     @Test("the server a hub starts holds none of the hub's files, even one opened without close-on-exec")
     func inheritsNothing() async throws {

@@ -5,7 +5,7 @@ import RollCallPostgres
 import RollCallTestSupport
 import Testing
 
-@Suite("Migrations", .timeLimit(.minutes(2)))
+@Suite("Migrations", .timeLimit(.minutes(5)))
 struct MigratorTests {
     static let shipped = [
         "001_registry.sql", "002_grace_and_messages.sql", "003_purge_and_analytics.sql", "004_analyst_role.sql",

@@ -2,7 +2,7 @@ import Foundation
 import RollCallPostgres
 import Testing
 
-@Suite("Sealed notifications", .timeLimit(.minutes(2)))
+@Suite("Sealed notifications", .timeLimit(.minutes(5)))
 struct NotifySealTests {
     let seal = NotifySeal(secret: "a secret all the hubs share, 32+ bytes")
     let json = #"{"events":[],"server":"hub-a"}"#

@@ -5,7 +5,7 @@ import RollCallPostgres
 import RollCallTestSupport
 import Testing
 
-@Suite("Orphan purge and retention", .timeLimit(.minutes(2)))
+@Suite("Orphan purge and retention", .timeLimit(.minutes(5)))
 struct PurgeTests {
     /// What a hub killed with -9 two minutes ago leaves: a stale heartbeat, open rows, counters that count them.
     static func seedDeadHub(_ database: DatabaseLocation, server: String = "dead-hub", users: [String: Int]) async throws {

@@ -5,7 +5,7 @@ import RollCallPostgres
 import RollCallTestSupport
 import Testing
 
-@Suite("Registry writer", .timeLimit(.minutes(2)))
+@Suite("Registry writer", .timeLimit(.minutes(5)))
 struct RegistryWriterTests {
     /// Queues `count` opens before the writer runs, then lets it run: how many transactions did they take?
     func transactions(forOpens count: Int, maxBatch: Int, location: DatabaseLocation) async throws -> (transactions: Int, notifications: Int) {

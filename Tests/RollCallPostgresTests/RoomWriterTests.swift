@@ -5,7 +5,7 @@ import RollCallPostgres
 import RollCallTestSupport
 import Testing
 
-@Suite("Rooms in the registry", .timeLimit(.minutes(3)))
+@Suite("Rooms in the registry", .timeLimit(.minutes(5)))
 struct RoomWriterTests {
     static func state(_ status: String) -> JSONValue { .object(["status": .string(status)]) }
 

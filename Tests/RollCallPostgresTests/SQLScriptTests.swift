@@ -1,7 +1,7 @@
 import RollCallPostgres
 import Testing
 
-@Suite("Migration scripts", .timeLimit(.minutes(2)))
+@Suite("Migration scripts", .timeLimit(.minutes(5)))
 struct SQLScriptTests {
     @Test("statements split on semicolons outside quotes, dollar bodies and comments")
     func splitting() {
@@ -27,7 +27,7 @@ struct SQLScriptTests {
     }
 }
 
-@Suite("Database URLs", .timeLimit(.minutes(2)))
+@Suite("Database URLs", .timeLimit(.minutes(5)))
 struct DatabaseLocationTests {
     @Test("a TCP URL with credentials")
     func tcp() throws {

@@ -5,7 +5,7 @@ import RollCallPostgres
 import RollCallTestSupport
 import Testing
 
-@Suite("Webhook outbox", .timeLimit(.minutes(2)))
+@Suite("Webhook outbox", .timeLimit(.minutes(5)))
 struct WebhookOutboxTests {
     static func outbox(_ database: DatabaseLocation) async throws -> [(String, String, String)] {
         try await sql(database, "SELECT type, user_id, body FROM rollcall.webhook_outbox ORDER BY event_id", as: (String, String, String).self)

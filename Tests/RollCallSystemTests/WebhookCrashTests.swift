@@ -5,7 +5,7 @@ import RollCallPostgres
 import RollCallTestSupport
 import Testing
 
-@Suite("Webhooks through crashes", .timeLimit(.minutes(3)))
+@Suite("Webhooks through crashes", .timeLimit(.minutes(5)))
 struct WebhookCrashTests {
     static let secret = "a-webhook-secret-of-at-least-32-bytes!"
 

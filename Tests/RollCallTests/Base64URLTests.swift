@@ -2,7 +2,7 @@ import Foundation
 import RollCall
 import Testing
 
-@Suite("Base64url", .timeLimit(.minutes(2)))
+@Suite("Base64url", .timeLimit(.minutes(5)))
 struct Base64URLTests {
     @Test("the URL-safe alphabet without padding, read back padded or not", arguments: [0, 1, 2, 3, 31, 32, 33])
     func roundTrip(length: Int) throws {

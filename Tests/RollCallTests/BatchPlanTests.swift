@@ -2,7 +2,7 @@ import Foundation
 import RollCall
 import Testing
 
-@Suite("Batch plan", .timeLimit(.minutes(2)))
+@Suite("Batch plan", .timeLimit(.minutes(5)))
 struct BatchPlanTests {
     let now = ContinuousClock.now
     let fresh = Duration.seconds(1)

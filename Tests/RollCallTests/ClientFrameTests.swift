@@ -1,7 +1,7 @@
 import RollCall
 import Testing
 
-@Suite("Client frames", .timeLimit(.minutes(2)))
+@Suite("Client frames", .timeLimit(.minutes(5)))
 struct ClientFrameTests {
     @Test("well-formed frames decode with their ids")
     func wellFormed() throws {
@@ -67,7 +67,7 @@ struct ClientFrameTests {
     }
 }
 
-@Suite("User ids", .timeLimit(.minutes(2)))
+@Suite("User ids", .timeLimit(.minutes(5)))
 struct UserIDTests {
     @Test(
         "any characters but NUL, 1 to 1024 bytes",

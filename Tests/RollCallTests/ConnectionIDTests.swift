@@ -2,7 +2,7 @@ import Foundation
 import RollCall
 import Testing
 
-@Suite("Connection ids", .timeLimit(.minutes(2)))
+@Suite("Connection ids", .timeLimit(.minutes(5)))
 struct ConnectionIDTests {
     @Test("a new id is a version 7 UUID: its time first, to the millisecond, then random bits never the same twice")
     func timeOrdered() throws {

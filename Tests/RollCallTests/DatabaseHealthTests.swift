@@ -2,7 +2,7 @@ import Foundation
 import RollCall
 import Testing
 
-@Suite("Database health and backoff", .timeLimit(.minutes(2)))
+@Suite("Database health and backoff", .timeLimit(.minutes(5)))
 struct DatabaseHealthTests {
     let start = ContinuousClock.now
 

@@ -1,7 +1,7 @@
 import RollCall
 import Testing
 
-@Suite("Durations as operators type them", .timeLimit(.minutes(2)))
+@Suite("Durations as operators type them", .timeLimit(.minutes(5)))
 struct DurationTextTests {
     @Test(
         "every documented unit",

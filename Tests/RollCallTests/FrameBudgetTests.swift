@@ -1,7 +1,7 @@
 import RollCall
 import Testing
 
-@Suite("Frame budget", .timeLimit(.minutes(2)))
+@Suite("Frame budget", .timeLimit(.minutes(5)))
 struct FrameBudgetTests {
     @Test("a burst is allowed, then frames are rejected, then the connection is closed")
     func flooding() {

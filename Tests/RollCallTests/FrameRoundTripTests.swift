@@ -3,7 +3,7 @@ import RollCall
 import Testing
 
 /// What a client reads back is what the hub wrote, and what a client writes the hub reads.
-@Suite("Frames both ways", .timeLimit(.minutes(2)))
+@Suite("Frames both ways", .timeLimit(.minutes(5)))
 struct FrameRoundTripTests {
     static let at = Date(timeIntervalSince1970: 1_790_000_000.125)
     static let connection = ConnectionID()

@@ -1,7 +1,7 @@
 import RollCall
 import Testing
 
-@Suite("Hub configuration", .timeLimit(.minutes(2)))
+@Suite("Hub configuration", .timeLimit(.minutes(5)))
 struct HubConfigurationTests {
     @Test("the purge interval defaults to a quarter of the orphan window")
     func purgeDefault() {

@@ -3,7 +3,7 @@ import RollCall
 import Testing
 
 /// The parser the hub reads every client frame and every message notification with.
-@Suite("JSON read by hand", .timeLimit(.minutes(2)))
+@Suite("JSON read by hand", .timeLimit(.minutes(5)))
 struct JSONParserTests {
     static let valid = [
         "null", "true", "false", "0", "-0", "-12", "3.25", "1e3", "-2.5E-3", "1E+2", "123456789012",

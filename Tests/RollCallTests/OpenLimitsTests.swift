@@ -1,7 +1,7 @@
 import RollCall
 import Testing
 
-@Suite("Open limits: the per-user cap and the open rates", .timeLimit(.minutes(2)))
+@Suite("Open limits: the per-user cap and the open rates", .timeLimit(.minutes(5)))
 struct OpenLimitsTests {
     let start = ContinuousClock.now
 

@@ -2,7 +2,7 @@ import Foundation
 import RollCall
 import Testing
 
-@Suite("Presence values", .timeLimit(.minutes(2)))
+@Suite("Presence values", .timeLimit(.minutes(5)))
 struct PresenceTests {
     @Test("the presence rule: a flip of online is a transition, online with no connection is a grace, the rest is nothing")
     func rule() {
@@ -67,7 +67,7 @@ struct PresenceTests {
     }
 }
 
-@Suite("Client strings limited in bytes", .timeLimit(.minutes(2)))
+@Suite("Client strings limited in bytes", .timeLimit(.minutes(5)))
 struct TruncationTests {
     @Test("a character with thousands of combining marks is cut in UTF-8 bytes, at a scalar boundary")
     func combiningMarks() {

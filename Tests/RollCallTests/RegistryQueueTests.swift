@@ -1,7 +1,7 @@
 import RollCall
 import Testing
 
-@Suite("Registry queue", .timeLimit(.minutes(2)))
+@Suite("Registry queue", .timeLimit(.minutes(5)))
 struct RegistryQueueTests {
     struct Request: QueuedRequest, Equatable {
         let name: String

@@ -2,7 +2,7 @@ import Foundation
 import RollCall
 import Testing
 
-@Suite("Room batches", .timeLimit(.minutes(2)))
+@Suite("Room batches", .timeLimit(.minutes(5)))
 struct RoomBatchTests {
     let now = Date(timeIntervalSince1970: 1_796_083_200)
     let ann = ConnectionID(), bob = ConnectionID()

@@ -2,7 +2,7 @@ import Foundation
 import RollCall
 import Testing
 
-@Suite("A socket's rooms", .timeLimit(.minutes(2)))
+@Suite("A socket's rooms", .timeLimit(.minutes(5)))
 struct RoomFeedTests {
     let ann = ConnectionID(), bob = ConnectionID()
     let now = Date(timeIntervalSince1970: 1_796_083_200)

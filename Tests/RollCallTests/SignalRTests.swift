@@ -2,7 +2,7 @@ import Foundation
 import RollCall
 import Testing
 
-@Suite("SignalR JSON hub protocol", .timeLimit(.minutes(2)))
+@Suite("SignalR JSON hub protocol", .timeLimit(.minutes(5)))
 struct SignalRProtocolTests {
     static let rs = "\u{1e}"
 

@@ -1,7 +1,7 @@
 import RollCall
 import Testing
 
-@Suite("A socket's state", .timeLimit(.minutes(2)))
+@Suite("A socket's state", .timeLimit(.minutes(5)))
 struct SocketStateTests {
     @Test("subscribe: ids once and sorted, only what is new counts as added, the token's watch list holds")
     func subscribe() {

@@ -2,7 +2,7 @@ import Foundation
 import RollCall
 import Testing
 
-@Suite("What one socket is told", .timeLimit(.minutes(2)))
+@Suite("What one socket is told", .timeLimit(.minutes(5)))
 struct SubscriberStateTests {
     let at = Date(timeIntervalSince1970: 1_800_000_000)
 

@@ -1,7 +1,7 @@
 import RollCall
 import Testing
 
-@Suite("Trusted proxies", .timeLimit(.minutes(2)))
+@Suite("Trusted proxies", .timeLimit(.minutes(5)))
 struct TrustedProxiesTests {
     @Test("nobody is trusted by default: the peer is the client, whatever the header says")
     func defaultTrustsNobody() throws {

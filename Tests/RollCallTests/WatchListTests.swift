@@ -1,7 +1,7 @@
 import RollCall
 import Testing
 
-@Suite("What one socket watches, capped in distinct users", .timeLimit(.minutes(2)))
+@Suite("What one socket watches, capped in distinct users", .timeLimit(.minutes(5)))
 struct WatchListTests {
     @Test("re-subscribing the same users costs nothing against the cap")
     func resubscribing() {
