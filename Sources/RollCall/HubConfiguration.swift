@@ -39,7 +39,7 @@ public struct HubConfiguration: Sendable {
     /// Longest a registry batch waits for more requests while the hub is busy; zero never waits.
     public var batchLinger: Duration
     /// Longest one registry transaction may take before the hub gives it up; its statements are
-    /// cut off sooner (`DatabaseLocation.SessionLimits`), so most failures are clean errors.
+    /// cut off sooner (`DatabaseLocation.sessionLimits(within:)`), so most failures are clean errors.
     public var writeDeadline: Duration
     /// Largest `data` of a message; a frame may be larger by `frameOverhead` for its envelope.
     public var maxMessageBytes: Int

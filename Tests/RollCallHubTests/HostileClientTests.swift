@@ -1,4 +1,5 @@
 import Foundation
+import PostgresNIO
 import RollCall
 import RollCallPostgres
 import RollCallTestSupport
@@ -123,19 +124,9 @@ struct HostileClientTests {
     func writeDeadlineBoundsSessions() async throws {
         try await withTestDatabase { database in
             // What the backend that wrote the row was bound by, read from the backend itself.
-            try await execute(database, "CREATE TABLE public.writer_limits (lock_timeout text, statement_timeout text)")
-            try await execute(
-                database,
-                """
-                CREATE FUNCTION public.note_writer_limits() RETURNS trigger LANGUAGE plpgsql AS $$
-                BEGIN
-                    INSERT INTO public.writer_limits VALUES (current_setting('lock_timeout'), current_setting('statement_timeout'));
-                    RETURN NULL;
-                END $$
-                """)
-            try await execute(
-                database,
-                "CREATE TRIGGER note_writer_limits AFTER INSERT ON rollcall.connections FOR EACH ROW EXECUTE FUNCTION public.note_writer_limits()")
+            try await Self.noteEachRowWriter(
+                database, in: "writer_limits (lock_timeout text, statement_timeout text)",
+                values: "current_setting('lock_timeout'), current_setting('statement_timeout')")
             var configuration = TestHub.configuration()
             configuration.writeDeadline = .seconds(30)
             try await TestHub.run(configuration, database: database) { hub in
@@ -150,19 +141,7 @@ struct HostileClientTests {
     func readFloodSparesWriter() async throws {
         try await withTestDatabase { database in
             // Which backend wrote each connection row: the evidence, read from the database itself.
-            try await execute(database, "CREATE TABLE public.row_writers (user_id text, pid int)")
-            try await execute(
-                database,
-                """
-                CREATE FUNCTION public.note_row_writer() RETURNS trigger LANGUAGE plpgsql AS $$
-                BEGIN
-                    INSERT INTO public.row_writers VALUES (NEW.user_id, pg_backend_pid());
-                    RETURN NULL;
-                END $$
-                """)
-            try await execute(
-                database, "CREATE TRIGGER note_row_writer AFTER INSERT ON rollcall.connections FOR EACH ROW EXECUTE FUNCTION public.note_row_writer()"
-            )
+            try await Self.noteEachRowWriter(database, in: "row_writers (user_id text, pid int)", values: "NEW.user_id, pg_backend_pid()")
             var configuration = TestHub.configuration()
             // No heartbeat while the test holds a lock on the servers table.
             configuration.heartbeatInterval = .seconds(3600)
@@ -205,6 +184,26 @@ struct HostileClientTests {
         private let value = Mutex(0)
         func add() { value.withLock { $0 += 1 } }
         var count: Int { value.withLock { $0 } }
+    }
+
+    /// A table `public.<table>` that gets `values`, evaluated by the backend that writes it, for
+    /// each connection row inserted: what the database itself saw of the hub's writer.
+    static func noteEachRowWriter(_ database: DatabaseLocation, in table: String, values: String) async throws {
+        // Names and expressions of the test's own, not values: written into the SQL as they are.
+        let name = String(table.prefix { $0 != " " })
+        for statement in [
+            "CREATE TABLE public.\(table)",
+            """
+            CREATE FUNCTION public.note_\(name)() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                INSERT INTO public.\(name) VALUES (\(values));
+                RETURN NULL;
+            END $$
+            """,
+            "CREATE TRIGGER note_\(name) AFTER INSERT ON rollcall.connections FOR EACH ROW EXECUTE FUNCTION public.note_\(name)()",
+        ] {
+            try await execute(database, PostgresQuery(unsafeSQL: statement))
+        }
     }
 
     /// The backends of this database waiting for a lock.

@@ -10,7 +10,7 @@ struct RequestContextTests {
     /// HummingbirdWebSocket 2.8 keeps the context of every request its router upgrades in a
     /// reference cycle (the context's handler box holds the context and the handler). Whatever the
     /// context holds, and the handler captures, was kept for good: a hub kept every channel it ever
-    /// upgraded, with its buffers, about 8 KB per socket.
+    /// upgraded, with its buffers, 5 to 8 KB per socket.
     @Test("once its socket is gone, an upgraded request keeps neither its channel nor its handler")
     func upgradeLetsGo() async throws {
         final class Captured: Sendable {}
