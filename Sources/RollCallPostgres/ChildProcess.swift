@@ -4,7 +4,7 @@ import Foundation
 ///
 /// posix_spawn and waitpid, not Foundation's `Process`: on Linux, `Process` sometimes never sees
 /// a child exit when that child leaves a daemon behind (as `pg_ctl start` does), and hangs.
-enum ChildProcess {
+public enum ChildProcess {
     struct LaunchFailed: Error, CustomStringConvertible {
         let executable: String
         let code: Int32
@@ -25,6 +25,15 @@ enum ChildProcess {
         guard let symbol = dlsym(dlopen(nil, RTLD_NOW), "posix_spawn_file_actions_addclosefrom_np") else { return nil }
         return unsafeBitCast(symbol, to: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>?, CInt) -> CInt).self)
     }()
+
+    /// Makes a child spawned with `actions` close every descriptor of this process past stderr.
+    /// SwiftNIO opens its sockets without close-on-exec, so a child would otherwise hold a copy of
+    /// each one open at the time, and keep it open after this process closed its own: the peer
+    /// never sees the close. A test process holding thousands of sockets once left a PostgreSQL
+    /// started this way too few descriptors of its own to start ("insufficient file descriptors").
+    public static func closeInherited(_ actions: inout posix_spawn_file_actions_t) {
+        _ = closeFrom?(&actions, 3)
+    }
 
     /// Blocks the calling thread; only for short administrative commands.
     static func run(_ executable: String, _ arguments: [String], silenceOutput: Bool, silenceErrors: Bool) throws(LaunchFailed) -> Int32 {
@@ -47,11 +56,7 @@ enum ChildProcess {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         if let output { posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_TRUNC, 0o600) }
         if silenceErrors { posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0) }
-        // Nothing else of this process's: a descriptor opened without close-on-exec (a socket of
-        // a library's, say) would otherwise live on in the child and in a server it leaves running.
-        // A test process holding thousands of sockets once left a PostgreSQL started this way too
-        // few descriptors of its own to start ("insufficient file descriptors").
-        _ = closeFrom?(&actions, 3)
+        closeInherited(&actions)
 
         let argv = ([executable] + arguments).map { strdup($0) } + [nil]
         defer { for pointer in argv { free(pointer) } }

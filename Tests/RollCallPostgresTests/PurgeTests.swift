@@ -102,6 +102,7 @@ struct PurgeTests {
                         // A hub's session (same settings) that took the purge lock and then went silent.
                         let locked = AsyncStream.makeStream(of: Void.self)
                         group.addTask {
+                            defer { locked.continuation.finish() }
                             try? await frozen.withConnection { connection in
                                 try await connection.query("BEGIN", logger: testLogger)
                                 try await connection.query("SELECT pg_advisory_xact_lock(\(RegistryWriter.purgeLockKey))", logger: testLogger)
@@ -253,37 +254,38 @@ struct PurgeTests {
         try await withTestDatabase { database in
             try await Self.seedPastMonths(database)
             let four = try await Self.month(4, database)
-            try await withTestClient(database) { reader in
-                try await withTestClient(database) { client in
-                    let history = HistoryMaintenance(client: client, logger: testLogger)
-                    var rolled = 0
-                    try await eventually(timeout: .seconds(60), "the months rolled up") {
-                        rolled += try await history.rollUp() ?? 0
-                        return rolled == 336
-                    }
-                    try await withThrowingTaskGroup(of: Void.self) { group in
-                        // An analyst's query that is still reading the history.
-                        let reading = AsyncStream.makeStream(of: Void.self)
-                        group.addTask {
-                            try await reader.withConnection { connection in
-                                try await connection.query("BEGIN", logger: testLogger)
-                                try await connection.query("SELECT count(*) FROM rollcall.sessions", logger: testLogger)
-                                reading.continuation.yield()
-                                try? await Task.sleep(for: .seconds(60))
-                                try await connection.query("ROLLBACK", logger: testLogger)
-                            }
+            try await withTestClient(database) { client in
+                let history = HistoryMaintenance(client: client, logger: testLogger)
+                var rolled = 0
+                try await eventually(timeout: .seconds(60), "the months rolled up") {
+                    rolled += try await history.rollUp() ?? 0
+                    return rolled == 336
+                }
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    // An analyst's query that is still reading the history, in an analyst's
+                    // session: a hub's would be ended by the server after 10 s idle in its
+                    // transaction, which this test may take on a busy machine.
+                    let reading = AsyncStream.makeStream(of: Void.self)
+                    group.addTask {
+                        defer { reading.continuation.finish() }
+                        try await DatabaseAdmin.withConnection(to: database, logger: testLogger) { connection in
+                            try await connection.query("BEGIN", logger: testLogger)
+                            try await connection.query("SELECT count(*) FROM rollcall.sessions", logger: testLogger)
+                            reading.continuation.yield()
+                            try? await Task.sleep(for: .seconds(60))
+                            try await connection.query("ROLLBACK", logger: testLogger)
                         }
-                        for await _ in reading.stream { break }
-                        #expect(try await history.dropExpiredMonths(retention: .seconds(30 * 86_400)) == [])
-                        let writer = RegistryWriter(serverID: "hub", client: client, seal: testSeal, maxBatch: 10, logger: testLogger)
-                        try await writer.running {
-                            _ = try await writer.open(NewConnection(userID: "ann", userAgent: nil, remoteAddress: nil))
-                        }
-                        group.cancelAll()
                     }
-                    try await eventually(timeout: .seconds(30), "the month dropped once the reader is gone") {
-                        try await history.dropExpiredMonths(retention: .seconds(30 * 86_400)) == ["connections_" + four]
+                    for await _ in reading.stream { break }
+                    #expect(try await history.dropExpiredMonths(retention: .seconds(30 * 86_400)) == [])
+                    let writer = RegistryWriter(serverID: "hub", client: client, seal: testSeal, maxBatch: 10, logger: testLogger)
+                    try await writer.running {
+                        _ = try await writer.open(NewConnection(userID: "ann", userAgent: nil, remoteAddress: nil))
                     }
+                    group.cancelAll()
+                }
+                try await eventually(timeout: .seconds(30), "the month dropped once the reader is gone") {
+                    try await history.dropExpiredMonths(retention: .seconds(30 * 86_400)) == ["connections_" + four]
                 }
             }
             #expect(

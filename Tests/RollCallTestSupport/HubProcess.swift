@@ -151,10 +151,9 @@ public final class HubProcess: Sendable {
     }
 
     /// A hub a failed test left running is killed when the test process ends, however it ends:
-    /// a detached watcher (its own session, inherited descriptors closed) polls both processes.
+    /// a detached watcher, in a session of its own, polls both processes.
     static func killWhenTestsEnd(_ pid: pid_t) throws {
         let script = """
-            for fd in /proc/$$/fd/*; do n=${fd##*/}; [ "$n" -gt 2 ] && eval "exec $n>&-"; done 2>/dev/null
             while [ -d "/proc/$2" ]; do [ -d "/proc/$1" ] || { kill -9 "$2"; exit 0; }; sleep 0.5; done
             """
         let watcher = try spawn(
@@ -171,6 +170,10 @@ public final class HubProcess: Sendable {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, output.path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        // A hub or client that held a copy of another test's socket would keep that socket open
+        // after the test closed it: a WebSocket whose hub never sees it close, a database session
+        // that outlives its test.
+        ChildProcess.closeInherited(&actions)
         let argv = ([executable] + arguments).map { strdup($0) } + [nil]
         defer { for pointer in argv { free(pointer) } }
         var pid = pid_t()
