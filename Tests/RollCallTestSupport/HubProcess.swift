@@ -22,11 +22,18 @@ public final class HubProcess: Sendable {
     }
 
     /// Runs `rollcall` with `arguments` to completion; returns its exit status and output.
-    public static func run(_ arguments: [String]) async throws -> (status: Int32, output: String) {
+    /// `timeout` is a hang guard: longer than any limit the command is given (`load --limit 60s`).
+    public static func run(_ arguments: [String], timeout: Duration = .seconds(180)) async throws -> (status: Int32, output: String) {
         let output = FileManager.default.temporaryDirectory.appendingPathComponent("rollcall-run-\(UUID().uuidString).txt")
         defer { try? FileManager.default.removeItem(at: output) }
         let process = HubProcess(pid: try spawn(executable, arguments, output: output), logFile: output, port: 0)
-        let status = try await process.waitForExit()
+        let status: Int32
+        do {
+            status = try await process.explainingFailure { try await process.waitForExit(timeout: timeout) }
+        } catch {
+            process.signal(SIGKILL)
+            throw error
+        }
         return (status, process.log)
     }
 
