@@ -101,7 +101,8 @@ struct MigratorTests {
             try await tap.listen(location) {
                 try await withTestClient(location) { client in
                     let writer = RegistryWriter(
-                        serverID: "hub-new", client: client, seal: testSeal, maxBatch: 500, offlineGrace: .seconds(60), logger: testLogger)
+                        serverID: "hub-new", client: client, seal: testSeal, maxBatch: 500, offlineGrace: .seconds(60),
+                        attemptLimit: testAttemptLimit, logger: testLogger)
                     try await writer.running {
                         _ = try await writer.open(NewConnection(userID: "bob", userAgent: nil, remoteAddress: nil))
                         _ = try await writer.open(NewConnection(userID: "cat", userAgent: nil, remoteAddress: nil))
@@ -232,7 +233,8 @@ struct MigratorTests {
             let fresh = NewConnection(userID: "ann", userAgent: nil, remoteAddress: nil)
             let old = try await sql(location, "SELECT connection_id FROM rollcall.connections WHERE user_id = 'open-1'", as: UUID.self)
             try await withTestClient(location) { client in
-                let writer = RegistryWriter(serverID: "hub-new", client: client, seal: testSeal, maxBatch: 20, logger: testLogger)
+                let writer = RegistryWriter(
+                    serverID: "hub-new", client: client, seal: testSeal, maxBatch: 20, attemptLimit: testAttemptLimit, logger: testLogger)
                 try await writer.running {
                     _ = try await writer.open(fresh)
                     writer.close(ConnectionID(old[0]), reason: .clientClosed)

@@ -12,7 +12,8 @@ struct RegistryWriterTests {
         let tap = PresenceTap()
         return try await tap.listen(location) {
             try await withTestClient(location) { client in
-                let writer = RegistryWriter(serverID: "hub-w", client: client, seal: testSeal, maxBatch: maxBatch, logger: testLogger)
+                let writer = RegistryWriter(
+                    serverID: "hub-w", client: client, seal: testSeal, maxBatch: maxBatch, attemptLimit: testAttemptLimit, logger: testLogger)
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     for index in 0..<count {
                         group.addTask {
@@ -36,7 +37,8 @@ struct RegistryWriterTests {
     func roomForMessages() async throws {
         try await withTestDatabase { location in
             try await withTestClient(location) { client in
-                let writer = RegistryWriter(serverID: "hub-room", client: client, seal: testSeal, maxBatch: 2, logger: testLogger)
+                let writer = RegistryWriter(
+                    serverID: "hub-room", client: client, seal: testSeal, maxBatch: 2, attemptLimit: testAttemptLimit, logger: testLogger)
                 await writer.roomForMessages(within: .seconds(60))  // not backlogged: at once
                 for index in 0..<8 {
                     writer.send(UserMessage(to: "bob", from: "alice", data: .number(JSONNumber(index)), at: Date())) { _ in }
@@ -68,7 +70,8 @@ struct RegistryWriterTests {
             let tap = PresenceTap()
             try await tap.listen(location) {
                 try await withTestClient(location) { client in
-                    let first = RegistryWriter(serverID: "hub-mix", client: client, seal: testSeal, maxBatch: 500, logger: testLogger)
+                    let first = RegistryWriter(
+                        serverID: "hub-mix", client: client, seal: testSeal, maxBatch: 500, attemptLimit: testAttemptLimit, logger: testLogger)
                     let anaFirst = NewConnection(userID: "ana", userAgent: "Firefox", remoteAddress: "127.0.0.1")
                     let bo = NewConnection(userID: "bo", userAgent: nil, remoteAddress: nil)
                     let anaSecond = NewConnection(userID: "ana", userAgent: "Safari", remoteAddress: "::1")
@@ -78,7 +81,8 @@ struct RegistryWriterTests {
                         _ = try await first.open(bo)
                     }
                     // The same hub's next writer, everything queued before it runs: one batch.
-                    let writer = RegistryWriter(serverID: "hub-mix", client: client, seal: testSeal, maxBatch: 500, logger: testLogger)
+                    let writer = RegistryWriter(
+                        serverID: "hub-mix", client: client, seal: testSeal, maxBatch: 500, attemptLimit: testAttemptLimit, logger: testLogger)
                     let closedByHub = try await withThrowingTaskGroup(of: Int.self) { group in
                         group.addTask {
                             _ = try await writer.open(anaSecond); return 0
@@ -130,7 +134,8 @@ struct RegistryWriterTests {
         try await withTestDatabase { location in
             try await withTestClient(location) { client in
                 let writer = RegistryWriter(
-                    serverID: "hub-linger", client: client, seal: testSeal, maxBatch: 500, linger: .seconds(1), logger: testLogger)
+                    serverID: "hub-linger", client: client, seal: testSeal, maxBatch: 500, linger: .seconds(1), attemptLimit: testAttemptLimit,
+                    logger: testLogger)
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     func open(_ user: String) {
                         group.addTask { _ = try await writer.open(NewConnection(userID: user, userAgent: nil, remoteAddress: "127.0.0.1")) }
@@ -159,7 +164,8 @@ struct RegistryWriterTests {
         try await withTestDatabase { location in
             try await withTestClient(location) { client in
                 let writer = RegistryWriter(
-                    serverID: "hub-drain", client: client, seal: testSeal, maxBatch: 500, linger: .seconds(1), logger: testLogger)
+                    serverID: "hub-drain", client: client, seal: testSeal, maxBatch: 500, linger: .seconds(1), attemptLimit: testAttemptLimit,
+                    logger: testLogger)
                 let first = NewConnection(userID: "dora", userAgent: nil, remoteAddress: "127.0.0.1")
                 let second = NewConnection(userID: "dora", userAgent: nil, remoteAddress: "127.0.0.1")
                 try await withThrowingTaskGroup(of: Void.self) { group in
@@ -183,14 +189,16 @@ struct RegistryWriterTests {
         try await withTestDatabase { location in
             try await withTestClient(location) { client in
                 let connection = NewConnection(userID: "rita", userAgent: nil, remoteAddress: "127.0.0.1")
-                let first = RegistryWriter(serverID: "hub-r", client: client, seal: testSeal, maxBatch: 500, logger: testLogger)
+                let first = RegistryWriter(
+                    serverID: "hub-r", client: client, seal: testSeal, maxBatch: 500, attemptLimit: testAttemptLimit, logger: testLogger)
                 _ = try await first.running { try await first.open(connection) }
                 // A purge closed the row while the hub was cut off, and it hears of it now.
                 try await execute(location, "UPDATE rollcall.connections SET connected = false, close_reason = 'orphaned', disconnected_at = now()")
                 try await execute(location, "UPDATE rollcall.users SET connections = 0, online = false")
 
                 // The socket closes, then the heartbeat's reopen (taken before the close) arrives: one batch.
-                let second = RegistryWriter(serverID: "hub-r", client: client, seal: testSeal, maxBatch: 500, logger: testLogger)
+                let second = RegistryWriter(
+                    serverID: "hub-r", client: client, seal: testSeal, maxBatch: 500, attemptLimit: testAttemptLimit, logger: testLogger)
                 second.close(connection.connectionID, reason: .clientClosed)
                 second.reopen([connection.connectionID])
                 #expect(second.pendingRequests == 2)

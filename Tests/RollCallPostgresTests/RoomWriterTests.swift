@@ -46,9 +46,11 @@ struct RoomWriterTests {
             try await tap.listen(database) {
                 try await withTestClient(database) { client in
                     let a = RegistryWriter(
-                        serverID: "hub-a", client: client, seal: testSeal, maxBatch: 20, linger: .milliseconds(2), logger: testLogger)
+                        serverID: "hub-a", client: client, seal: testSeal, maxBatch: 20, linger: .milliseconds(2), attemptLimit: testAttemptLimit,
+                        logger: testLogger)
                     let b = RegistryWriter(
-                        serverID: "hub-b", client: client, seal: testSeal, maxBatch: 20, linger: .milliseconds(2), logger: testLogger)
+                        serverID: "hub-b", client: client, seal: testSeal, maxBatch: 20, linger: .milliseconds(2), attemptLimit: testAttemptLimit,
+                        logger: testLogger)
                     try await a.running {
                         try await b.running {
                             let onA = try await Self.open((0..<6).map { "a-\($0)" }, on: a)
@@ -116,8 +118,10 @@ struct RoomWriterTests {
             let tap = PresenceTap()
             try await tap.listen(database) {
                 try await withTestClient(database) { client in
-                    let a = RegistryWriter(serverID: "hub-a", client: client, seal: testSeal, maxBatch: 20, logger: testLogger)
-                    let b = RegistryWriter(serverID: "hub-b", client: client, seal: testSeal, maxBatch: 20, logger: testLogger)
+                    let a = RegistryWriter(
+                        serverID: "hub-a", client: client, seal: testSeal, maxBatch: 20, attemptLimit: testAttemptLimit, logger: testLogger)
+                    let b = RegistryWriter(
+                        serverID: "hub-b", client: client, seal: testSeal, maxBatch: 20, attemptLimit: testAttemptLimit, logger: testLogger)
                     try await a.running {
                         try await b.running {
                             let busy = try await Self.open(["busy"], on: a)[0]
@@ -160,7 +164,8 @@ struct RoomWriterTests {
     func refusals() async throws {
         try await withTestDatabase { database in
             try await withTestClient(database) { client in
-                let writer = RegistryWriter(serverID: "hub-a", client: client, seal: testSeal, maxBatch: 20, logger: testLogger)
+                let writer = RegistryWriter(
+                    serverID: "hub-a", client: client, seal: testSeal, maxBatch: 20, attemptLimit: testAttemptLimit, logger: testLogger)
                 try await writer.running {
                     let id = try await Self.open(["ann"], on: writer)[0]
                     guard
@@ -189,7 +194,8 @@ struct RoomWriterTests {
             let tap = PresenceTap()
             try await tap.listen(database) {
                 try await withTestClient(database) { client in
-                    let dead = RegistryWriter(serverID: "hub-dead", client: client, seal: testSeal, maxBatch: 20, logger: testLogger)
+                    let dead = RegistryWriter(
+                        serverID: "hub-dead", client: client, seal: testSeal, maxBatch: 20, attemptLimit: testAttemptLimit, logger: testLogger)
                     let (ann, bob) = try await dead.running {
                         let ids = try await Self.open(["ann", "bob"], on: dead)
                         for room in ["doc-1", "doc-2"] {
@@ -204,7 +210,8 @@ struct RoomWriterTests {
                         database,
                         "INSERT INTO rollcall.servers (server_id, version, host, heartbeat_at) VALUES ('hub-dead', 'test', 'gone', now() - interval '2 minutes')"
                     )
-                    let purger = RegistryWriter(serverID: "hub-live", client: client, seal: testSeal, maxBatch: 20, logger: testLogger)
+                    let purger = RegistryWriter(
+                        serverID: "hub-live", client: client, seal: testSeal, maxBatch: 20, attemptLimit: testAttemptLimit, logger: testLogger)
                     let purged = try await purger.running { try await purger.purgeOrphans(window: .seconds(60)) }
                     #expect(purged.rowsClosed == 1)
                     try await eventually(timeout: .seconds(30), "every departure heard") { tap.roomEvents.filter { $0.event == .left }.count == 4 }

@@ -17,7 +17,9 @@ struct WebhookOutboxTests {
             let tap = PresenceTap()
             try await tap.listen(database) {
                 try await withTestClient(database) { client in
-                    let writer = RegistryWriter(serverID: "hub-a", client: client, seal: testSeal, maxBatch: 20, webhooks: true, logger: testLogger)
+                    let writer = RegistryWriter(
+                        serverID: "hub-a", client: client, seal: testSeal, maxBatch: 20, attemptLimit: testAttemptLimit, webhooks: true,
+                        logger: testLogger)
                     try await writer.running {
                         let first = NewConnection(userID: "ann", userAgent: nil, remoteAddress: nil)
                         let second = NewConnection(userID: "ann", userAgent: nil, remoteAddress: nil)
@@ -48,7 +50,8 @@ struct WebhookOutboxTests {
             try await refusePoisonedRows(database)
             try await withTestClient(database) { client in
                 let writer = RegistryWriter(
-                    serverID: "hub-a", client: client, seal: testSeal, maxBatch: 20, linger: .milliseconds(50), webhooks: true, logger: testLogger)
+                    serverID: "hub-a", client: client, seal: testSeal, maxBatch: 20, linger: .milliseconds(50),
+                    attemptLimit: testAttemptLimit, webhooks: true, logger: testLogger)
                 try await writer.running {
                     try await withThrowingTaskGroup(of: Bool.self) { group in
                         for (user, agent) in [("ann", "ok"), ("bob", "poison"), ("cat", "ok")] {

@@ -28,7 +28,7 @@ struct OutageTests {
             #expect(try await max.next().roomSnapshot?.version == 2)
             #expect(try await lee.next().roomEvent.map { "\($0.event) \($0.userID) \($0.version)" } == "joined max 2")
 
-            cluster.stop()
+            await cluster.stop()
             let newcomer = try await authority.mint(Identity(userID: "newcomer"), lifetime: .seconds(600))
             try await eventually("hub A to refuse new sockets with 503") {
                 try await HTTPProbe.upgradeStatus(port: a.port, token: newcomer) == 503
@@ -45,7 +45,7 @@ struct OutageTests {
             #expect(try await kim.roundTrip(), "open sockets keep working")
             #expect(try await lee.roundTrip(), "open sockets keep working")
             try await Task.sleep(for: .seconds(4))  // longer than the 2 s window, on purpose
-            try cluster.start()
+            try await cluster.start()
 
             try await eventually(timeout: .seconds(60), "both hubs ready again") {
                 let statuses = [try await HTTPProbe.status(port: a.port, path: "/readyz"), try await HTTPProbe.status(port: b.port, path: "/readyz")]
@@ -98,11 +98,11 @@ struct OutageTests {
             let admin = try await authority.mint(Identity(userID: "ops", isAdmin: true), lifetime: .seconds(600))
             let token = try await authority.mint(Identity(userID: "late"), lifetime: .seconds(600))
 
-            cluster.stop()
+            await cluster.stop()
             // Sent before the heartbeat notices: the hub tries to write it and cannot.
             let posted = try await HTTPProbe.post(port: hub.port, path: "/v1/users/amy/messages", token: admin, body: #"{"data":"hello"}"#)
             #expect(posted.status == 503, "\(posted.body)")
-            try cluster.start()
+            try await cluster.start()
 
             try await eventually(timeout: .seconds(60), "the hub to welcome sockets again") {
                 try await HTTPProbe.upgradeStatus(port: hub.port, token: token) == 101

@@ -13,15 +13,23 @@ struct SignalTests {
     /// the directory removed afterwards, whatever the hub left.
     static func withDataDirectory(_ body: (URL) async throws -> Void) async throws {
         let directory = URL(fileURLWithPath: "/tmp/rollcall-signal-\(UUID().uuidString.prefix(8))", isDirectory: true)
-        defer {
-            if let cluster = try? EmbeddedPostgres(dataDirectory: directory, logger: testLogger), cluster.isRunning() { cluster.stop() }
+        func remove() async {
+            await blocking {
+                if let cluster = try? EmbeddedPostgres(dataDirectory: directory, logger: testLogger), cluster.isRunning() { cluster.stop() }
+            }
             try? FileManager.default.removeItem(at: directory)
         }
-        try await body(directory)
+        do {
+            try await body(directory)
+        } catch {
+            await remove()
+            throw error
+        }
+        await remove()
     }
 
-    static func clusterRunning(in directory: URL) throws -> Bool {
-        try EmbeddedPostgres(dataDirectory: directory, logger: testLogger).isRunning()
+    static func clusterRunning(in directory: URL) async throws -> Bool {
+        try await blocking { () throws(EmbeddedPostgresError) in try EmbeddedPostgres(dataDirectory: directory, logger: testLogger).isRunning() }
     }
 
     /// A TCP listener on loopback that accepts and never answers: a database that hangs.
@@ -40,7 +48,7 @@ struct SignalTests {
                 let status = try await hub.waitForExit(timeout: .seconds(90))
                 #expect(status != 0)
                 #expect(hub.log.contains("port \(port) is in use"), "hub log: \(hub.log)")
-                #expect(try !Self.clusterRunning(in: directory))
+                #expect(try await !Self.clusterRunning(in: directory))
             }
         }
     }
@@ -52,7 +60,7 @@ struct SignalTests {
             try hub.signalWhenLogged("creating embedded PostgreSQL cluster")
             #expect(try await hub.waitForExit(timeout: .seconds(90)) != 0)
             #expect(hub.log.contains("stopped by SIGTERM before the hub was serving"), "hub log: \(hub.log)")
-            #expect(try !Self.clusterRunning(in: directory))
+            #expect(try await !Self.clusterRunning(in: directory))
         }
     }
 
@@ -104,7 +112,7 @@ struct SignalTests {
             let socket = try await TestSocket.open(
                 url: hub.webSocketURL, token: try await authority.mint(Identity(userID: "quinn"), lifetime: .seconds(600)))
             #expect(try await socket.next().type == "welcome")
-            cluster.stop()
+            await cluster.stop()
             hub.signal(SIGTERM)
             #expect(try await socket.waitUntilClosed() == 1001)
             _ = try await hub.waitForExit(timeout: .seconds(120))
@@ -131,7 +139,7 @@ struct SignalTests {
             #expect(!serverID.hasSuffix(":0"), "\(serverID)")
             hub.signal(SIGTERM)
             #expect(try await hub.waitForExit(timeout: .seconds(90)) == 0)
-            #expect(try !Self.clusterRunning(in: directory))
+            #expect(try await !Self.clusterRunning(in: directory))
         }
     }
 }

@@ -85,13 +85,13 @@ struct SoakTests {
                     break
                 }
                 if step == Self.steps / 2 {
-                    cluster.stop()
+                    await cluster.stop()
                     if let tab = tabs.popLast() {  // a close during the outage
                         try await tab.socket.close()
                         if tab.hub == 0 { closedOnSurvivor.append(tab.id) }
                     }
                     try await Task.sleep(for: .seconds(1))
-                    try cluster.start()
+                    try await cluster.start()
                     try await eventually(timeout: .seconds(60), "hubs ready after the database restart") {
                         for process in hubs.compactMap({ $0 }) where try await HTTPProbe.status(port: process.port, path: "/readyz") != 200 {
                             return false

@@ -54,11 +54,11 @@ struct WebhookCrashTests {
                 defer { hub.signal(SIGKILL) }
                 let kim = try await hub.connect("kim", authority: authority)
                 try await eventually(timeout: .seconds(30), "kim's online to reach the receiver") { !receiver.received.isEmpty }
-                cluster.stop()
+                await cluster.stop()
                 try await kim.close()
                 // The receiver answers 200 while the database is down: the hub cannot record it.
                 try await hub.waitForLog("webhook outcome not recorded")
-                try cluster.start()
+                try await cluster.start()
                 try await eventually(timeout: .seconds(90), "both of kim's webhooks delivered") {
                     try await sql(
                         cluster.database, "SELECT count(*)::int FROM rollcall.webhook_deliveries WHERE status = 'delivered'", as: Int.self) == [2]
@@ -130,10 +130,10 @@ struct WebhookChurnTests {
                 async let churning: Void = Self.churn(Array(Self.users.suffix(4)), on: [b], rounds: 6, authority)
                 a.signal(SIGKILL)
                 _ = try await a.waitForExit()
-                cluster.stop()
+                await cluster.stop()
                 for socket in doomed { try await socket.close() }
                 try await Task.sleep(for: .seconds(3))
-                try cluster.start()
+                try await cluster.start()
                 try await churning
 
                 let a2 = try await HubProcess.serve(database: database, serverID: "churn-a2", extra: options)

@@ -93,11 +93,7 @@ public final class HubProcess: Sendable {
     public func signalWhenLogged(_ text: String, signal: Int32 = SIGTERM) throws {
         let script = "while ! grep -qF \"$1\" \"$2\"; do sleep 0.01; done; kill -\(signal) \(pid)"
         let watcher = try Self.spawn("/bin/sh", ["-c", script, "watcher", text, logFile.path], output: URL(fileURLWithPath: "/dev/null"))
-        // Reaped when it ends, so that it leaves no zombie.
-        Thread.detachNewThread {
-            var status: Int32 = 0
-            waitpid(watcher, &status, 0)
-        }
+        reapWhenDone(watcher)
     }
 
     /// Waits until the process has logged `text`; fails if it exits first.
@@ -166,8 +162,7 @@ public final class HubProcess: Sendable {
         let watcher = try spawn(
             "/usr/bin/setsid", ["-f", "/bin/sh", "-c", script, "rollcall-test-reaper", "\(getpid())", "\(pid)"],
             output: URL(fileURLWithPath: "/dev/null"))
-        var status: Int32 = 0
-        waitpid(watcher, &status, 0)
+        reapWhenDone(watcher)
     }
 
     static func spawn(_ executable: String, _ arguments: [String], output: URL, environment: [String: String] = [:]) throws -> pid_t {

@@ -20,3 +20,8 @@ extension RegistryWriter {
         }
     }
 }
+
+/// How long a test's writer gives one attempt where the test is not about that limit: past
+/// anything a busy machine takes (a full run's first minute makes dozens of databases and hubs at
+/// once), so that an attempt fails only when the test means it to. The hubs' default is 10 s.
+public let testAttemptLimit: Duration = .seconds(60)

@@ -8,7 +8,7 @@ import RollCallPostgres
 public actor TestCluster {
     public static let shared = TestCluster()
 
-    private var started: EmbeddedPostgres?
+    private var started: Task<EmbeddedPostgres, any Error>?
     private var template: Task<String, any Error>?
 
     /// `.build/test-postgres` of this package, or `ROLLCALL_TEST_DATA_DIR`.
@@ -20,8 +20,14 @@ public actor TestCluster {
         return packageRoot.appendingPathComponent(".build/test-postgres", isDirectory: true)
     }
 
-    public func cluster() throws -> EmbeddedPostgres {
-        if let started { return started }
+    public func cluster() async throws -> EmbeddedPostgres {
+        if let started { return try await started.value }
+        let starting = Task { try await blocking(Self.start) }
+        started = starting
+        return try await starting.value
+    }
+
+    private static func start() throws -> EmbeddedPostgres {
         try FileManager.default.createDirectory(at: Self.dataDirectory, withIntermediateDirectories: true)
         // Many hubs run at once in a test run, each with a pool and a LISTEN connection. Every
         // test makes and drops a database of its own, each drop a checkpoint of the whole cluster:
@@ -35,7 +41,6 @@ public actor TestCluster {
         if cluster.isRunning() { cluster.stop() }
         _ = try cluster.start()
         try Self.stopWhenThisProcessExits(cluster)
-        started = cluster
         return cluster
     }
 
@@ -44,7 +49,7 @@ public actor TestCluster {
     /// of them at once as the run starts.
     public func migratedTemplate() async throws -> String {
         if let template { return try await template.value }
-        let cluster = try cluster()
+        let cluster = try await cluster()
         let making = Task {
             let name = "rollcall_test_template"
             let location = cluster.location(database: name)
@@ -70,8 +75,7 @@ public actor TestCluster {
         let pid = try HubProcess.spawn(
             "/usr/bin/setsid", ["-f", "/bin/bash", "-c", script, "rollcall-test-watchdog", "\(getpid())", cluster.clusterDirectory.path, pgCtl],
             output: URL(fileURLWithPath: "/dev/null"))
-        var status: Int32 = 0
-        waitpid(pid, &status, 0)
+        reapWhenDone(pid)
     }
 }
 
