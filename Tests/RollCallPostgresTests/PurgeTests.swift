@@ -38,7 +38,8 @@ struct PurgeTests {
                 try await withTestClient(database) { client in
                     let writers = (0..<2).map {
                         RegistryWriter(
-                            serverID: "live-\($0)", client: client, seal: testSeal, maxBatch: 10, offlineGrace: .seconds(3), logger: testLogger)
+                            serverID: "live-\($0)", client: client, seal: testSeal, maxBatch: 10, offlineGrace: .seconds(3),
+                            attemptLimit: testAttemptLimit, logger: testLogger)
                     }
                     return try await writers[0].running {
                         try await writers[1].running {
@@ -81,7 +82,8 @@ struct PurgeTests {
             )
             try await execute(database, "UPDATE rollcall.users SET connections = 2 WHERE user_id = 'dan'")
             let report = try await withTestClient(database) { client in
-                let writer = RegistryWriter(serverID: "purger", client: client, seal: testSeal, maxBatch: 10, logger: testLogger)
+                let writer = RegistryWriter(
+                    serverID: "purger", client: client, seal: testSeal, maxBatch: 10, attemptLimit: testAttemptLimit, logger: testLogger)
                 return try await writer.running { try await writer.purgeOrphans(window: .seconds(60)) }
             }
             #expect(report.closedByServer == ["dead-hub": 2])
@@ -136,7 +138,8 @@ struct PurgeTests {
             )
             let report = try await withTestClient(database) { client in
                 let writer = RegistryWriter(
-                    serverID: "purger", client: client, seal: testSeal, maxBatch: 10, offlineGrace: .seconds(3), logger: testLogger)
+                    serverID: "purger", client: client, seal: testSeal, maxBatch: 10, offlineGrace: .seconds(3), attemptLimit: testAttemptLimit,
+                    logger: testLogger)
                 return try await writer.running { try await writer.purgeOrphans(window: .seconds(60)) }
             }
             #expect(report.gracesFinished == 1)
@@ -278,7 +281,8 @@ struct PurgeTests {
                     }
                     for await _ in reading.stream { break }
                     #expect(try await history.dropExpiredMonths(retention: .seconds(30 * 86_400)) == [])
-                    let writer = RegistryWriter(serverID: "hub", client: client, seal: testSeal, maxBatch: 10, logger: testLogger)
+                    let writer = RegistryWriter(
+                        serverID: "hub", client: client, seal: testSeal, maxBatch: 10, attemptLimit: testAttemptLimit, logger: testLogger)
                     try await writer.running {
                         _ = try await writer.open(NewConnection(userID: "ann", userAgent: nil, remoteAddress: nil))
                     }
