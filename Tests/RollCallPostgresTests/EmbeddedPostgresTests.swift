@@ -7,21 +7,16 @@ import Testing
 struct EmbeddedPostgresTests {
     @Test("the server a hub starts holds none of the hub's files, even one opened without close-on-exec")
     func inheritsNothing() async throws {
-        let leaked = FileManager.default.temporaryDirectory.appendingPathComponent("rollcall-leak-\(UUID().uuidString)")
-        let descriptor = open(leaked.path, O_CREAT | O_WRONLY, 0o600)
-        try #require(descriptor >= 0)
-        defer {
-            close(descriptor)
-            try? FileManager.default.removeItem(at: leaked)
-        }
-        try await PrivateCluster.with { cluster in
-            let pidFile = cluster.cluster.clusterDirectory.appendingPathComponent("postmaster.pid")
-            let pid = try #require(try String(contentsOf: pidFile, encoding: .utf8).split(separator: "\n").first.map(String.init))
-            let held = try FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").compactMap {
-                try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\($0)")
+        try await withFileOpenedWithoutCloseOnExec { leaked in
+            try await PrivateCluster.with { cluster in
+                let pidFile = cluster.cluster.clusterDirectory.appendingPathComponent("postmaster.pid")
+                let pid = try #require(try String(contentsOf: pidFile, encoding: .utf8).split(separator: "\n").first.map(String.init))
+                let held = try FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").compactMap {
+                    try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\($0)")
+                }
+                #expect(held.count >= 3, "the postmaster's descriptors are read")
+                #expect(!held.contains(leaked), "\(held)")
             }
-            #expect(held.count >= 3, "the postmaster's descriptors are read")
-            #expect(!held.contains(leaked.path), "\(held)")
         }
     }
 }

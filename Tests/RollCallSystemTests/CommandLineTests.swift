@@ -7,18 +7,12 @@ import Testing
 struct CommandLineTests {
     @Test("a program the tests start holds none of the test process's files, as the sockets of other tests")
     func testChildrenInheritNothing() async throws {
-        // A file opened without close-on-exec, as SwiftNIO opens its sockets.
-        let leaked = FileManager.default.temporaryDirectory.appendingPathComponent("rollcall-leak-\(UUID().uuidString)")
-        let descriptor = open(leaked.path, O_CREAT | O_WRONLY, 0o600)
-        try #require(descriptor >= 0)
-        defer {
-            close(descriptor)
-            try? FileManager.default.removeItem(at: leaked)
+        try await withFileOpenedWithoutCloseOnExec { leaked in
+            let child = try HubProcess.program("/bin/sh", ["-c", "ls -l /proc/$$/fd; echo listed"], name: "descriptors")
+            #expect(try await child.waitForExit() == 0)
+            #expect(child.log.contains("listed"))
+            #expect(!child.log.contains(leaked), "\(child.log)")
         }
-        let child = try HubProcess.program("/bin/sh", ["-c", "ls -l /proc/$$/fd; echo listed"], name: "descriptors")
-        #expect(try await child.waitForExit() == 0)
-        #expect(child.log.contains("listed"))
-        #expect(!child.log.contains(leaked.path), "\(child.log)")
     }
 
     @Test("a compound or decimal duration is taken: a token for 1m30s expires 90 seconds out")
