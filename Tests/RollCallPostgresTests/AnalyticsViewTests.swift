@@ -145,18 +145,21 @@ struct AnalyticsViewTests {
             ) AS different
             """, as: Int.self
         ).first
-        // The median and the 90th percentile of the closed sessions' lengths per user agent: the
-        // bucket that holds what percentile_disc answers from every row.
+        // The median and the 90th percentile of the closed sessions' lengths per user agent, of
+        // every session and of those begun since yesterday (UTC): the bucket that holds what
+        // percentile_disc answers from every row.
         let fromRows = """
             SELECT user_agent, count(*), rollcall.length_bucket(percentile_disc(q.q) WITHIN GROUP (ORDER BY disconnected_at - created_at))
-            FROM rollcall.connections WHERE NOT connected GROUP BY user_agent
+            FROM rollcall.connections WHERE NOT connected AND (created_at AT TIME ZONE 'UTC')::date >= q.since GROUP BY user_agent
             """
-        let fromRollups = "SELECT user_agent, sessions, bucket FROM rollcall.session_length_quantile(q.q, '-infinity', 'infinity')"
+        let fromRollups = "SELECT user_agent, sessions, bucket FROM rollcall.session_length_quantile(q.q, q.since, 'infinity')"
         differences["session_length_quantile"] = try await sql(
             database,
             PostgresQuery(
                 unsafeSQL: """
-                    SELECT count(*)::int FROM unnest(ARRAY[0.5, 0.9]::float8[]) AS q(q),
+                    SELECT count(*)::int
+                    FROM (SELECT q, since FROM unnest(ARRAY[0.5, 0.9]::float8[]) AS q,
+                                               unnest(ARRAY['-infinity', (now() AT TIME ZONE 'UTC')::date - 1]::date[]) AS since) AS q,
                     LATERAL (
                         (\(fromRollups) EXCEPT ALL \(fromRows))
                         UNION ALL

@@ -11,7 +11,7 @@ struct MigratorTests {
         "001_registry.sql", "002_grace_and_messages.sql", "003_purge_and_analytics.sql", "004_analyst_role.sql",
         "005_counters_in_one_statement.sql", "006_history_rollups.sql", "007_history_by_month.sql",
         "008_rooms.sql", "009_webhook_outbox.sql", "010_webhook_outbox_indexes.sql", "011_session_rollups.sql",
-        "012_weekly_rollup_by_merge.sql",
+        "012_weekly_rollup_by_merge.sql", "013_quantile_from_buckets.sql",
     ]
 
     /// The database as a hub of an earlier version left it: the schema made again by the
