@@ -40,6 +40,15 @@ class Cluster:
                              capture_output=True, text=True, check=True)
         return out.stdout.strip()
 
+    def backend_kinds(self, database):
+        """What each backend is, by pid: a hub's LISTEN session, one of the hubs' other sessions
+        (the writer's, the readers'), or PostgreSQL's own process kind."""
+        rows = self.psql("SELECT pid, CASE WHEN backend_type <> 'client backend' THEN backend_type"
+                         " WHEN datname <> current_database() THEN 'other sessions'"
+                         " WHEN query ILIKE 'LISTEN%' THEN 'LISTEN sessions' ELSE 'hub sessions' END FROM pg_stat_activity",
+                         database)
+        return {int(pid): kind for pid, kind in (line.split("|", 1) for line in rows.splitlines())}
+
     def create(self, database):
         self.psql(f"DROP DATABASE IF EXISTS {database}")
         self.psql(f"CREATE DATABASE {database}")

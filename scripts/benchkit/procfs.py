@@ -32,7 +32,13 @@ def rss_bytes(pid):
 
 def postgres_cpu(postmaster):
     """The postmaster's CPU, its exited backends' (cutime) and every live backend's."""
-    total = cpu_seconds(postmaster, children=True)
+    return sum(postgres_cpu_by_process(postmaster).values())
+
+
+def postgres_cpu_by_process(postmaster):
+    """Each live backend's CPU by pid, and under "postmaster" the postmaster's own with its exited
+    backends' (cutime)."""
+    spent = {"postmaster": cpu_seconds(postmaster, children=True)}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -40,10 +46,10 @@ def postgres_cpu(postmaster):
             with open(f"/proc/{entry}/stat") as f:
                 fields = f.read().rsplit(")", 1)[1].split()
             if int(fields[1]) == postmaster:
-                total += (int(fields[11]) + int(fields[12])) / TICKS
+                spent[int(entry)] = (int(fields[11]) + int(fields[12])) / TICKS
         except (FileNotFoundError, ProcessLookupError, IndexError):
             pass
-    return total
+    return spent
 
 
 def socket_count(pid):

@@ -7,7 +7,7 @@ import urllib.request
 
 from . import redis_recipe
 from .cluster import Cluster
-from .procfs import children_cpu, cpu_seconds, postgres_cpu, rss_bytes, socket_count
+from .procfs import children_cpu, cpu_seconds, postgres_cpu, postgres_cpu_by_process, rss_bytes, socket_count
 from .processes import Binaries, load, open_on_hub, start_bare, start_hub, start_load, stop_all, transactions
 
 
@@ -141,7 +141,10 @@ def churn_pairs(rounds, variants):
                 cluster.create(database)
                 hubs = [start_hub(cluster, database, 18081 + i, f"pairs-{i}", flags, binary) for i in range(2)]
                 committed = sum(transactions(18081 + i) for i in range(2))
+                by_process = postgres_cpu_by_process(cluster.postmaster)
                 run = churn(hubs, ["ws://127.0.0.1:18081", "ws://127.0.0.1:18082"], 3000, cluster.postmaster)
+                split = postgres_split(by_process, postgres_cpu_by_process(cluster.postmaster), cluster.backend_kinds(database),
+                                       run["welcomed"])
                 cluster.settle(database)
                 # Opens and closes (2 per socket); grace finishes come on top.
                 per_transaction = 6000 / max(sum(transactions(18081 + i) for i in range(2)) - committed, 1)
@@ -152,10 +155,22 @@ def churn_pairs(rounds, variants):
                       + (f" = {run['pg_cpu_ms'] / redis:.1f}× Redis {redis:.3f} ms" if redis else "") +
                       f"  connects/s {run['connects_per_second']:.0f} vs {base['connects_per_second']:.0f}"
                       f"  opens+closes per transaction {per_transaction:.1f}"
-                      f"  errors {run['errors'] or base['errors'] or 'none'}", flush=True)
+                      f"  errors {run['errors'] or base['errors'] or 'none'}"
+                      f"\n    PostgreSQL by process: " + ", ".join(f"{kind} {ms:.3f} ms" for kind, ms in split if ms >= 0.0005), flush=True)
     finally:
         stop_all()
         cluster.stop()
+
+
+def postgres_split(before, after, kinds, connects):
+    """PostgreSQL's CPU per connect+close between two `postgres_cpu_by_process` readings, by what
+    each process is (`kinds`, read after them, so sessions opened in between are named too), most
+    first. Exited backends (autovacuum workers, sessions that ended) count under the postmaster."""
+    spent = {}
+    for pid, cpu in after.items():
+        kind = "postmaster and exited backends" if pid == "postmaster" else kinds.get(pid, "backends gone before they were named")
+        spent[kind] = spent.get(kind, 0) + (cpu - before.get(pid, 0)) * 1000 / max(connects, 1)
+    return sorted(spent.items(), key=lambda item: -item[1])
 
 
 def reconnect_storm(connections=10_000, concurrency=1000):
