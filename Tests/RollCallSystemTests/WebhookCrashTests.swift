@@ -17,7 +17,10 @@ struct WebhookCrashTests {
         receiver.hang(next: 1)
         try await receiver.run { url in
             try await withTestDatabase { database in
-                let options = HubProcess.fast + ["--webhook-url", url, "--webhook-secret", Self.secret, "--webhook-timeout", "1s"]
+                // The receiver lives in this busy test process: under a full run it took over a
+                // second to answer hub B three times in a row, and each timeout doubles the wait
+                // before the next attempt. 5 s is an answer's time, not the lease's (10 s).
+                let options = HubProcess.fast + ["--webhook-url", url, "--webhook-secret", Self.secret, "--webhook-timeout", "5s"]
                 let authority = try await TestTokens.authority()
                 let a = try await HubProcess.serve(database: database, serverID: "hook-a", extra: options)
                 defer { a.signal(SIGKILL) }
@@ -29,8 +32,12 @@ struct WebhookCrashTests {
 
                 let b = try await HubProcess.serve(database: database, serverID: "hook-b", extra: options)
                 defer { b.signal(SIGKILL) }
-                try await eventually(timeout: .seconds(60), "both of kim's webhooks delivered") {
-                    try await sql(database, "SELECT count(*)::int FROM rollcall.webhook_deliveries WHERE status = 'delivered'", as: Int.self) == [2]
+                try await b.explainingFailure {
+                    try await eventually(timeout: .seconds(60), "both of kim's webhooks delivered") {
+                        let delivered = try await sql(
+                            database, "SELECT count(*)::int FROM rollcall.webhook_deliveries WHERE status = 'delivered'", as: Int.self)
+                        return delivered == [2]
+                    }
                 }
                 #expect(try receiver.events().map(\.description) == ["user.online kim", "user.offline kim"])
                 #expect(receiver.received.count >= 3, "kim's online came twice (at least once): \(receiver.received.map(\.body))")
