@@ -116,7 +116,8 @@ struct WebhookChurnTests {
         try await receiver.run { url in
             try await PrivateCluster.with { cluster in
                 let database = cluster.database
-                let options = HubProcess.fast + ["--webhook-url", url, "--webhook-secret", WebhookCrashTests.secret, "--webhook-timeout", "1s"]
+                // 5 s for an answer, as in deliveringHubKilled; the hung ones below take 10 s, past it.
+                let options = HubProcess.fast + ["--webhook-url", url, "--webhook-secret", WebhookCrashTests.secret, "--webhook-timeout", "5s"]
                 let authority = try await TestTokens.authority()
                 let a = try await HubProcess.serve(database: database, serverID: "churn-a", extra: options)
                 defer { a.signal(SIGKILL) }
@@ -128,7 +129,7 @@ struct WebhookChurnTests {
                 var kept: [TestSocket] = []
                 for user in Self.users.prefix(4) { _ = try await Self.connect(user, to: a, authority) }
                 for user in Self.users[2..<4] { kept.append(try await Self.connect(user, to: b, authority)) }
-                receiver.hang(next: 2)
+                receiver.hang(next: 2, for: .seconds(10))
 
                 // A dies while the other half churns on B; the database stops under that churn, and
                 // sockets opened before it stopped close while it is down.

@@ -7,15 +7,15 @@ import Synchronization
 
 /// A webhook receiver on loopback for tests: records every POST to `/hook` (body and signature
 /// header, in arrival order) and answers as told: 200, 500 while `failing` is above zero, or only
-/// after `hang` (past any sender's timeout) while `hanging` is.
+/// after a while (`hang(next:for:)`) while `hanging` is.
 public final class WebhookReceiver: Sendable {
     public struct Received: Sendable {
         public let body: String
         public let signature: String?
     }
 
-    private let state = Mutex<(received: [Received], failing: Int, hanging: Int)>(([], 0, 0))
-    /// How long a hung answer takes.
+    private let state = Mutex<(received: [Received], failing: Int, hanging: Int, hang: Duration)>(([], 0, 0, .zero))
+    /// How long a hung answer takes unless `hang(next:for:)` says otherwise.
     public static let hang: Duration = .seconds(4)
 
     public init() {}
@@ -47,8 +47,14 @@ public final class WebhookReceiver: Sendable {
     /// The next `count` POSTs are answered 500 (and still recorded).
     public func fail(next count: Int) { state.withLock { $0.failing = count } }
 
-    /// The next `count` POSTs are answered (200) only after `hang`.
-    public func hang(next count: Int) { state.withLock { $0.hanging = count } }
+    /// The next `count` POSTs are answered (200) only after `duration`: longer than the sender's
+    /// timeout for a POST that must fail, shorter for one whose answer must arrive late.
+    public func hang(next count: Int, for duration: Duration = WebhookReceiver.hang) {
+        state.withLock {
+            $0.hanging = count
+            $0.hang = duration
+        }
+    }
 
     /// Runs the receiver while `body` runs; `body` gets its URL.
     public func run<T: Sendable>(_ body: @Sendable (String) async throws -> T) async throws -> T {
@@ -56,17 +62,17 @@ public final class WebhookReceiver: Sendable {
         router.post("hook") { request, _ -> HTTPResponse.Status in
             let text = String(buffer: try await request.body.collect(upTo: 1 << 20))
             let signature = request.headers.first { $0.name.canonicalName == "rollcall-signature" }?.value
-            let (status, hangs) = self.state.withLock { state -> (HTTPResponse.Status, Bool) in
+            let (status, hang) = self.state.withLock { state -> (HTTPResponse.Status, Duration) in
                 state.received.append(Received(body: text, signature: signature))
                 if state.hanging > 0 {
                     state.hanging -= 1
-                    return (.ok, true)
+                    return (.ok, state.hang)
                 }
-                guard state.failing > 0 else { return (.ok, false) }
+                guard state.failing > 0 else { return (.ok, .zero) }
                 state.failing -= 1
-                return (.internalServerError, false)
+                return (.internalServerError, .zero)
             }
-            if hangs { try? await Task.sleep(for: Self.hang) }
+            if hang > .zero { try? await Task.sleep(for: hang) }
             return status
         }
         let (ports, continuation) = AsyncStream<Int>.makeStream()
