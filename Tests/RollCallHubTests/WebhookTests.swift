@@ -110,8 +110,8 @@ struct WebhookTests {
     @Test("a receiver that hangs costs the hub only pending rows: sockets and presence go on, and every event arrives once it answers")
     func hungReceiver() async throws {
         let receiver = WebhookReceiver()
-        // Past the hub's 5 s timeout: the receiver lives in this busy test process, and a 1 s
-        // timeout was sometimes shorter than its ordinary answers under a full run.
+        // Past the hub's 5 s timeout. The receiver lives in this busy test process: under a full
+        // run, WebhookCrashTests saw it take over a second for ordinary answers.
         receiver.hang(next: 2, for: .seconds(10))
         try await receiver.run { url in
             try await withTestDatabase { database in
